@@ -1,0 +1,47 @@
+"""Shared fixtures: an isolated TEXTLAB_HOME per test, no live progress bars, tiny corpora."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+os.environ.setdefault("TEXTLAB_NO_PROGRESS", "1")
+
+
+@pytest.fixture(autouse=True)
+def textlab_home(tmp_path_factory, monkeypatch) -> Path:
+    home = tmp_path_factory.mktemp("textlab_home")
+    monkeypatch.setenv("TEXTLAB_HOME", str(home))
+    monkeypatch.setenv("TEXTLAB_NO_PROGRESS", "1")
+    monkeypatch.delenv("TEXTLAB_DEBUG", raising=False)
+    return home
+
+
+@pytest.fixture
+def runner():
+    from typer.testing import CliRunner
+
+    return CliRunner()
+
+
+@pytest.fixture
+def cli(runner):
+    """Invoke the textlab CLI in-process: ``cli("tokenize", "--lang", "en", input="...")``."""
+    from textlab.cli import app
+
+    def invoke(*args: str, input: str | bytes | None = None):
+        return runner.invoke(app, list(args), input=input)
+
+    return invoke
+
+
+def shared_data(*parts: str) -> Path:
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared data {path} not available")
+    return path

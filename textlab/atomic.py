@@ -1,0 +1,88 @@
+"""Atomic file and directory writes: write to a temporary name beside the target, then rename.
+
+A crash (even ``kill -9``) in the middle leaves the previous file intact and no half-written
+file under the final name. Existing outputs are only replaced when the caller says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import IO, Iterator
+
+from textlab.errors import TextlabError
+
+
+def check_writable_target(path: Path, force: bool, what: str = "output") -> None:
+    """Refuse to overwrite an existing output unless ``force`` is set."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise TextlabError(f"{what} {path} already exists; pass --force to overwrite it")
+
+
+def _fsync_dir(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_open(path: Path, mode: str = "wb", encoding: str | None = None) -> Iterator[IO]:
+    """Open a temporary file beside ``path``; on success it is fsynced and renamed over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, encoding=encoding, newline="" if "b" not in mode else None) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+        _fsync_dir(path.parent)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    with atomic_open(path, "wb") as handle:
+        handle.write(data)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def atomic_directory(path: Path, force: bool = False) -> Iterator[Path]:
+    """Build a directory under a temporary name, then move it into place.
+
+    With ``force`` an existing directory is replaced only after the new one is complete.
+    """
+    path = Path(path)
+    if path.exists() and not force:
+        raise TextlabError(f"{path} already exists; pass --force to overwrite it")
+    if path.exists() and not path.is_dir():
+        raise TextlabError(f"{path} exists and is not a directory")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            os.replace(path, old / "previous")
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

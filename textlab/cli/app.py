@@ -1,0 +1,101 @@
+"""The Typer application and its error handling: user errors become one line on stderr and a
+non-zero exit; a traceback only with ``TEXTLAB_DEBUG=1``."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+from typer.core import TyperGroup
+
+from textlab.errors import TextlabError
+
+
+def _debug() -> bool:
+    return os.environ.get("TEXTLAB_DEBUG", "") not in ("", "0")
+
+
+def _fail(message: str, code: int) -> int:
+    message = " ".join(str(message).split())  # one line, always
+    sys.stderr.write(f"textlab: error: {message}\n")
+    sys.stderr.flush()
+    return code
+
+
+class TextlabGroup(TyperGroup):
+    """Runs a command and maps every way it can fail onto an exit code and one line."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # noqa: D401
+        try:
+            result = super().main(
+                args=args, prog_name=prog_name or "textlab", complete_var=complete_var,
+                standalone_mode=False, **extra,
+            )
+            code = result if isinstance(result, int) else 0
+        except typer.Exit as exc:
+            code = exc.exit_code
+        except typer.TyperException as exc:  # click's usage errors (vendored by Typer)
+            if type(exc).__name__ == "NoArgsIsHelpError" and getattr(exc, "ctx", None) is not None:
+                sys.stdout.write(exc.ctx.get_help() + "\n")
+                code = 0
+            else:
+                if _debug():
+                    raise
+                code = _fail(exc.format_message(), getattr(exc, "exit_code", 2))
+        except (typer.Abort, KeyboardInterrupt):
+            sys.stderr.write("textlab: interrupted\n")
+            code = 130
+        except TextlabError as exc:
+            if _debug():
+                raise
+            code = _fail(str(exc), exc.exit_code)
+        except BrokenPipeError:
+            # The reader went away (`textlab generate | head`): stop quietly.
+            _silence_stdout()
+            code = 0
+        except MemoryError:
+            if _debug():
+                raise
+            code = _fail("out of memory; try smaller settings or a smaller input", 1)
+        except OSError as exc:
+            if _debug():
+                raise
+            where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+            code = _fail(f"{exc.strerror or exc}{where}", 1)
+        except Exception as exc:  # a bug: still one line, the traceback on request
+            if _debug():
+                raise
+            code = _fail(f"internal error ({type(exc).__name__}: {exc}); set TEXTLAB_DEBUG=1 for the traceback", 1)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the final flush at exit cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+app = typer.Typer(
+    cls=TextlabGroup,
+    name="textlab",
+    help="textlab: tokenization, vocabularies, word2vec, char-level LSTM language models and "
+    "LSTM sentiment from the terminal, in PyTorch (CUDA when present, CPU otherwise).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def echo_json(payload) -> None:
+    import json
+
+    sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,33 @@
+"""Option types shared by the commands (one definition, used everywhere)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Optional
+
+import typer
+
+Device = Annotated[
+    Literal["auto", "cpu", "cuda"],
+    typer.Option("--device", help="auto = CUDA when available, else CPU."),
+]
+Seed = Annotated[int, typer.Option("--seed", help="Random seed, for reproducible runs.")]
+Force = Annotated[bool, typer.Option("--force", help="Overwrite an existing output.")]
+JsonOutput = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+ModelName = Annotated[
+    Optional[str],
+    typer.Option("--model", "-m", help="Model name or directory (default: the newest model of this kind)."),
+]
+OutputModel = Annotated[
+    Optional[str],
+    typer.Option("--output", "-o", help="Model name (saved under $TEXTLAB_HOME/models) or a directory path."),
+]
+Resume = Annotated[bool, typer.Option("--resume", help="Continue from the checkpoint of an interrupted run.")]
+MaxMinutes = Annotated[
+    Optional[float], typer.Option("--max-minutes", min=0.01, help="Stop cleanly after this many minutes, keeping the best model.")
+]
+Lang = Annotated[
+    Literal["en", "zh", "auto", "none"],
+    typer.Option("--lang", help="Tokenizer: en (nltk regexp), zh (jieba), auto (by script), none (split on white space)."),
+]
+KeepCase = Annotated[bool, typer.Option("--keep-case", help="Do not lowercase.")]
+StopWords = Annotated[bool, typer.Option("--stopwords", help="Remove stop words (the shipped en/zh lists).")]

@@ -1,0 +1,79 @@
+"""Archives: safe extraction (no member may escape the target directory) and streaming reads."""
+
+from __future__ import annotations
+
+import os
+import tarfile
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from textlab.errors import DataError
+
+TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tar.xz")
+
+
+def is_tar(path: Path) -> bool:
+    return str(path).lower().endswith(TAR_SUFFIXES)
+
+
+def is_zip(path: Path) -> bool:
+    return str(path).lower().endswith(".zip")
+
+
+def check_member_name(name: str, archive: Path) -> PurePosixPath:
+    """A member name must be relative and stay inside the target (no ``..``, no absolute path)."""
+    pure = PurePosixPath(name.replace("\\", "/"))
+    if pure.is_absolute() or name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+        raise DataError(f"{archive}: refusing member with an absolute path: {name!r}")
+    if any(part == ".." for part in pure.parts):
+        raise DataError(f"{archive}: refusing member that escapes the target directory: {name!r}")
+    return pure
+
+
+def safe_extract(archive: Path, target: Path) -> Path:
+    """Extract a tar or zip archive into ``target`` after checking every member.
+
+    Refused: absolute paths, ``..`` components, symbolic or hard links pointing outside the
+    target, and device or FIFO members. Nothing is written if any member is refused.
+    """
+    archive, target = Path(archive), Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    root = target.resolve()
+    try:
+        if is_tar(archive):
+            with tarfile.open(archive) as tar:
+                members = tar.getmembers()
+                for member in members:
+                    _check_tar_member(member, archive, root)
+                tar.extractall(root, members=members, filter="data")
+        elif is_zip(archive):
+            with zipfile.ZipFile(archive) as zf:
+                for info in zf.infolist():
+                    pure = check_member_name(info.filename, archive)
+                    if not _inside(root, root / pure):
+                        raise DataError(f"{archive}: refusing member outside the target: {info.filename!r}")
+                zf.extractall(root)
+        else:
+            raise DataError(f"{archive}: not a tar or zip archive")
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
+        raise DataError(f"{archive}: damaged archive ({exc})") from exc
+    return target
+
+
+def _inside(root: Path, candidate: Path) -> bool:
+    resolved = Path(os.path.normpath(candidate))
+    return resolved == root or root in resolved.parents
+
+
+def _check_tar_member(member: tarfile.TarInfo, archive: Path, root: Path) -> None:
+    pure = check_member_name(member.name, archive)
+    destination = root / pure
+    if not _inside(root, destination):
+        raise DataError(f"{archive}: refusing member outside the target: {member.name!r}")
+    if member.issym() or member.islnk():
+        link = PurePosixPath(member.linkname)
+        base = destination.parent if member.issym() else root
+        if link.is_absolute() or not _inside(root, base / link):
+            raise DataError(f"{archive}: refusing link {member.name!r} -> {member.linkname!r} pointing outside")
+    if member.isdev() or member.isfifo():
+        raise DataError(f"{archive}: refusing device or FIFO member {member.name!r}")

@@ -1,0 +1,145 @@
+"""Downloads into the cache with a progress bar, HTTP range resume, bounded retries with
+backoff, and size/SHA-256 checks. A file that does not check out is removed, never used."""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import socket
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from pathlib import Path
+
+from textlab.data.registry import Dataset
+from textlab.errors import DownloadError
+from textlab.runtime import ProgressBar, console
+
+CHUNK = 1 << 20
+USER_AGENT = "textlab/0.1 (+https://pypi.org/project/textlab)"
+
+
+def sha256_file(path: Path, member: str | None = None) -> str:
+    digest = hashlib.sha256()
+    if member is None:
+        with open(path, "rb") as handle:
+            while block := handle.read(CHUNK):
+                digest.update(block)
+    else:
+        with zipfile.ZipFile(path) as archive, archive.open(member) as handle:
+            while block := handle.read(CHUNK):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def verify(dataset: Dataset, path: Path) -> None:
+    """Raise DownloadError when ``path`` does not have the dataset's size and checksums."""
+    size = path.stat().st_size
+    if dataset.size is not None and size != dataset.size:
+        raise DownloadError(f"{dataset.name}: size mismatch, got {size:,} bytes, expected {dataset.size:,}")
+    if dataset.sha256:
+        actual = sha256_file(path)
+        if actual != dataset.sha256:
+            raise DownloadError(f"{dataset.name}: SHA-256 mismatch (got {actual[:16]}…, expected {dataset.sha256[:16]}…)")
+    if dataset.member_sha256 and dataset.member:
+        try:
+            actual = sha256_file(path, dataset.member)
+        except (zipfile.BadZipFile, KeyError) as exc:
+            raise DownloadError(f"{dataset.name}: the archive is damaged or lacks {dataset.member} ({exc})") from exc
+        if actual != dataset.member_sha256:
+            raise DownloadError(f"{dataset.name}: SHA-256 mismatch of {dataset.member}")
+
+
+def download_dataset(
+    dataset: Dataset,
+    dest: Path | None = None,
+    retries: int = 4,
+    timeout: float = 30.0,
+    backoff: float = 1.0,
+    force: bool = False,
+) -> Path:
+    """Fetch ``dataset.url`` to ``dest`` (default: the cache), resuming a partial ``.part`` file."""
+    if not dataset.url:
+        raise DownloadError(f"dataset {dataset.name} has no download address")
+    dest = Path(dest or dataset.cache_path)
+    if dest.is_file() and not force:
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    attempt = 0
+    while True:
+        try:
+            _fetch(dataset, part, timeout)
+            break
+        except _Retryable as exc:
+            attempt += 1
+            if attempt > retries:
+                raise DownloadError(f"{dataset.name}: download failed after {retries + 1} tries: {exc}") from None
+            wait = backoff * (2 ** (attempt - 1))
+            console.print(f"[yellow]{dataset.name}: {exc}; retrying in {wait:.1f}s ({attempt}/{retries})")
+            time.sleep(wait)
+    try:
+        verify(dataset, part)
+    except DownloadError:
+        part.unlink(missing_ok=True)
+        raise
+    os.replace(part, dest)
+    return dest
+
+
+class _Retryable(Exception):
+    pass
+
+
+def _fetch(dataset: Dataset, part: Path, timeout: float) -> None:
+    have = part.stat().st_size if part.exists() else 0
+    if dataset.size is not None and have > dataset.size:
+        part.unlink()
+        have = 0
+    headers = {"User-Agent": USER_AGENT}
+    if have:
+        headers["Range"] = f"bytes={have}-"
+    request = urllib.request.Request(dataset.url, headers=headers)
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and have and (dataset.size is None or have == dataset.size):
+            return  # already complete
+        if exc.code == 416:
+            part.unlink(missing_ok=True)
+            raise _Retryable("the server refused to resume; starting over") from None
+        if exc.code >= 500 or exc.code in (408, 429):
+            raise _Retryable(f"HTTP {exc.code} {exc.reason}") from None
+        raise DownloadError(f"{dataset.name}: HTTP {exc.code} {exc.reason} for {dataset.url}") from None
+    except (urllib.error.URLError, socket.timeout, ConnectionError, http.client.HTTPException) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise _Retryable(f"cannot reach {dataset.url}: {reason}") from None
+    with response:
+        status = getattr(response, "status", 200)
+        if status == 206:
+            mode = "ab"
+        else:  # the server sent the whole file
+            mode, have = "wb", 0
+        length = response.headers.get("Content-Length")
+        expected = have + int(length) if length and length.isdigit() else dataset.size
+        received = have
+        try:
+            with open(part, mode) as out, ProgressBar(expected, f"download {dataset.name}", unit="B") as bar:
+                bar.update(completed=have)
+                while True:
+                    block = response.read(CHUNK)
+                    if not block:
+                        break
+                    out.write(block)
+                    received += len(block)
+                    bar.update(advance=len(block))
+                out.flush()
+                os.fsync(out.fileno())
+        except (socket.timeout, ConnectionError, http.client.HTTPException, OSError) as exc:
+            if isinstance(exc, OSError) and exc.errno is not None and not isinstance(exc, (ConnectionError, socket.timeout)):
+                raise DownloadError(f"{dataset.name}: cannot write {part}: {exc.strerror}") from None
+            raise _Retryable(f"connection lost after {received:,} bytes ({exc})") from None
+        if expected is not None and received < expected:
+            raise _Retryable(f"connection closed after {received:,} of {expected:,} bytes")
