@@ -11,10 +11,9 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
-import torch
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -31,6 +30,9 @@ from rich.text import Text
 from textlab.atomic import atomic_write_bytes, atomic_write_text
 from textlab.errors import DataError, UsageError
 
+if TYPE_CHECKING:  # torch is imported where it is used, so light commands start fast
+    import torch
+
 #: Rich console for human-facing messages; stdout stays clean for data.
 console = Console(stderr=True, highlight=False)
 
@@ -39,6 +41,8 @@ DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 def pick_device(name: str = "auto") -> torch.device:
     """``auto`` is CUDA when available, else CPU. Asking for CUDA without it is a user error."""
+    import torch
+
     name = (name or "auto").lower()
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -53,6 +57,8 @@ def pick_device(name: str = "auto") -> torch.device:
 
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (CPU and CUDA) for reproducible runs."""
+    import torch
+
     random.seed(seed)
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
@@ -182,6 +188,8 @@ class Timer:
 
 def _flatten(prefix: str, value: Any, tensors: dict[str, torch.Tensor]) -> Any:
     """Replace tensors in a nested structure by ``{"__tensor__": key}`` references."""
+    import torch
+
     if isinstance(value, torch.Tensor):
         key = prefix or "root"
         tensors[key] = value.detach().cpu().contiguous()
@@ -249,6 +257,8 @@ def load_checkpoint(directory: Path) -> dict[str, Any]:
 
 def rng_state() -> dict[str, Any]:
     """Capture Python/NumPy/torch RNG states so a resumed run continues the same random stream."""
+    import torch
+
     np_state = np.random.get_state()
     return {
         "python": json.dumps(random.getstate()),
@@ -264,6 +274,8 @@ def _plain(x: Any) -> Any:
 def set_rng_state(state: dict[str, Any]) -> None:
     def _tuplify(x):
         return tuple(_tuplify(i) for i in x) if isinstance(x, list) else x
+
+    import torch
 
     random.setstate(_tuplify(json.loads(state["python"])))
     kind, keys, *rest = state["numpy"]

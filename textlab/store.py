@@ -20,9 +20,7 @@ import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
-
-import torch
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from textlab import __version__
 from textlab.atomic import atomic_directory, atomic_write_text
@@ -34,6 +32,9 @@ WEIGHTS_FILE = "weights.safetensors"
 VOCAB_FILE = "vocab.tsv"
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
 KINDS = ("word2vec", "charlm", "sentiment")
+
+if TYPE_CHECKING:  # torch is imported lazily: listing datasets or tokenizing never needs it
+    import torch
 
 
 def textlab_home() -> Path:

@@ -21,6 +21,7 @@ from textlab.data.registry import Dataset, get_dataset, registry
 from textlab.errors import DataError
 
 PIECE_CHARS = 1 << 20
+CHUNK_BYTES = 1 << 16
 _SKIP_NAMES = {"readme", "license", "licence", "imdber.txt", "imdb.vocab", "copying"}
 _TEXT_SUFFIXES = {".txt", "", ".text", ".md"}
 _SPLIT_AT = " \t\u3000。！？；，.!?;,"
@@ -66,6 +67,21 @@ def _wrap(binary: BinaryIO) -> io.TextIOWrapper:
     return io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline=None)
 
 
+class _ForwardOnly(io.RawIOBase):
+    """A read-only, non-seekable view of a file object (members of a streamed tar archive)."""
+
+    def __init__(self, handle: BinaryIO):
+        self._handle = handle
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self._handle.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
 def open_text_streams(path: Path) -> Iterator[tuple[str, io.TextIOBase]]:
     """Yield ``(name, text stream)`` for every text source in ``path``, in a stable order."""
     path = Path(path)
@@ -92,7 +108,7 @@ def open_text_streams(path: Path) -> Iterator[tuple[str, io.TextIOBase]]:
                     if member.isfile() and _is_text_member(member.name):
                         handle = archive.extractfile(member)
                         if handle is not None:
-                            yield member.name, _wrap(handle)
+                            yield member.name, _wrap(io.BufferedReader(_ForwardOnly(handle), CHUNK_BYTES))
         elif str(path).lower().endswith(".gz"):
             with gzip.open(path, "rb") as handle:
                 yield str(path), _wrap(handle)

@@ -1,0 +1,102 @@
+"""The CLI shell: help, one-line errors, tokenize end to end (in-process and as a real process)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from textlab.cli import app
+
+
+def _commands():
+    from typer.main import get_command
+
+    group = get_command(app)
+    return group, sorted(group.commands)
+
+
+def test_help_lists_every_command(cli):
+    result = cli("--help")
+    assert result.exit_code == 0
+    _, names = _commands()
+    for name in names:
+        assert name in result.stdout
+
+
+def test_every_command_help_has_an_example(cli):
+    group, names = _commands()
+    for name in names:
+        sub = group.commands[name]
+        leaves = [[name, leaf] for leaf in getattr(sub, "commands", {})] or [[name]]
+        for path in leaves:
+            result = cli(*path, "--help")
+            assert result.exit_code == 0, path
+            text = " ".join(result.stdout.split())
+            assert "Example:" in text and "textlab " + path[0] in text.split("Example:", 1)[1], path
+
+
+def test_tokenize_chinese_and_english(cli):
+    assert cli("tokenize", "--lang", "zh", input="我来到北京清华大学\n").stdout == "我 来到 北京 清华大学\n"
+    out = cli("tokenize", "--lang", "en", input="Don't <br />stop believing!\n").stdout
+    assert out == "don't stop believing\n"
+
+
+def test_tokenize_keeps_line_structure_and_empty_lines(cli):
+    out = cli("tokenize", "--lang", "en", input="A b\n\n!!!\nC\n").stdout
+    assert out == "a b\n\n\nc\n"
+
+
+def test_tokenize_empty_input(cli):
+    result = cli("tokenize", input="")
+    assert result.exit_code == 0 and result.stdout == ""
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["tokenize", "/no/such/file"], "no such file"),
+    (["tokenize", "--lang", "xx"], "--lang"),
+    (["tokenize", "--bogus"], "No such option"),
+    (["vocab", "build"], "Missing argument"),
+])
+def test_user_errors_are_one_line(cli, args, needle):
+    result = cli(*args)
+    assert result.exit_code != 0
+    assert needle in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_directory_where_a_file_is_expected(cli, tmp_path):
+    (tmp_path / "d").mkdir()
+    result = cli("vocab", "build", str(tmp_path / "x.txt"), "-o", str(tmp_path / "d"))
+    assert result.exit_code != 0 and len(result.stderr.strip().splitlines()) == 1
+
+
+def _run(args, data: bytes, env_extra=None):
+    env = dict(os.environ, **(env_extra or {}))
+    return subprocess.run([sys.executable, "-m", "textlab", *args], input=data, capture_output=True, env=env, timeout=120)
+
+
+def test_real_process_invalid_utf8_and_nul_bytes():
+    proc = _run(["tokenize"], b"\xff\xfe\x00abc\n")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == b"abc\n"
+
+
+def test_real_process_missing_file_and_debug_traceback():
+    proc = _run(["tokenize", "/no/such/file"], b"")
+    assert proc.returncode == 1
+    assert proc.stderr.decode().count("\n") == 1 and b"Traceback" not in proc.stderr
+    debug = _run(["tokenize", "/no/such/file"], b"", {"TEXTLAB_DEBUG": "1"})
+    assert debug.returncode != 0 and b"Traceback" in debug.stderr
+
+
+def test_real_process_parallel_tokenize_of_a_large_input():
+    lines = [f"Review {i}: a <b>great</b> movie, truly great!" for i in range(60000)]
+    proc = _run(["tokenize", "--workers", "2"], ("\n".join(lines) + "\n").encode())
+    assert proc.returncode == 0
+    out = proc.stdout.decode().splitlines()
+    assert len(out) == 60000
+    assert out[12345] == "review 12345 a great movie truly great"

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import gzip
+import io
+import tarfile
+import zipfile
+
+import pytest
+
+from textlab.data import iter_corpus_chunks, iter_corpus_lines, iter_corpus_pieces, resolve_corpus
+from textlab.data.corpus import iter_pieces
+from textlab.errors import DataError
+
+
+def test_plain_file_lines_with_crlf_bom_and_bad_bytes(tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_bytes(b"\xef\xbb\xbfone\r\ntwo \xff\xfe three\r\n")
+    lines = list(iter_corpus_lines(path))
+    assert lines[0] == "one"
+    assert lines[1].startswith("two ") and lines[1].endswith(" three") and "\ufffd" in lines[1]
+
+
+def test_overlong_line_comes_in_bounded_pieces(tmp_path):
+    words = " ".join(f"w{i}" for i in range(20000))
+    path = tmp_path / "one_line.txt"
+    path.write_text(words, encoding="utf-8")
+    pieces = list(iter_corpus_pieces(path, max_chars=1000))
+    assert all(len(p) <= 1000 for p, _ in pieces)
+    assert [ends for _, ends in pieces].count(True) == 1
+    assert "".join(p for p, _ in pieces).split() == words.split()  # no word was cut
+
+
+def test_iter_pieces_without_spaces_hard_cuts():
+    text = "字" * 2500
+    pieces = list(iter_pieces(io.StringIO(text), max_chars=1000))
+    assert "".join(p for p, _ in pieces) == text
+
+
+def test_gz_zip_tar_and_directory_read_the_same_text(tmp_path):
+    docs = {"b.txt": "second doc\n", "a.txt": "first doc\n"}
+    (tmp_path / "dir" / "sub").mkdir(parents=True)
+    for name, text in docs.items():
+        (tmp_path / "dir" / "sub" / name).write_text(text)
+    (tmp_path / "dir" / "README").write_text("not corpus text")
+    with gzip.open(tmp_path / "c.txt.gz", "wt") as handle:
+        handle.write("first doc\nsecond doc\n")
+    with zipfile.ZipFile(tmp_path / "c.zip", "w") as zf:
+        for name, text in docs.items():
+            zf.writestr(name, text)
+    with tarfile.open(tmp_path / "c.tar.gz", "w:gz") as tf:
+        for name, text in sorted(docs.items()):
+            data = text.encode()
+            info = tarfile.TarInfo(f"corpus/{name}")
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    for source in ("dir", "c.txt.gz", "c.zip", "c.tar.gz"):
+        assert list(iter_corpus_lines(tmp_path / source)) == ["first doc", "second doc"], source
+
+
+def test_chunks_concatenate_to_the_whole_text(tmp_path):
+    path = tmp_path / "t.txt"
+    text = "abc\ndef\n" * 1000
+    path.write_text(text)
+    assert "".join(iter_corpus_chunks(path, chunk_chars=333)) == text
+
+
+def test_resolve_shipped_dataset_and_errors(tmp_path):
+    assert resolve_corpus("tinyshakespeare").name == "tinyshakespeare.txt"
+    with pytest.raises(DataError, match="no such file or dataset"):
+        resolve_corpus(str(tmp_path / "missing.txt"))
+
+
+def test_damaged_archive_is_a_data_error(tmp_path):
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(b"PK\x03\x04 this is not a zip")
+    with pytest.raises(DataError):
+        list(iter_corpus_lines(bad))

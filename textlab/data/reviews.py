@@ -1,0 +1,194 @@
+"""Labelled review readers for sentiment: yield ``(text, label)`` with label 1 = positive,
+0 = negative, one review at a time (constant memory).
+
+Sources:
+
+- ``imdb`` (the registered dataset), an aclImdb directory or an aclImdb tarball: the
+  ``train`` or ``test`` split, ``pos/`` and ``neg/`` review files (``unsup/`` is skipped).
+  Tarballs are read as a stream (``tarfile`` mode ``r|*``), never extracted.
+- a CSV file with a header naming ``label`` and ``review`` columns (ChnSentiCorp, waimai_10k,
+  online_shopping_10_cats with its extra ``cat`` column), or a zip holding such a CSV.
+  UTF-8 with invalid bytes replaced; malformed rows are skipped and counted.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import sys
+import tarfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Iterator
+
+from textlab.data.archive import is_tar, is_zip
+from textlab.data.corpus import resolve_corpus
+from textlab.errors import DataError, UsageError
+
+SPLITS = ("train", "test")
+LABEL_DIRS = {"pos": 1, "neg": 0}
+_LABELS = {"1": 1, "0": 0, "pos": 1, "neg": 0, "positive": 1, "negative": 0}
+_FIELD_LIMIT = 16 * 1024 * 1024
+
+
+@dataclass
+class ReadStats:
+    """What a reader saw: reviews yielded and malformed rows skipped (with the first reason)."""
+
+    read: int = 0
+    skipped: int = 0
+    first_problem: str = ""
+
+    def skip(self, where: str) -> None:
+        self.skipped += 1
+        if not self.first_problem:
+            self.first_problem = where
+
+
+def review_source_kind(path: Path) -> str:
+    """``aclimdb`` (directory or tarball) or ``csv`` (a .csv file or a zip holding one)."""
+    if path.is_dir() or is_tar(path):
+        return "aclimdb"
+    if is_zip(path) or path.suffix.lower() in (".csv", ".tsv", ".txt") or str(path).endswith(".csv.gz"):
+        return "csv"
+    raise DataError(f"{path}: expected an aclImdb directory or tarball, or a label,review CSV")
+
+
+def iter_reviews(spec: str | Path, split: str = "train", stats: ReadStats | None = None) -> Iterator[tuple[str, int]]:
+    """``(text, label)`` pairs from a dataset name, aclImdb directory/tarball or CSV.
+
+    ``split`` selects the aclImdb split; a CSV has no splits and yields every row.
+    """
+    if split not in SPLITS:
+        raise UsageError(f"unknown split {split!r}; use train or test")
+    stats = stats if stats is not None else ReadStats()
+    path = resolve_corpus(str(spec))
+    kind = review_source_kind(path)
+    reader = _iter_aclimdb(path, split, stats) if kind == "aclimdb" else _iter_csv(path, stats)
+    for text, label in reader:
+        stats.read += 1
+        yield text, label
+    if stats.read == 0:
+        detail = f" ({stats.skipped} malformed rows skipped, first: {stats.first_problem})" if stats.skipped else ""
+        what = f"the {split} split of " if kind == "aclimdb" else ""
+        raise DataError(f"no labelled reviews found in {what}{path}{detail}")
+
+
+# --------------------------------------------------------------------------- aclImdb
+
+
+def _split_label(name: str, split: str) -> int | None:
+    """The label of a member named ``.../<split>/<pos|neg>/<id>_<rating>.txt``, else None."""
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    if len(parts) < 3 or parts[-3] != split or not parts[-1].endswith(".txt"):
+        return None
+    return LABEL_DIRS.get(parts[-2])
+
+
+def _decode(raw: bytes) -> str:
+    text = raw.decode("utf-8", errors="replace")
+    return " ".join(text.replace("\ufeff", "").split())
+
+
+def _iter_aclimdb(path: Path, split: str, stats: ReadStats) -> Iterator[tuple[str, int]]:
+    if path.is_dir():
+        root = _aclimdb_root(path, split)
+        for label_dir, label in (("pos", 1), ("neg", 0)):
+            folder = root / split / label_dir
+            for name in sorted(os.listdir(folder)):
+                if name.endswith(".txt"):
+                    try:
+                        yield _decode((folder / name).read_bytes()), label
+                    except OSError as exc:
+                        raise DataError(f"cannot read {folder / name}: {exc.strerror or exc}") from exc
+        return
+    try:
+        with tarfile.open(path, mode="r|*") as archive:
+            for member in archive:
+                if not member.isfile():
+                    continue
+                label = _split_label(member.name, split)
+                if label is None:
+                    continue
+                handle = archive.extractfile(member)
+                if handle is not None:
+                    yield _decode(handle.read()), label
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise DataError(f"{path}: damaged or unreadable archive ({exc})") from exc
+
+
+def _aclimdb_root(path: Path, split: str) -> Path:
+    for root in (path, path / "aclImdb"):
+        if (root / split / "pos").is_dir() and (root / split / "neg").is_dir():
+            return root
+    raise DataError(f"{path} is not an aclImdb directory (no {split}/pos and {split}/neg folders)")
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+def _open_csv_text(path: Path) -> Iterator[io.TextIOBase]:
+    if is_zip(path):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                members = sorted(i.filename for i in archive.infolist() if i.filename.lower().endswith(".csv"))
+                if not members:
+                    raise DataError(f"{path}: the zip holds no .csv file")
+                with archive.open(members[0]) as handle:
+                    yield io.TextIOWrapper(handle, encoding="utf-8-sig", errors="replace", newline="")
+        except (zipfile.BadZipFile, EOFError) as exc:
+            raise DataError(f"{path}: damaged zip archive ({exc})") from exc
+    elif str(path).lower().endswith(".gz"):
+        import gzip
+
+        with gzip.open(path, "rb") as handle:
+            yield io.TextIOWrapper(handle, encoding="utf-8-sig", errors="replace", newline="")
+    else:
+        try:
+            with open(path, "rb") as handle:
+                yield io.TextIOWrapper(handle, encoding="utf-8-sig", errors="replace", newline="")
+        except OSError as exc:
+            raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def _iter_csv(path: Path, stats: ReadStats) -> Iterator[tuple[str, int]]:
+    csv.field_size_limit(min(sys.maxsize, _FIELD_LIMIT))
+    for stream in _open_csv_text(path):
+        reader = csv.reader(stream)
+        try:
+            header = next(reader, None)
+        except csv.Error as exc:
+            raise DataError(f"{path}: not a readable CSV ({exc})") from exc
+        if header is None:
+            raise DataError(f"{path} is empty")
+        columns = [h.strip().lower() for h in header]
+        if "label" not in columns or "review" not in columns:
+            raise DataError(f"{path}: expected a header with 'label' and 'review' columns, found {header[:5]}")
+        label_at, review_at = columns.index("label"), columns.index("review")
+        width = len(columns)
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                stats.skip(f"line {reader.line_num}: {exc}")
+                continue
+            if not row:
+                continue
+            if len(row) > width and review_at == width - 1:
+                row = row[: width - 1] + [",".join(row[width - 1 :])]  # unquoted commas in the review
+            if len(row) != width:
+                stats.skip(f"line {reader.line_num}: {len(row)} fields, expected {width}")
+                continue
+            label = _LABELS.get(row[label_at].strip().lower())
+            text = " ".join(row[review_at].split())
+            if label is None:
+                stats.skip(f"line {reader.line_num}: label {row[label_at][:20]!r} is not 1/0")
+                continue
+            if not text:
+                stats.skip(f"line {reader.line_num}: empty review")
+                continue
+            yield text, label
