@@ -1,0 +1,76 @@
+"""Bad input never crashes the foundation commands; saves survive kill -9."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+
+def _one_line_or_success(result):
+    assert "Traceback" not in (result.stderr or "")
+    if result.exit_code != 0:
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=2000), lang=st.sampled_from(["en", "zh", "auto", "none"]))
+def test_tokenize_survives_random_bytes(cli, data, lang):
+    result = cli("tokenize", "--lang", lang, "--workers", "1", input=data)
+    assert result.exit_code == 0
+    assert "Traceback" not in result.stderr
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=3000))
+def test_vocab_build_survives_random_files(cli, tmp_path_factory, data):
+    folder = tmp_path_factory.mktemp("fuzz")
+    (folder / "corpus.txt").write_bytes(data)
+    result = cli("vocab", "build", str(folder / "corpus.txt"), "-o", str(folder / "v.tsv"), "--min-count", "1")
+    _one_line_or_success(result)
+
+
+def test_mixed_scripts_crlf_and_long_words(cli):
+    text = "Hello 世界 مرحبا мир\r\n" + "x" * 100_000 + "\r\n" + "!!!\r\n"
+    result = cli("tokenize", input=text.encode())
+    assert result.exit_code == 0
+    lines = result.stdout.split("\n")
+    assert lines[0].split()[:2] == ["hello", "世界"] and len(lines[1]) == 100_000 and lines[2] == ""
+
+
+def test_single_huge_line_without_newline(cli):
+    line = ("word " * 3_000_000).encode()  # 15 MB, no newline
+    result = cli("tokenize", "--lang", "none", input=line)
+    assert result.exit_code == 0
+    assert result.stdout.count("\n") == 1 and result.stdout.count("word") == 3_000_000
+
+
+def test_kill_9_during_save_leaves_old_model_or_nothing(tmp_path):
+    target = tmp_path / "model"
+    script = textwrap.dedent(f"""
+        import torch
+        from textlab.store import ModelCard, save_model
+        big = {{"w": torch.randn(4000, 1000)}}
+        i = 0
+        while True:
+            save_model({str(target)!r}, ModelCard(kind="charlm", config={{"i": i}}), big, force=True)
+            print("saved", i, flush=True)
+            i += 1
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().startswith("saved")  # at least one complete model exists
+    time.sleep(0.3)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    from textlab.store import load_tensors, read_card
+
+    assert read_card(target).kind == "charlm"
+    assert load_tensors(target)["w"].shape == (4000, 1000)
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name != "model"]
+    assert all(name.startswith(".model.") for name in leftovers)  # temp names only, never the final one

@@ -1,0 +1,1 @@
+"""charlm (see the package modules)."""

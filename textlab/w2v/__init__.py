@@ -1,0 +1,1 @@
+"""w2v (see the package modules)."""
