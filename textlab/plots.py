@@ -1,0 +1,63 @@
+"""Pictures people would rather look at than read: training curves (headless matplotlib)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from textlab.atomic import atomic_write_bytes
+
+CURVE_FILE = "curve.png"
+
+
+def save_training_curve(
+    path: Path,
+    series: Mapping[str, Sequence[float]],
+    title: str,
+    xlabel: str = "epoch",
+    secondary: Mapping[str, Sequence[float]] | None = None,
+    secondary_label: str = "accuracy",
+) -> Path | None:
+    """Plot each named series (e.g. train/valid loss per epoch) and write a PNG atomically.
+
+    ``secondary`` series (e.g. validation accuracy) go on a right-hand axis. Returns None when
+    there is nothing to plot (no series with at least one point).
+    """
+    if not any(len(values) for values in series.values()):
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7, 4.2), dpi=110)
+    try:
+        for name, values in series.items():
+            if len(values):
+                axis.plot(range(1, len(values) + 1), list(values), marker="o", markersize=3, label=name)
+        from matplotlib.ticker import MaxNLocator
+
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.set_xlabel(xlabel)
+        axis.set_ylabel("loss")
+        axis.grid(True, alpha=0.3)
+        handles, labels = axis.get_legend_handles_labels()
+        if secondary and any(len(v) for v in secondary.values()):
+            right = axis.twinx()
+            for name, values in secondary.items():
+                if len(values):
+                    right.plot(range(1, len(values) + 1), list(values), linestyle="--", marker="s", markersize=3,
+                               color="tab:green", label=name)
+            right.set_ylabel(secondary_label)
+            more_handles, more_labels = right.get_legend_handles_labels()
+            handles, labels = handles + more_handles, labels + more_labels
+        axis.legend(handles, labels, loc="best")
+        axis.set_title(title)
+        figure.tight_layout()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png")
+    finally:
+        plt.close(figure)
+    atomic_write_bytes(Path(path), buffer.getvalue())
+    return Path(path)
