@@ -1,0 +1,183 @@
+"""Build the sentiment models shipped in the package (textlab/sentiment/pretrained/{en,zh}) with
+textlab's own commands, from public data, and record data, command and measured accuracy in
+each card.
+
+    python scripts/build_shipped_sentiment.py en --minutes 14 --epochs 10
+    python scripts/build_shipped_sentiment.py zh --minutes 12 --epochs 10
+
+en: trained on the aclImdb train split (its validation part picks the epoch), then measured
+    once on the 25k-review test split with `textlab eval-sentiment`.
+zh: ChnSentiCorp hotel reviews: every 5th row is held out (never trained on) and used for the
+    reported accuracy; training uses the other rows plus the hotel (酒店) reviews of
+    online_shopping_10_cats, minus any review whose text also occurs in the held-out part.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data"
+IMDB = DATA / "aclImdb_v1-text.tar.gz"
+CHINESE = DATA / "chinese"
+TARGET = REPO / "textlab" / "sentiment" / "pretrained"
+
+EN_OPTIONS = ["--lang", "en", "--vocab-size", "20000", "--embed-dim", "64", "--hidden", "32", "--max-len", "96"]
+ZH_OPTIONS = ["--lang", "zh", "--vocab-size", "30000", "--embed-dim", "64", "--hidden", "48", "--max-len", "150"]
+
+
+def textlab(*args: str) -> str:
+    command = [sys.executable, "-m", "textlab", *args]
+    print("$ textlab " + " ".join(args), file=sys.stderr, flush=True)
+    return subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout
+
+
+def read_rows(path: Path, category: str | None = None) -> list[tuple[str, str]]:
+    if path.suffix == ".zip":
+        with zipfile.ZipFile(path) as archive:
+            name = next(n for n in archive.namelist() if n.endswith(".csv"))
+            text = archive.read(name).decode("utf-8-sig", errors="replace")
+    else:
+        text = path.read_text(encoding="utf-8-sig", errors="replace")
+    rows = csv.DictReader(io.StringIO(text))
+    return [(r["label"], " ".join((r["review"] or "").split())) for r in rows
+            if r.get("review") and (category is None or r.get("cat") == category)]
+
+
+def write_rows(path: Path, rows: list[tuple[str, str]]) -> None:
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["label", "review"])
+        writer.writerows(rows)
+
+
+def chinese_split(work: Path) -> tuple[Path, Path, dict]:
+    hotel = read_rows(CHINESE / "ChnSentiCorp_htl_train.csv")
+    held_out = [row for i, row in enumerate(hotel) if i % 5 == 0]
+    held_texts = {text for _, text in held_out}
+    train = [row for i, row in enumerate(hotel) if i % 5 != 0 and row[1] not in held_texts]
+    extra = read_rows(CHINESE / "online_shopping_10_cats.zip", category="酒店")
+    extra_kept = [row for row in extra if row[1] not in held_texts]
+    train += extra_kept
+    write_rows(work / "zh_train.csv", train)
+    write_rows(work / "chnsenticorp_heldout.csv", held_out)
+    info = {"train_sources": ["ChnSentiCorp_htl_train.csv rows with index % 5 != 0",
+                              "online_shopping_10_cats.zip rows with cat 酒店 (hotel)"],
+            "train_reviews": len(train), "heldout": "ChnSentiCorp_htl_train.csv rows with index % 5 == 0",
+            "heldout_reviews": len(held_out), "dropped_duplicates_of_heldout": len(extra) - len(extra_kept)}
+    return work / "zh_train.csv", work / "chnsenticorp_heldout.csv", info
+
+
+def normalize_card(card: dict) -> None:
+    """No machine-specific paths in a shipped card: shared data as ``../shared/data/...``, the
+    temporary training CSV by name (its recipe is in ``train_sources``)."""
+    dataset = card["data"]["dataset"].replace(str(REPO.parent), "..")
+    if dataset.startswith(tempfile.gettempdir()):
+        dataset = f"{Path(dataset).name} (written by scripts/build_shipped_sentiment.py, see train_sources)"
+    card["data"]["dataset"] = dataset
+    command = card["command"].replace(str(REPO.parent), "..")
+    command = re.sub(re.escape(tempfile.gettempdir()) + r"/textlab-shipped-[^/\s]+/", "<build dir>/", command)
+    card["command"] = re.sub(r" (-o|--output) (?!<model dir>)\S+", " -o <model dir>", command)
+
+
+def finalize_shipped() -> None:
+    """Normalise the cards and file modes of the shipped models (re-runnable)."""
+    for lang in ("en", "zh"):
+        destination = TARGET / lang
+        if not (destination / "config.json").is_file():
+            continue
+        card = json.loads((destination / "config.json").read_text(encoding="utf-8"))
+        card["extra"].setdefault("built_by", "scripts/build_shipped_sentiment.py")
+        normalize_card(card)
+        (destination / "config.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        destination.chmod(0o755)
+        for item in destination.iterdir():
+            item.chmod(0o644)
+
+
+def build(lang: str, minutes: float, epochs: int, work: Path, keep_better: bool = False,
+          from_model: Path | None = None) -> dict:
+    """Train (or take ``from_model``, a model trained by `textlab train-sentiment` on the same
+    data), measure it once on the test/held-out data, record everything in its card, ship it."""
+    model = work / lang
+    if lang == "en":
+        train_data, test_data, info = IMDB, IMDB, {"train_sources": ["aclImdb train split (25k labelled reviews)"],
+                                                  "test": "aclImdb test split (25k reviews), measured once after training"}
+        options = EN_OPTIONS
+    else:
+        train_data, test_data, info = chinese_split(work)
+        options = ZH_OPTIONS
+    if from_model is None:
+        train_args = ["train-sentiment", str(train_data), *options, "--epochs", str(epochs), "--max-minutes",
+                      str(minutes), "-o", str(model), "--force"]
+        textlab(*train_args)
+        command = "textlab " + " ".join(train_args)
+    else:
+        shutil.copytree(from_model, model)
+        command = json.loads((model / "config.json").read_text(encoding="utf-8"))["command"]
+    result = json.loads(textlab("eval-sentiment", "--model", str(model), str(test_data), "--json"))
+    card_path = model / "config.json"
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    card["metrics"].update({"test_accuracy": round(result["accuracy"], 4), "test_f1": round(result["f1"], 4),
+                            "test_n": result["n"], "test_data": info.get("test") or info.get("heldout")})
+    card["data"].update(info)
+    card["command"] = command
+    card["extra"]["built_by"] = "scripts/build_shipped_sentiment.py"
+    card["extra"]["build_machine"] = (f"{os.cpu_count()} CPU cores, shared with other jobs "
+                                      f"(1-minute load average {os.getloadavg()[0]:.1f} at the end of the build)")
+    normalize_card(card)
+    card_path.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    destination = TARGET / lang
+    if keep_better and (destination / "config.json").is_file():
+        shipped = json.loads((destination / "config.json").read_text(encoding="utf-8"))
+        if shipped["data"].get("train_reviews") == card["data"].get("train_reviews") and \
+                shipped["metrics"]["valid_accuracy"] >= card["metrics"]["valid_accuracy"]:
+            print(f"kept the shipped {lang} model: its validation accuracy {shipped['metrics']['valid_accuracy']} "
+                  f">= {card['metrics']['valid_accuracy']} (same data)", file=sys.stderr)
+            return {"lang": lang, "shipped": False, "valid_accuracy": card["metrics"]["valid_accuracy"]}
+    staging = TARGET / f".{lang}.new"
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(model, staging)
+    shutil.rmtree(destination, ignore_errors=True)
+    staging.rename(destination)
+    destination.chmod(0o755)  # package data: readable by everyone (the store writes private files)
+    for item in destination.iterdir():
+        item.chmod(0o644)
+    size = sum(p.stat().st_size for p in destination.iterdir())
+    return {"lang": lang, "test_accuracy": result["accuracy"], "n": result["n"], "valid_accuracy": card["metrics"]["valid_accuracy"],
+            "train_minutes": card["metrics"]["train_minutes"], "bytes": size}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("lang", choices=["en", "zh", "all", "finalize"],
+                        help="finalize: only normalise the cards and file modes of the shipped models")
+    parser.add_argument("--minutes", type=float, default=14.0, help="training time limit per model")
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--keep-better", action="store_true",
+                        help="replace the shipped model only if the new one has a higher validation accuracy "
+                             "on the same data (the test/held-out figures never choose)")
+    parser.add_argument("--from-model", type=Path, default=None,
+                        help="ship this model (trained by `textlab train-sentiment` on the same data) instead of training")
+    args = parser.parse_args()
+    if args.lang == "finalize":
+        finalize_shipped()
+        return
+    with tempfile.TemporaryDirectory(prefix="textlab-shipped-") as tmp:
+        for lang in (["en", "zh"] if args.lang == "all" else [args.lang]):
+            print(json.dumps(build(lang, args.minutes, args.epochs, Path(tmp), args.keep_better, args.from_model)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""Labelled review readers on small fixtures written here: aclImdb directory and tarball, CSVs."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import zipfile
+
+import pytest
+
+from textlab.data.reviews import ReadStats, iter_reviews
+from textlab.errors import DataError
+
+REVIEWS = {
+    "train/pos/1_9.txt": "Great film.<br />Loved it.",
+    "train/pos/2_8.txt": "Wonderful acting.",
+    "train/neg/3_2.txt": "Awful, boring.",
+    "train/unsup/4_0.txt": "No label here.",
+    "test/pos/5_10.txt": "A masterpiece.",
+    "test/neg/6_1.txt": "Terrible \xe9 plot.",
+}
+
+
+def write_dir(root):
+    for name, text in REVIEWS.items():
+        path = root / "aclImdb" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    (root / "aclImdb" / "README").write_text("readme")
+    return root / "aclImdb"
+
+
+def write_tar(tmp_path):
+    tarball = tmp_path / "aclImdb_small.tar.gz"
+    with tarfile.open(tarball, "w:gz") as tar:
+        for name, text in REVIEWS.items():
+            data = text.encode("utf-8")
+            info = tarfile.TarInfo(f"aclImdb/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        bad = b"\xff\xfe broken bytes"
+        info = tarfile.TarInfo("aclImdb/test/pos/7_9.txt")
+        info.size = len(bad)
+        tar.addfile(info, io.BytesIO(bad))
+    return tarball
+
+
+def test_aclimdb_directory_splits(tmp_path):
+    root = write_dir(tmp_path)
+    train = sorted(iter_reviews(root, "train"))
+    assert train == [("Awful, boring.", 0), ("Great film.<br />Loved it.", 1), ("Wonderful acting.", 1)]
+    test = sorted(iter_reviews(tmp_path, "test"))  # the parent of aclImdb/ works too
+    assert [label for _, label in test] == [1, 0]
+
+
+def test_aclimdb_tarball_streams_and_replaces_bad_bytes(tmp_path):
+    tarball = write_tar(tmp_path)
+    train = sorted(iter_reviews(tarball, "train"))
+    assert [label for _, label in train] == [0, 1, 1]
+    test = dict(iter_reviews(tarball, "test"))
+    assert test["A masterpiece."] == 1
+    assert any("\ufffd" in text for text in test)  # invalid UTF-8 replaced, not a crash
+
+
+def test_csv_label_review_and_malformed_rows(tmp_path):
+    path = tmp_path / "reviews.csv"
+    path.write_text("label,review\n1,很好，非常满意\n0,\"太差了, 再也不来\"\n2,bad label\n1,\n0,unquoted, comma kept\n",
+                    encoding="utf-8")
+    stats = ReadStats()
+    rows = list(iter_reviews(path, stats=stats))
+    assert rows == [("很好，非常满意", 1), ("太差了, 再也不来", 0), ("unquoted, comma kept", 0)]
+    assert stats.skipped == 2 and "label" in stats.first_problem
+
+
+def test_zip_with_category_column(tmp_path):
+    path = tmp_path / "shop.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("shop.csv", "cat,label,review\n书籍,1,好书\n水果,0,不新鲜\n")
+    assert list(iter_reviews(path)) == [("好书", 1), ("不新鲜", 0)]
+
+
+def test_unusable_inputs_are_clear_errors(tmp_path):
+    no_header = tmp_path / "x.csv"
+    no_header.write_text("a,b\n1,2\n")
+    with pytest.raises(DataError, match="label"):
+        list(iter_reviews(no_header))
+    only_bad = tmp_path / "bad.csv"
+    only_bad.write_text("label,review\nx,y\n")
+    with pytest.raises(DataError, match="no labelled reviews"):
+        list(iter_reviews(only_bad))
+    with pytest.raises(DataError, match="no such file"):
+        list(iter_reviews(tmp_path / "missing.csv"))
+    (tmp_path / "empty_dir").mkdir()
+    with pytest.raises(DataError, match="aclImdb"):
+        list(iter_reviews(tmp_path / "empty_dir"))

@@ -1,0 +1,63 @@
+"""Saving and loading sentiment models: store kind ``sentiment``, the dataclass config in the
+card, ``vocab.tsv`` and ``weights.safetensors`` (float tensors stored as float16 to keep the
+shipped models small; they are computed in float32)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from textlab.errors import DataError
+from textlab.sentiment.data import Encoder
+from textlab.sentiment.model import SentimentConfig, SentimentModel
+from textlab.store import VOCAB_FILE, ModelCard, load_tensors, read_card, save_model
+from textlab.text import PAD, UNK, Vocab
+
+KIND = "sentiment"
+STORAGE_DTYPE = torch.float16
+
+
+@dataclass
+class LoadedModel:
+    path: Path
+    card: ModelCard
+    config: SentimentConfig
+    model: SentimentModel
+    encoder: Encoder
+    load_seconds: float
+
+
+def save_sentiment(path: Path, model: SentimentModel, vocab: Vocab, data: dict, metrics: dict,
+                   command: str = "", extra: dict | None = None, force: bool = False) -> Path:
+    tensors = {k: (v.to(STORAGE_DTYPE) if v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    card = ModelCard(kind=KIND, config=model.config.to_dict(), data=data, metrics=metrics, command=command,
+                     extra={"weights_dtype": "float16", **(extra or {})})
+    return save_model(path, card, tensors, vocab_tsv=vocab.to_tsv(), force=force)
+
+
+def make_encoder(config: SentimentConfig, vocab: Vocab) -> Encoder:
+    return Encoder(vocab=vocab, max_len=config.max_len, head_len=config.head_len,
+                   ngram_buckets=config.ngram_buckets, bag_max_len=config.bag_max_len)
+
+
+def load_sentiment(path: Path, device: torch.device | str = "cpu") -> LoadedModel:
+    """Read the card, validate the config, build the model, check tensor shapes, load weights."""
+    start = time.perf_counter()
+    path = Path(path)
+    card = read_card(path)
+    if card.kind != KIND:
+        raise DataError(f"{path} is a {card.kind} model, not a sentiment model")
+    config = SentimentConfig.from_dict(card.config, str(path))
+    vocab = Vocab.load(path / VOCAB_FILE)
+    if len(vocab) != config.vocab_size or vocab.words[:2] != [PAD, UNK]:
+        raise DataError(f"{path}: vocab.tsv has {len(vocab)} entries, the config says {config.vocab_size} "
+                        "(starting with <pad>, <unk>)")
+    model = SentimentModel(config)
+    tensors = load_tensors(path, model.expected_shapes())
+    state = {k: (v.float() if v.is_floating_point() else v) for k, v in tensors.items()}
+    model.load_state_dict(state)
+    model.to(device).eval()
+    return LoadedModel(path, card, config, model, make_encoder(config, vocab), time.perf_counter() - start)

@@ -1,0 +1,266 @@
+"""Training: read the train split, hold out a validation part of it, build the vocabulary on
+the rest, train with AdamW over length-sorted batches, validate after every epoch and keep the
+best epoch. ``--max-minutes`` stops cleanly; SIGINT/SIGTERM save a checkpoint for ``--resume``.
+
+The IMDb test split is never read here: model selection uses the validation part only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from textlab.atomic import check_writable_target
+from textlab.data.reviews import ReadStats, iter_reviews
+from textlab.errors import DataError, TrainingInterrupted, UsageError
+from textlab.runtime import (
+    ProgressBar, Timer, console, graceful_stop, load_checkpoint, pick_device, rng_state,
+    save_checkpoint, seed_everything, set_rng_state,
+)
+from textlab.sentiment.data import Encoder, build_vocab, collate, length_sorted_batches, tokenize_texts
+from textlab.sentiment.model import SentimentConfig, SentimentModel
+from textlab.sentiment.saved import make_encoder, save_sentiment
+from textlab.sentiment.word2vec_init import init_embedding, word2vec_dim
+from textlab.text import Vocab, detect_lang
+
+
+@dataclass
+class TrainSettings:
+    epochs: int = 6
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    bag_lr_scale: float = 5.0  # the bag-of-n-grams table learns faster (fastText uses a high rate)
+    warmup_steps: int = 100
+    grad_clip: float = 1.0
+    valid_fraction: float = 0.1
+    max_minutes: float | None = None
+    seed: int = 1
+    device: str = "auto"
+    threads: int = 1  # CPU threads for torch: small recurrent matmuls gain little from more, and
+    # OpenMP barriers stall badly when other jobs share the cores
+
+
+@dataclass
+class Encoded:
+    sequences: list = field(default_factory=list)  # np.int32 arrays (truncated word ids)
+    bags: list = field(default_factory=list)  # np.int64 arrays (n-gram ids)
+    labels: list = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def batch(self, index):
+        return collate([self.sequences[i] for i in index], [self.bags[i] for i in index],
+                       [self.labels[i] for i in index])
+
+
+def read_labelled(dataset: str, split: str = "train") -> tuple[list[str], list[int], ReadStats]:
+    stats = ReadStats()
+    texts, labels = [], []
+    for text, label in iter_reviews(dataset, split, stats):
+        texts.append(text)
+        labels.append(label)
+    if stats.skipped:
+        console.print(f"[yellow]{stats.skipped} malformed rows skipped (first: {stats.first_problem})")
+    return texts, labels, stats
+
+
+def guess_lang(texts: list[str]) -> str:
+    sample = texts[:500]
+    zh = sum(detect_lang(t) == "zh" for t in sample)
+    return "zh" if zh * 2 > len(sample) else "en"
+
+
+def split_indices(n: int, valid_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    if not 0.0 < valid_fraction < 1.0:
+        raise UsageError("--valid-fraction must be between 0 and 1 (exclusive)")
+    if n < 2:
+        raise DataError(f"need at least 2 labelled reviews to train, found {n}")
+    order = np.random.default_rng(seed).permutation(n)
+    n_valid = min(n - 1, max(1, round(n * valid_fraction)))
+    return order[n_valid:], order[:n_valid]
+
+
+def encode_all(token_lists, indices, labels, encoder: Encoder) -> Encoded:
+    encoded = Encoded()
+    for i in indices:
+        seq, bag = encoder.encode(token_lists[i])
+        encoded.sequences.append(seq)
+        encoded.bags.append(bag)
+        encoded.labels.append(labels[i])
+    return encoded
+
+
+@torch.no_grad()
+def validate(model: SentimentModel, data: Encoded, device: torch.device, batch_size: int = 256) -> tuple[float, float]:
+    """Accuracy and mean loss on ``data``."""
+    model.eval()
+    correct, total_loss = 0, 0.0
+    for index in length_sorted_batches([len(s) for s in data.sequences], batch_size, rng=None):
+        batch = data.batch(index).to(device)
+        logits, loss = model(batch.ids, batch.lengths, targets=batch.targets, ngrams=batch.ngrams)
+        correct += int(((logits > 0).float() == batch.targets).sum())
+        total_loss += float(loss) * len(index)
+    model.train()
+    return correct / max(1, len(data)), total_loss / max(1, len(data))
+
+
+def learning_rate(step: int, total: int, settings: TrainSettings, time_used: float = 0.0) -> float:
+    """Linear warm-up, then cosine decay to a tenth of the peak, driven by whichever budget runs
+    out first: the steps of ``--epochs`` or the time of ``--max-minutes`` (``time_used`` in 0..1)."""
+    warmup = min(settings.warmup_steps, total // 10)
+    if step < warmup:
+        return settings.learning_rate * (step + 1) / warmup
+    progress = min(1.0, max((step - warmup) / max(1, total - warmup), time_used))
+    return settings.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def make_optimizer(model: SentimentModel, settings: TrainSettings) -> torch.optim.Optimizer:
+    """AdamW; the bag-of-n-grams table gets ``bag_lr_scale`` times the learning rate."""
+    bag = [] if model.bag is None else list(model.bag.parameters())
+    bag_ids = {id(p) for p in bag}
+    rest = [p for p in model.parameters() if id(p) not in bag_ids]
+    groups = [{"params": rest, "scale": 1.0}]
+    if bag:
+        groups.append({"params": bag, "scale": settings.bag_lr_scale})
+    return torch.optim.AdamW(groups, lr=settings.learning_rate, weight_decay=0.0)
+
+
+def resume_command(command: str, dataset: str, output: Path) -> str:
+    if command:
+        return command if " --resume" in command else f"{command} --resume"
+    return f"textlab train-sentiment {dataset} <same options> -o {output} --resume"
+
+
+def checkpoint_dir(output: Path) -> Path:
+    return Path(str(output) + ".ckpt")
+
+
+def train_sentiment(dataset: str, config: SentimentConfig, settings: TrainSettings, output: Path,
+                    force: bool = False, resume: bool = False, pretrained_w2v: str | None = None,
+                    command: str = "") -> dict:
+    """Train and save a sentiment model; returns a summary (validation accuracy, sizes, path)."""
+    output = Path(output)
+    check_writable_target(output, force, "model")
+    seed_everything(settings.seed)
+    device = pick_device(settings.device)
+    if device.type == "cpu" and settings.threads:
+        torch.set_num_threads(settings.threads)
+    ckpt = checkpoint_dir(output)
+    saved = load_checkpoint(ckpt) if resume else None
+
+    texts, labels, stats = read_labelled(dataset, "train")
+    lang = config.lang if config.lang != "auto" else guess_lang(texts)
+    train_idx, valid_idx = split_indices(len(texts), settings.valid_fraction, settings.seed)
+    console.print(f"{len(texts):,} labelled reviews ({sum(labels):,} positive): {len(train_idx):,} train, "
+                  f"{len(valid_idx):,} validation; tokenizing ({lang})...")
+    token_lists = list(tokenize_texts(texts, lang))
+    del texts
+    vocab_words = int(config.vocab_size)
+    vocab = build_vocab((token_lists[i] for i in train_idx), vocab_words)
+    if saved is not None:
+        vocab = Vocab.from_tsv(saved["vocab"], where=f"{ckpt} vocabulary")
+    w2v_info = None
+    embed_dim = config.embed_dim
+    if pretrained_w2v:
+        dim = word2vec_dim(pretrained_w2v)
+        if dim != embed_dim:
+            console.print(f"[yellow]--embed-dim {embed_dim} differs from the word2vec dimension {dim}: using {dim}")
+            embed_dim = dim
+    config = SentimentConfig(**{**asdict(config), "lang": lang, "vocab_size": len(vocab), "embed_dim": embed_dim})
+    if saved is not None and saved["config"] != asdict(config):
+        raise DataError(f"{ckpt} was written with other settings; rerun with the same options or drop --resume")
+    encoder = make_encoder(config, vocab)
+    train = encode_all(token_lists, train_idx, labels, encoder)
+    valid = encode_all(token_lists, valid_idx, labels, encoder)
+    del token_lists
+
+    model = SentimentModel(config).to(device)
+    if pretrained_w2v and saved is None:
+        w2v_info = init_embedding(model.embedding, vocab, pretrained_w2v)
+        console.print(f"embedding initialised from {w2v_info['model']}: {w2v_info['covered']:,} of {len(vocab):,} words")
+    optimizer = make_optimizer(model, settings)
+    lengths = [len(s) for s in train.sequences]
+    steps_per_epoch = math.ceil(len(train) / settings.batch_size)
+    total_steps = settings.epochs * steps_per_epoch
+
+    state = {"epoch": 0, "step": 0, "global_step": 0, "best_accuracy": -1.0, "best_loss": 0.0, "best_epoch": 0,
+             "history": [], "elapsed": 0.0, "best_state": None, "w2v": w2v_info}
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        set_rng_state(saved["rng"])
+        state.update({k: saved[k] for k in ("epoch", "step", "global_step", "best_accuracy", "best_loss", "best_epoch",
+                                             "history", "elapsed", "best_state", "w2v")})
+        console.print(f"resuming at epoch {state['epoch'] + 1}, batch {state['step']}")
+
+    timer = Timer(None if settings.max_minutes is None else max(0.01, settings.max_minutes - state["elapsed"] / 60))
+    budget = None if settings.max_minutes is None else settings.max_minutes * 60
+    model.train()
+    stopped_early = False
+    with graceful_stop() as stop:
+        while state["epoch"] < settings.epochs and not stopped_early:
+            epoch = state["epoch"]
+            batches = length_sorted_batches(lengths, settings.batch_size, np.random.default_rng(settings.seed * 1000 + epoch))
+            done = sum(len(b) for b in batches[: state["step"]])
+            with ProgressBar(total=len(train), description=f"epoch {epoch + 1}/{settings.epochs}", unit="reviews") as bar:
+                bar.update(completed=done)
+                for index in batches[state["step"]:]:
+                    batch = train.batch(index).to(device)
+                    time_used = 0.0 if budget is None else (state["elapsed"] + timer.elapsed) / budget
+                    for group in optimizer.param_groups:
+                        group["lr"] = learning_rate(state["global_step"], total_steps, settings, time_used) * group["scale"]
+                    _, loss = model(batch.ids, batch.lengths, targets=batch.targets, ngrams=batch.ngrams)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
+                    optimizer.step()
+                    state["step"] += 1
+                    state["global_step"] += 1
+                    bar.update(advance=len(index), loss=loss.item())
+                    if stop:
+                        state["elapsed"] += timer.elapsed
+                        save_checkpoint(ckpt, {**state, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                               "rng": rng_state(), "vocab": vocab.to_tsv(), "config": asdict(config)})
+                        raise TrainingInterrupted(
+                            f"training interrupted; checkpoint saved in {ckpt}; resume with: "
+                            f"{resume_command(command, dataset, output)}", stop.signum)
+                    if timer.expired():
+                        stopped_early = True
+                        break
+                valid_accuracy, valid_loss = validate(model, valid, device)
+                bar.update(valid_acc=round(valid_accuracy, 4))
+            partial = stopped_early and state["step"] < len(batches)
+            state["history"].append({"epoch": epoch + 1, "valid_accuracy": round(valid_accuracy, 4),
+                                     "valid_loss": round(valid_loss, 4), "partial": partial})
+            note = " (time limit reached mid-epoch)" if partial else ""
+            console.print(f"epoch {epoch + 1}: validation accuracy {valid_accuracy:.4f}, loss {valid_loss:.4f}{note}")
+            # the best epoch: highest accuracy, ties broken by lower loss
+            if (valid_accuracy, -valid_loss) > (state["best_accuracy"], -state["best_loss"]):
+                state["best_accuracy"] = valid_accuracy
+                state["best_loss"] = valid_loss
+                state["best_epoch"] = epoch + 1
+                state["best_state"] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            if not partial:
+                state["epoch"] += 1
+                state["step"] = 0
+
+    model.load_state_dict(state["best_state"])
+    minutes = (state["elapsed"] + timer.elapsed) / 60
+    data = {"dataset": str(dataset), "split": "train", "reviews": len(train) + len(valid), "train": len(train),
+            "valid": len(valid), "skipped_rows": stats.skipped, "tokens_unk_rate": round(vocab.unk_rate(), 4),
+            "pretrained_w2v": state["w2v"]}
+    metrics = {"valid_accuracy": round(state["best_accuracy"], 4), "best_epoch": state["best_epoch"],
+               "history": state["history"], "train_minutes": round(minutes, 2), "device": str(device)}
+    save_sentiment(output, model, vocab, data, metrics, command=command,
+                   extra={"training": asdict(settings)}, force=force)
+    if ckpt.exists():
+        import shutil
+
+        shutil.rmtree(ckpt, ignore_errors=True)
+    return {"path": str(output), "valid_accuracy": metrics["valid_accuracy"], "best_epoch": state["best_epoch"],
+            "train": len(train), "valid": len(valid), "vocab_size": len(vocab), "minutes": metrics["train_minutes"]}
