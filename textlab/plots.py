@@ -11,18 +11,25 @@ from textlab.atomic import atomic_write_bytes
 CURVE_FILE = "curve.png"
 
 
-def save_training_curve(
-    path: Path,
+def save_training_curve(path: Path, series: Mapping[str, Sequence[float]], title: str, **options) -> Path | None:
+    """Write :func:`render_training_curve`'s PNG atomically; None when there is nothing to plot."""
+    png = render_training_curve(series, title, **options)
+    if png is None:
+        return None
+    atomic_write_bytes(Path(path), png)
+    return Path(path)
+
+
+def render_training_curve(
     series: Mapping[str, Sequence[float]],
     title: str,
     xlabel: str = "epoch",
     secondary: Mapping[str, Sequence[float]] | None = None,
     secondary_label: str = "accuracy",
-) -> Path | None:
-    """Plot each named series (e.g. train/valid loss per epoch) and write a PNG atomically.
-
-    ``secondary`` series (e.g. validation accuracy) go on a right-hand axis. Returns None when
-    there is nothing to plot (no series with at least one point).
+) -> bytes | None:
+    """Plot each named series (e.g. train/valid loss per epoch) as PNG bytes, to be saved with
+    a model (``curve.png``). ``secondary`` series (e.g. validation accuracy) go on a right-hand
+    axis. Returns None when there is nothing to plot (no series with at least one point).
     """
     if not any(len(values) for values in series.values()):
         return None
@@ -59,5 +66,4 @@ def save_training_curve(
         figure.savefig(buffer, format="png")
     finally:
         plt.close(figure)
-    atomic_write_bytes(Path(path), buffer.getvalue())
-    return Path(path)
+    return buffer.getvalue()

@@ -72,6 +72,7 @@ def test_card_and_eval(cli, en_model, tmp_path):
     card = json.loads((en_model / "config.json").read_text())
     assert card["kind"] == "sentiment" and card["config"]["lang"] == "en"
     assert card["metrics"]["valid_accuracy"] >= 0.9 and card["data"]["train"] + card["data"]["valid"] == 400
+    assert (en_model / "curve.png").read_bytes()[:4] == b"\x89PNG"  # the training curve ships with the model
     data = write_csv(tmp_path / "test.csv", EN_POS, EN_NEG, n=20)
     result = json.loads(run(cli, "eval-sentiment", "--model", str(en_model), str(data), "--json").stdout)
     assert result["n"] == 40 and result["accuracy"] >= 0.9

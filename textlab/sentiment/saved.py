@@ -31,11 +31,12 @@ class LoadedModel:
 
 
 def save_sentiment(path: Path, model: SentimentModel, vocab: Vocab, data: dict, metrics: dict,
-                   command: str = "", extra: dict | None = None, force: bool = False) -> Path:
+                   command: str = "", extra: dict | None = None, force: bool = False,
+                   extra_files: dict[str, bytes] | None = None) -> Path:
     tensors = {k: (v.to(STORAGE_DTYPE) if v.is_floating_point() else v) for k, v in model.state_dict().items()}
     card = ModelCard(kind=KIND, config=model.config.to_dict(), data=data, metrics=metrics, command=command,
                      extra={"weights_dtype": "float16", **(extra or {})})
-    return save_model(path, card, tensors, vocab_tsv=vocab.to_tsv(), force=force)
+    return save_model(path, card, tensors, vocab_tsv=vocab.to_tsv(), extra_files=extra_files, force=force)
 
 
 def make_encoder(config: SentimentConfig, vocab: Vocab) -> Encoder:

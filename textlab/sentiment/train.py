@@ -17,6 +17,7 @@ import torch
 from textlab.atomic import check_writable_target
 from textlab.data.reviews import ReadStats, iter_reviews
 from textlab.errors import DataError, TrainingInterrupted, UsageError
+from textlab.plots import CURVE_FILE, render_training_curve
 from textlab.runtime import (
     ProgressBar, Timer, console, graceful_stop, load_checkpoint, pick_device, rng_state,
     save_checkpoint, seed_everything, set_rng_state,
@@ -256,8 +257,12 @@ def train_sentiment(dataset: str, config: SentimentConfig, settings: TrainSettin
             "pretrained_w2v": state["w2v"]}
     metrics = {"valid_accuracy": round(state["best_accuracy"], 4), "best_epoch": state["best_epoch"],
                "history": state["history"], "train_minutes": round(minutes, 2), "device": str(device)}
+    curve = render_training_curve({"valid loss": [h["valid_loss"] for h in state["history"]]},
+                                  f"sentiment: {Path(str(dataset)).name}",
+                                  secondary={"valid accuracy": [h["valid_accuracy"] for h in state["history"]]})
     save_sentiment(output, model, vocab, data, metrics, command=command,
-                   extra={"training": asdict(settings)}, force=force)
+                   extra={"training": asdict(settings)}, force=force,
+                   extra_files={CURVE_FILE: curve} if curve else None)
     if ckpt.exists():
         import shutil
 
