@@ -1,1 +1,9 @@
-"""w2v (see the package modules)."""
+"""word2vec: skip-gram and CBOW with negative sampling, trained with hand-written SGD steps in
+PyTorch; queries, evaluation and the word2vec interchange formats.
+
+Modules: ``corpus`` (corpus → int32 ids), ``sampling`` (subsampling, noise words, windows),
+``model`` (the two matrices and the SGD step), ``train`` (the loop, Hogwild workers,
+checkpoints), ``pipeline`` (train-w2v as a call), ``saving`` (the store format),
+``keyed_vectors`` (queries; :func:`~textlab.w2v.keyed_vectors.load_keyed_vectors`),
+``evaluate``, ``formats``, ``importing``, ``plot``.
+"""

@@ -1,0 +1,92 @@
+"""The commands end to end on a tiny corpus."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from gensim.models import KeyedVectors as GensimKeyedVectors
+
+from .helpers import write_planted
+
+TRAIN = ["--lang", "none", "--dim", "24", "--window", "3", "--min-count", "1", "--sample", "0",
+         "--epochs", "4", "--batch-size", "64", "--seed", "3"]
+
+
+def _train(cli, tmp_path, name="tiny", *extra):
+    corpus = write_planted(tmp_path / "planted.txt")
+    result = cli("train-w2v", str(corpus), *TRAIN, "-o", name, *extra)
+    assert result.exit_code == 0, result.stderr
+    return corpus
+
+
+def test_round_trip(cli, tmp_path, textlab_home):
+    _train(cli, tmp_path)
+    card = json.loads((textlab_home / "models" / "tiny" / "config.json").read_text())
+    assert card["kind"] == "word2vec" and card["config"]["arch"] == "skipgram" and card["data"]["vocab_size"] > 40
+    vocab = (textlab_home / "models" / "tiny" / "vocab.tsv").read_text().splitlines()
+    assert not vocab[0].startswith("<")  # no special tokens
+
+    result = cli("neighbors", "royal0", "-k", "3")
+    assert result.exit_code == 0 and len(result.stdout.splitlines()) == 3
+    result = cli("analogy", "king", "man", "woman", "--json")
+    assert result.exit_code == 0
+    payload = json.loads(result.stdout)
+    assert payload["results"][0]["word"] == "queen" and len(payload["results"]) == 5
+
+    (tmp_path / "q.txt").write_text(": family\nman king woman queen\nboy prince girl princess\nman woman he zzz\n"
+                                    ": other\nking queen man woman\n")
+    (tmp_path / "pairs.tsv").write_text("# a comment\nking\tqueen\t8\nking\troyal0\t9\nman\tw3\t1\nhe\tshe\t6\nzzz\the\t3\n")
+    result = cli("eval-w2v", "--model", "tiny", "--analogies", str(tmp_path / "q.txt"),
+                 "--similarity", str(tmp_path / "pairs.tsv"), "--json")
+    assert result.exit_code == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["analogy_seen"] == 3 and figures["analogy_accuracy"] >= 2 / 3
+    assert figures["similarity"]["pairs"]["pairs"] == 4 and -1 <= figures["pairs"] <= 1
+    card = json.loads((textlab_home / "models" / "tiny" / "config.json").read_text())
+    assert "analogy_accuracy" in card["metrics"]
+
+    result = cli("eval-w2v", "--analogies", str(tmp_path / "q.txt"), "--similarity", str(tmp_path / "pairs.tsv"))
+    assert result.exit_code == 0 and "family" in result.stdout
+    (tmp_path / "one.tsv").write_text("king\tqueen\t8\n")  # one pair: no correlation, still valid JSON
+    result = cli("eval-w2v", "--analogies", str(tmp_path / "q.txt"), "--similarity", str(tmp_path / "one.tsv"), "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["one"] is None
+
+
+def test_export_import_and_plot(cli, tmp_path):
+    _train(cli, tmp_path)
+    for binary in (False, True):
+        out = tmp_path / ("v.bin" if binary else "v.txt")
+        result = cli("export-w2v", str(out), *(["--binary"] if binary else []))
+        assert result.exit_code == 0, result.stderr
+        loaded = GensimKeyedVectors.load_word2vec_format(str(out), binary=binary)
+        ours = json.loads(cli("neighbors", "king", "-k", "5", "--json").stdout)["results"]
+        assert [w for w, _ in loaded.most_similar("king", topn=5)] == [r["word"] for r in ours]
+        assert cli("export-w2v", str(out)).exit_code == 1  # no overwrite without --force
+        name = f"imported{int(binary)}"
+        result = cli("import-w2v", str(out), "-o", name)
+        assert result.exit_code == 0, result.stderr
+        again = json.loads(cli("neighbors", "king", "-k", "5", "--json", "--model", name).stdout)["results"]
+        assert [r["word"] for r in again] == [r["word"] for r in ours]
+        np.testing.assert_allclose([r["score"] for r in again], [r["score"] for r in ours], atol=1e-5)
+    result = cli("plot-w2v", "--model", "tiny", "--top", "40", "--method", "pca", "-o", str(tmp_path / "p.png"))
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+    result = cli("plot-w2v", "--model", "tiny", "--words", "king,queen,nope", "-o", str(tmp_path / "q.png"))
+    assert result.exit_code == 1 and "'nope'" in result.stderr
+
+
+def test_errors_are_one_line(cli, tmp_path):
+    _train(cli, tmp_path)
+    for args in (["neighbors", "unicorn"], ["analogy", "king", "unicorn", "woman"]):
+        result = cli(*args)
+        assert result.exit_code == 1
+        assert result.stderr.count("\n") == 1 and "'unicorn'" in result.stderr
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes(b"3 4\nabc \x00\x00")
+    result = cli("import-w2v", str(bad), "-o", "bad")
+    assert result.exit_code == 1 and result.stderr.startswith("textlab: error:") and result.stderr.count("\n") == 1
+    result = cli("train-w2v", str(tmp_path / "planted.txt"), *TRAIN, "-o", "tiny")
+    assert result.exit_code == 1 and "--force" in result.stderr
+    result = cli("neighbors", "king", "--model", "nosuchmodel")
+    assert result.exit_code == 1

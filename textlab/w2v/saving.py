@@ -1,0 +1,87 @@
+"""word2vec models in the store: kind ``word2vec``, ``vocab.tsv`` (training vocabulary, no
+specials, by descending count), ``weights.safetensors`` with ``vectors`` [V, dim] (input
+vectors, what users query) and ``context`` [V, dim] (output weights, for continued training)."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from textlab.errors import DataError
+from textlab.store import VOCAB_FILE, ModelCard, load_tensors, read_card, resolve_model, save_model, tensor_shapes
+from textlab.text import Vocab
+from textlab.w2v.model import CONFIG_LIMITS, Word2Vec, Word2VecConfig
+
+KIND = "word2vec"
+
+
+def default_name(corpus: str, arch: str) -> str:
+    """``w2v-<corpus stem>-<arch>``, e.g. ``w2v-text8-skipgram``."""
+    stem = Path(str(corpus).rstrip("/")).name or "corpus"
+    for suffix in (".gz", ".zip", ".tgz", ".tar", ".txt", ".tsv", ".csv"):
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+    stem = re.sub(r"[^\w.-]+", "_", stem).strip("._") or "corpus"
+    return f"w2v-{stem}-{arch}"
+
+
+def save_word2vec(path: Path, model: Word2Vec, vocab: Vocab, data: dict, metrics: dict | None = None,
+                  force: bool = False, extra: dict | None = None) -> Path:
+    card = ModelCard(kind=KIND, config=dataclasses.asdict(model.config), data=data, metrics=metrics or {}, extra=extra or {})
+    tensors = {"vectors": model.vectors.detach().float().cpu(), "context": model.context.detach().float().cpu()}
+    return save_model(path, card, tensors, vocab_tsv=vocab.to_tsv(), force=force)
+
+
+def read_config(path: Path) -> tuple[ModelCard, Word2VecConfig]:
+    card = read_card(path)
+    if card.kind != KIND:
+        raise DataError(f"{path} is a {card.kind} model, not a word2vec model")
+    config = config_from_card(card, str(path))
+    return card, config
+
+
+def config_from_card(card: ModelCard, where: str) -> Word2VecConfig:
+    from textlab.store import config_from_dict
+
+    return config_from_dict(Word2VecConfig, card.config, where, limits=CONFIG_LIMITS)
+
+
+def _checked_vocab(path: Path, config: Word2VecConfig) -> Vocab:
+    vocab = Vocab.load(path / VOCAB_FILE) if (path / VOCAB_FILE).is_file() else None
+    if vocab is None:
+        raise DataError(f"{path}: missing {VOCAB_FILE}")
+    if len(vocab) != config.vocab_size:
+        raise DataError(f"{path}: {VOCAB_FILE} lists {len(vocab)} words, the config says {config.vocab_size}")
+    return vocab
+
+
+def load_word2vec(spec: str | Path | None) -> tuple[Word2Vec, Vocab, ModelCard, Path]:
+    """The full model (both matrices) for continued training or queries."""
+    path = resolve_model(str(spec) if spec else None, KIND)
+    card, config = read_config(path)
+    vocab = _checked_vocab(path, config)
+    shape = (config.vocab_size, config.dim)
+    tensors = load_tensors(path, {"vectors": shape, "context": shape})
+    model = Word2Vec.__new__(Word2Vec)
+    torch.nn.Module.__init__(model)
+    model.config = config
+    model.vectors = torch.nn.Parameter(tensors["vectors"].float(), requires_grad=False)
+    model.context = torch.nn.Parameter(tensors["context"].float(), requires_grad=False)
+    return model, vocab, card, path
+
+
+def load_vectors(spec: str | Path | None) -> tuple[list[str], np.ndarray]:
+    """Words and query vectors only (what :class:`KeyedVectors` needs)."""
+    path = resolve_model(str(spec) if spec else None, KIND)
+    _, config = read_config(path)
+    vocab = _checked_vocab(path, config)
+    shapes = tensor_shapes(path)
+    expected = (config.vocab_size, config.dim)
+    if tuple(shapes.get("vectors", ())) != expected:
+        raise DataError(f"{path}: 'vectors' has shape {shapes.get('vectors')}, the config says {expected}")
+    tensors = load_tensors(path, {name: shape for name, shape in shapes.items()})
+    return vocab.words, tensors["vectors"].float().numpy()
