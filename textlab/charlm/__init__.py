@@ -1,1 +1,1 @@
-"""charlm (see the package modules)."""
+"""Character-level recurrent language models: data, model, training, evaluation, sampling."""

@@ -1,0 +1,58 @@
+"""Held-out measurement: mean loss in nats per character, perplexity and bits per character.
+
+Every character after the first is predicted once, with the hidden state carried along the
+text (the text is cut into a few long streams to use a batch; each stream starts cold).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from textlab.charlm.data import eval_streams
+from textlab.charlm.model import CharLM, detach_state
+
+STREAM_CHARS = 4096  # at least this many characters per stream before another stream is used
+MAX_STREAMS = 64
+
+
+def metrics_from_loss(loss: float, chars: int) -> dict:
+    return {"loss": loss, "perplexity": math.exp(min(loss, 700.0)), "bpc": loss / math.log(2), "chars": int(chars)}
+
+
+@torch.inference_mode()
+def evaluate_ids(model: CharLM, ids: np.ndarray, device: torch.device | str = "cpu",
+                 seq_len: int = 512, n_streams: int | None = None) -> dict:
+    """Loss over the whole id sequence; returns ``{loss, perplexity, bpc, chars}``."""
+    if len(ids) < 2:
+        return metrics_from_loss(float("nan"), 0)
+    n_streams = n_streams or max(1, min(MAX_STREAMS, len(ids) // STREAM_CHARS))
+    inputs, targets = eval_streams(ids, n_streams)
+    was_training = model.training
+    model.eval()
+    total, count, state = 0.0, 0, None
+    try:
+        for start in range(0, inputs.size(1), seq_len):
+            x = inputs[:, start:start + seq_len].to(device)
+            y = targets[:, start:start + seq_len].to(device)
+            logits, _, state = model(x, state=state)
+            state = detach_state(state)
+            total += F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), y.reshape(-1),
+                                     ignore_index=-100, reduction="sum").item()
+            count += int((y != -100).sum())
+    finally:
+        model.train(was_training)
+    return metrics_from_loss(total / max(count, 1), count)
+
+
+def evaluate_file(model: CharLM, codec, path: Path | str, device: torch.device | str = "cpu") -> dict:
+    """Read a file or corpus (any format textlab reads) and measure the model on all of it."""
+    from textlab.data import read_corpus_text, resolve_corpus
+
+    text = read_corpus_text(resolve_corpus(str(path)), max_chars=200_000_000)
+    ids = codec.encode(text, where=str(path))
+    return evaluate_ids(model, ids, device)

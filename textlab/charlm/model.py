@@ -1,0 +1,118 @@
+"""The character-level recurrent language model: embedding -> LSTM/GRU/RNN -> linear head.
+
+``forward(idx, targets=None, state=None) -> (logits, loss, state)``; the returned state is fed
+back on the next chunk of the same streams (stateful truncated back-propagation through time).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from textlab.store import config_from_dict
+
+CELLS = ("lstm", "gru", "rnn")
+CONFIG_LIMITS = {
+    "vocab_size": (2, 1_000_000),
+    "embed_dim": (1, 8192),
+    "hidden": (1, 8192),
+    "layers": (1, 16),
+    "dropout": (0.0, 0.95),
+    "embed_dropout": (0.0, 0.95),
+}
+
+
+@dataclass
+class CharLMConfig:
+    vocab_size: int = 65
+    cell: str = "lstm"
+    embed_dim: int = 128
+    hidden: int = 512
+    layers: int = 2
+    dropout: float = 0.2  # between layers and before the output head
+    embed_dropout: float = 0.0  # on the embedded input characters
+    tie_weights: bool = False  # share embedding and head (needs embed_dim == hidden)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw, where: str = "charlm config") -> "CharLMConfig":
+        config = config_from_dict(cls, raw, where, limits=CONFIG_LIMITS)
+        config.check(where)
+        return config
+
+    def check(self, where: str = "charlm config") -> None:
+        from textlab.errors import DataError
+
+        if self.cell not in CELLS:
+            raise DataError(f"{where}: unknown cell {self.cell!r} (use one of: {', '.join(CELLS)})")
+        if self.tie_weights and self.embed_dim != self.hidden:
+            raise DataError(f"{where}: tie_weights needs embed_dim == hidden")
+
+
+class CharLM(nn.Module):
+    def __init__(self, config: CharLMConfig):
+        super().__init__()
+        self.config = config
+        rnn_class = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[config.cell]
+        self.embed = nn.Embedding(config.vocab_size, config.embed_dim)
+        self.embed_drop = nn.Dropout(config.embed_dropout)
+        self.rnn = rnn_class(
+            config.embed_dim, config.hidden, num_layers=config.layers, batch_first=True,
+            dropout=config.dropout if config.layers > 1 else 0.0,
+        )
+        self.drop = nn.Dropout(config.dropout)
+        self.head = nn.Linear(config.hidden, config.vocab_size)
+        if config.tie_weights:
+            self.head.weight = self.embed.weight
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        nn.init.zeros_(self.head.bias)
+        if self.config.cell == "lstm":  # forget-gate bias 1: remember by default
+            hidden = self.config.hidden
+            for name, param in self.rnn.named_parameters():
+                if name.startswith("bias_ih"):
+                    with torch.no_grad():
+                        param[hidden: 2 * hidden].fill_(1.0)
+
+    def forward(self, idx, targets=None, state=None):
+        """idx, targets: (batch, time) int64; returns logits (batch, time, vocab), mean loss, state."""
+        x = self.embed_drop(self.embed(idx))
+        out, state = self.rnn(x, state)
+        logits = self.head(self.drop(out))
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100)
+        return logits, loss, state
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def tensor_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {name: tuple(t.shape) for name, t in self.state_dict().items() if not self._is_tied(name)}
+
+    def _is_tied(self, name: str) -> bool:
+        return self.config.tie_weights and name == "head.weight"
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        """State dict for saving (a tied head is stored once, as the embedding)."""
+        return {name: t for name, t in self.state_dict().items() if not self._is_tied(name)}
+
+    def load_weights(self, tensors: dict[str, torch.Tensor]) -> None:
+        if self.config.tie_weights:
+            tensors = {**tensors, "head.weight": tensors["embed.weight"]}
+        self.load_state_dict(tensors)
+
+
+def detach_state(state):
+    """Cut the graph between chunks while keeping the values (LSTM state is a pair)."""
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)
+    return state.detach()

@@ -1,0 +1,93 @@
+"""Text generation: feed the seed in one forward pass, then sample one character at a time
+(temperature, optional top-k), carrying the hidden state."""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from typing import Callable, Iterator
+
+import torch
+
+from textlab.charlm.data import CharCodec
+from textlab.charlm.model import CharLM
+from textlab.errors import DataError, UsageError
+
+
+def default_seed(codec: CharCodec) -> str:
+    """A newline when the alphabet has one (texts start lines), else the most frequent char."""
+    return "\n" if "\n" in codec.index else codec.alphabet[0]
+
+
+def check_seed(seed: str, codec: CharCodec) -> None:
+    missing = codec.unknown(seed)
+    if missing:
+        shown = " ".join(repr(c) for c in missing[:20]) + (" ..." if len(missing) > 20 else "")
+        raise DataError(f"the seed has character(s) outside the model's alphabet of {len(codec)}: {shown}")
+
+
+@contextlib.contextmanager
+def step_by_step_kernels() -> Iterator[None]:
+    """Settings for one character per forward pass on a CPU: oneDNN's LSTM (PyTorch's CPU
+    default, fast for long sequences) rebuilds its kernel on every call, which makes a
+    single step ~5x slower than the plain kernel; one thread avoids the cost of syncing two
+    threads for such small products."""
+    threads = torch.get_num_threads()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # a note about Intel GPUs when flags change
+        with torch.backends.mkldnn.flags(enabled=False):
+            torch.set_num_threads(1)
+            try:
+                yield
+            finally:
+                torch.set_num_threads(threads)
+
+
+@torch.inference_mode()
+def sample_chars(model: CharLM, codec: CharCodec, seed: str, length: int, temperature: float = 0.8,
+                 top_k: int | None = None, device: torch.device | str = "cpu",
+                 generator: torch.Generator | None = None) -> Iterator[str]:
+    """Yield ``length`` new characters that continue ``seed``."""
+    if not seed:
+        raise UsageError("the seed must not be empty")
+    if temperature <= 0:
+        raise UsageError(f"--temperature must be positive, got {temperature}")
+    if top_k is not None and top_k < 1:
+        raise UsageError(f"--top-k must be at least 1, got {top_k}")
+    check_seed(seed, codec)
+    model.eval()
+    idx = torch.as_tensor(codec.encode(seed), dtype=torch.int64, device=device).unsqueeze(0)
+    logits, _, state = model(idx)  # the whole seed in one pass
+    logits = logits[:, -1, :]
+    with step_by_step_kernels():
+        for _ in range(length):
+            logits = logits / temperature
+            if top_k is not None and top_k < logits.size(-1):
+                kth = torch.topk(logits, top_k).values[:, -1:]
+                logits = logits.masked_fill(logits < kth, float("-inf"))
+            probs = torch.softmax(logits.float(), dim=-1)
+            next_id = torch.multinomial(probs, 1, generator=generator)
+            yield codec.alphabet[int(next_id)]
+            logits, _, state = model(next_id, state=state)
+            logits = logits[:, -1, :]
+
+
+def generate(model: CharLM, codec: CharCodec, seed: str, length: int = 1000, temperature: float = 0.8,
+             top_k: int | None = None, device: torch.device | str = "cpu",
+             on_char: Callable[[str], None] | None = None, generator: torch.Generator | None = None) -> str:
+    """The seed followed by ``length`` sampled characters (``on_char`` sees each as it comes)."""
+    pieces = [seed]
+    for char in sample_chars(model, codec, seed, length, temperature, top_k, device, generator):
+        pieces.append(char)
+        if on_char is not None:
+            on_char(char)
+    return "".join(pieces)
+
+
+@torch.inference_mode()
+def next_char_probs(model: CharLM, codec: CharCodec, text: str) -> torch.Tensor:
+    """Probabilities of the character after ``text`` (used by tests and curious users)."""
+    model.eval()
+    idx = torch.as_tensor(codec.encode(text), dtype=torch.int64).unsqueeze(0)
+    logits, _, _ = model(idx.to(next(model.parameters()).device))
+    return torch.softmax(logits[0, -1].float(), dim=-1).cpu()

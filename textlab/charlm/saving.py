@@ -1,0 +1,40 @@
+"""Save and load a char LM as a store model: card (config + alphabet) and safetensors weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from textlab.charlm.data import CharCodec
+from textlab.charlm.model import CharLM, CharLMConfig
+from textlab.errors import DataError
+from textlab.store import ModelCard, load_tensors, read_card, save_model
+
+KIND = "charlm"
+
+
+def save_charlm(path: Path, model: CharLM, alphabet: list[str], data: dict, metrics: dict,
+                settings: dict, force: bool = False) -> Path:
+    card = ModelCard(kind=KIND, config=model.config.to_dict(), data=data, metrics=metrics,
+                     extra={"alphabet": list(alphabet), "training": settings})
+    return save_model(path, card, model.weights(), force=force)
+
+
+def load_charlm(path: Path, device: torch.device | str = "cpu") -> tuple[CharLM, CharCodec, ModelCard]:
+    """Rebuild the model from its card, check the weights' shapes, then load them."""
+    card = read_card(path)
+    if card.kind != KIND:
+        raise DataError(f"{path} is a {card.kind} model, not a {KIND} model")
+    config = CharLMConfig.from_dict(card.config, where=f"{path}/config.json")
+    alphabet = card.extra.get("alphabet") if isinstance(card.extra, dict) else None
+    if not isinstance(alphabet, list) or len(alphabet) != config.vocab_size:
+        raise DataError(f"{path}/config.json: the alphabet is missing or does not match vocab_size")
+    codec = CharCodec(alphabet)
+    with torch.device("meta"):
+        shapes = CharLM(config).tensor_shapes()
+    tensors = load_tensors(path, shapes)
+    model = CharLM(config)
+    model.load_weights(tensors)
+    model.to(device).eval()
+    return model, codec, card

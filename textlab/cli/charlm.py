@@ -1,0 +1,151 @@
+"""Commands: train-charlm, generate, eval-charlm (the character-level language model)."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Literal, Optional
+
+import typer
+
+from textlab.cli.app import app, echo_json
+from textlab.cli.options import Device, Force, JsonOutput, MaxMinutes, ModelName, OutputModel, Resume, Seed
+
+
+def _opt(name: str, help: str, **kw):
+    return typer.Option(name, help=help, **kw)
+
+
+@app.command("train-charlm")
+def train_charlm_command(
+    corpus: Annotated[str, typer.Argument(help="Dataset name (tinyshakespeare, text8, hongloumeng) or a path.")],
+    cell: Annotated[Literal["lstm", "gru", "rnn"], _opt("--cell", "Recurrent cell.")] = "lstm",
+    hidden: Annotated[Optional[int], _opt("--hidden", "Hidden units per layer [CPU: 512, CUDA: 1024].", min=1, max=8192)] = None,
+    layers: Annotated[Optional[int], _opt("--layers", "Recurrent layers [CPU: 1, CUDA: 2].", min=1, max=16)] = None,
+    dropout: Annotated[Optional[float], _opt("--dropout", "Dropout between layers, on the output and (half) on the input [CPU: 0.1, CUDA: 0.25].", min=0.0, max=0.95)] = None,
+    seq_len: Annotated[Optional[int], _opt("--seq-len", "Characters per BPTT chunk [CPU: 128, CUDA: 256].", min=2, max=100_000)] = None,
+    batch_size: Annotated[Optional[int], _opt("--batch-size", "Parallel streams [CPU: 16, CUDA: 64].", min=1, max=100_000)] = None,
+    epochs: Annotated[Optional[int], _opt("--epochs", "Passes over the training text [10; unlimited with --max-minutes].", min=1)] = None,
+    max_minutes: MaxMinutes = None,
+    lr: Annotated[Optional[float], _opt("--lr", "Peak learning rate (AdamW, warmup then cosine) [2e-3].", min=1e-7, max=10.0)] = None,
+    valid_fraction: Annotated[float, _opt("--valid-fraction", "Last fraction of the corpus held out for validation (text8: standard 5M/5M split).", min=1e-4, max=0.9)] = 0.1,
+    device: Device = "auto",
+    seed: Seed = 1,
+    resume: Resume = False,
+    output: OutputModel = None,
+    force: Force = False,
+) -> None:
+    """Train a character-level LSTM/GRU/RNN language model on a corpus.
+
+    Example: textlab train-charlm tinyshakespeare --max-minutes 10 -o shakespeare
+
+    Defaults depend on the device (see each option). On a busy CPU, OMP_NUM_THREADS=1 is much faster.
+    """
+    from textlab.atomic import check_writable_target
+    from textlab.charlm.data import load_char_data
+    from textlab.charlm.saving import save_charlm
+    from textlab.charlm.train import make_configs, train_charlm
+    from textlab.data.registry import get_dataset
+    from textlab.errors import TrainingInterrupted
+    from textlab.runtime import console, graceful_stop, pick_device, seed_everything
+    from textlab.store import output_path
+
+    def log(line: str) -> None:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+    torch_device = pick_device(device)
+    default_name = "charlm-" + (corpus if get_dataset(corpus) else Path(corpus).name.split(".")[0] or "corpus")
+    path = output_path(output, default_name)
+    checkpoint_dir = path.with_name(path.name + ".ckpt")
+    check_writable_target(path, force, "model")
+
+    seed_everything(seed)
+    log(f"reading {corpus} ...")
+    data = load_char_data(corpus, valid_fraction)
+    info = data.summary()
+    log(f"{info['train_chars']:,} training and {info['valid_chars']:,} validation characters, "
+                  f"alphabet of {len(data.alphabet)}; device {torch_device}")
+    model_config, train_config = make_configs(
+        len(data.alphabet), torch_device.type, cell, epochs, max_minutes, seed, hidden=hidden, layers=layers,
+        dropout=dropout, seq_len=seq_len, batch_size=batch_size, lr=lr)
+    with graceful_stop() as stop:
+        try:
+            result = train_charlm(data, model_config, train_config, torch_device, checkpoint_dir=checkpoint_dir,
+                                  resume=resume, stop=stop, log=log)
+        except TrainingInterrupted as exc:
+            again = f"textlab train-charlm {shlex.quote(corpus)} --resume" + (f" -o {shlex.quote(output)}" if output else "")
+            raise TrainingInterrupted(f"{exc}; resume with: {again}", exc.signum) from None
+    metrics = result.metrics
+    settings = {"train": asdict(result.config), "device": str(torch_device), "history": result.history}
+    save_charlm(path, result.model, data.alphabet, info, metrics, settings, force=force or resume)
+    if checkpoint_dir.exists():
+        import shutil
+
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    log(f"saved {path}: val loss {metrics['val_loss']:.4f} nats/char, perplexity "
+                  f"{metrics['val_perplexity']:.3f}, {metrics['val_bpc']:.4f} bits/char, "
+                  f"{metrics['train_chars_per_s']:,} chars/s")
+
+
+@app.command("generate")
+def generate_command(
+    model: ModelName = None,
+    seed: Annotated[Optional[str], _opt("--seed", "Text to start from (default: a newline).")] = None,
+    length: Annotated[int, _opt("--len", "New characters to generate.", min=0, max=10_000_000)] = 1000,
+    temperature: Annotated[float, _opt("--temperature", "Sampling temperature (lower = safer).", min=1e-4, max=100.0)] = 0.8,
+    top_k: Annotated[Optional[int], _opt("--top-k", "Sample only among the K most likely characters.", min=1)] = None,
+    stream: Annotated[bool, _opt("--stream", "Write characters as they are sampled.")] = False,
+) -> None:
+    """Generate text from a char LM: the seed followed by --len sampled characters.
+
+    Example: textlab generate --model shakespeare --seed 'ROMEO:' --len 500 --temperature 0.7
+    """
+    from textlab.charlm.sample import check_seed, default_seed, generate
+    from textlab.charlm.saving import load_charlm
+    from textlab.store import resolve_model
+
+    torch_device = "cpu"  # one character at a time: the CPU is fast enough (1000 chars < 1 s)
+    loaded, codec, _card = load_charlm(resolve_model(model, "charlm"), torch_device)
+    seed_text = default_seed(codec) if seed is None else seed
+    check_seed(seed_text, codec)
+    out = sys.stdout
+    if stream:
+        out.write(seed_text)
+        out.flush()
+
+        def on_char(char: str) -> None:
+            out.write(char)
+            out.flush()
+
+        generate(loaded, codec, seed_text, length, temperature, top_k, torch_device, on_char=on_char)
+        out.write("\n")
+    else:
+        out.write(generate(loaded, codec, seed_text, length, temperature, top_k, torch_device) + "\n")
+    out.flush()
+
+
+@app.command("eval-charlm")
+def eval_charlm_command(
+    file: Annotated[str, typer.Argument(help="Text file (or dataset name) to measure the model on.")],
+    model: ModelName = None,
+    json_output: JsonOutput = False,
+) -> None:
+    """Mean loss (nats/char), perplexity and bits per character of a char LM over a whole file.
+
+    Example: textlab eval-charlm --model shakespeare held_out.txt --json
+    """
+    from textlab.charlm.evaluate import evaluate_file
+    from textlab.charlm.saving import load_charlm
+    from textlab.runtime import pick_device
+    from textlab.store import resolve_model
+
+    torch_device = pick_device("auto")
+    loaded, codec, _card = load_charlm(resolve_model(model, "charlm"), torch_device)
+    result = evaluate_file(loaded, codec, file, torch_device)
+    if json_output:
+        echo_json(result)
+    else:
+        sys.stdout.write(f"loss {result['loss']:.4f} nats/char  perplexity {result['perplexity']:.3f}  "
+                         f"bpc {result['bpc']:.4f}  over {result['chars']:,} characters\n")
