@@ -26,10 +26,12 @@ def render_training_curve(
     xlabel: str = "epoch",
     secondary: Mapping[str, Sequence[float]] | None = None,
     secondary_label: str = "accuracy",
+    x: Sequence[float] | None = None,
 ) -> bytes | None:
     """Plot each named series (e.g. train/valid loss per epoch) as PNG bytes, to be saved with
     a model (``curve.png``). ``secondary`` series (e.g. validation accuracy) go on a right-hand
-    axis. Returns None when there is nothing to plot (no series with at least one point).
+    axis. ``x`` gives the positions of the points (e.g. fractional epochs); default 1, 2, 3...
+    Returns None when there is nothing to plot (no series with at least one point).
     """
     if not any(len(values) for values in series.values()):
         return None
@@ -42,10 +44,11 @@ def render_training_curve(
     try:
         for name, values in series.items():
             if len(values):
-                axis.plot(range(1, len(values) + 1), list(values), marker="o", markersize=3, label=name)
-        from matplotlib.ticker import MaxNLocator
+                axis.plot(_positions(x, values), list(values), marker="o", markersize=3, label=name)
+        if x is None:
+            from matplotlib.ticker import MaxNLocator
 
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+            axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.set_xlabel(xlabel)
         axis.set_ylabel("loss")
         axis.grid(True, alpha=0.3)
@@ -54,7 +57,7 @@ def render_training_curve(
             right = axis.twinx()
             for name, values in secondary.items():
                 if len(values):
-                    right.plot(range(1, len(values) + 1), list(values), linestyle="--", marker="s", markersize=3,
+                    right.plot(_positions(x, values), list(values), linestyle="--", marker="s", markersize=3,
                                color="tab:green", label=name)
             right.set_ylabel(secondary_label)
             more_handles, more_labels = right.get_legend_handles_labels()
@@ -67,3 +70,7 @@ def render_training_curve(
     finally:
         plt.close(figure)
     return buffer.getvalue()
+
+
+def _positions(x: Sequence[float] | None, values: Sequence[float]) -> list[float]:
+    return list(range(1, len(values) + 1)) if x is None else list(x)[: len(values)]

@@ -17,6 +17,7 @@ def test_train_generate_eval(cli, tmp_path, corpus_file):
     assert card["metrics"]["val_loss"] > 0 and card["data"]["train_chars"] > 0
     assert "val loss" in result.stderr and "bpc" in result.stderr
     assert not (tmp_path / "model.ckpt").exists()
+    assert (out / "curve.png").read_bytes()[:4] == b"\x89PNG"  # the loss curve ships with the model
 
     result = cli("generate", "--model", str(out), "--seed", "the ", "--len", "120", "--top-k", "3")
     assert result.exit_code == 0, result.stderr

@@ -9,6 +9,7 @@ import torch
 from textlab.charlm.data import CharCodec
 from textlab.charlm.model import CharLM, CharLMConfig
 from textlab.errors import DataError
+from textlab.plots import CURVE_FILE, render_training_curve
 from textlab.store import ModelCard, load_tensors, read_card, save_model
 
 KIND = "charlm"
@@ -18,7 +19,12 @@ def save_charlm(path: Path, model: CharLM, alphabet: list[str], data: dict, metr
                 settings: dict, force: bool = False) -> Path:
     card = ModelCard(kind=KIND, config=model.config.to_dict(), data=data, metrics=metrics,
                      extra={"alphabet": list(alphabet), "training": settings})
-    return save_model(path, card, model.weights(), force=force)
+    history = settings.get("history") or []
+    curve = render_training_curve(
+        {"train loss": [h["train_loss"] for h in history], "validation loss": [h["val_loss"] for h in history]},
+        f"char LM: {Path(str(data.get('corpus', ''))).name}", x=[h["epoch"] for h in history],
+    )
+    return save_model(path, card, model.weights(), extra_files={CURVE_FILE: curve} if curve else None, force=force)
 
 
 def load_charlm(path: Path, device: torch.device | str = "cpu") -> tuple[CharLM, CharCodec, ModelCard]:
