@@ -4,7 +4,9 @@ non-zero exit; a traceback only with ``TEXTLAB_DEBUG=1``."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 
 import typer
 from typer.core import TyperGroup
@@ -23,10 +25,31 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+class Terminated(BaseException):
+    """SIGTERM outside a training loop (which saves a checkpoint itself): stop like Ctrl-C does."""
+
+
+def _raise_terminated(signum, frame):  # noqa: ARG001
+    raise Terminated
+
+
 class TextlabGroup(TyperGroup):
     """Runs a command and maps every way it can fail onto an exit code and one line."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # noqa: D401
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGTERM, _raise_terminated)
+        try:
+            code = self._run(args, prog_name, complete_var, extra)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+    def _run(self, args, prog_name, complete_var, extra) -> int:
         try:
             result = super().main(
                 args=args, prog_name=prog_name or "textlab", complete_var=complete_var,
@@ -46,6 +69,9 @@ class TextlabGroup(TyperGroup):
         except (typer.Abort, KeyboardInterrupt):
             sys.stderr.write("textlab: interrupted\n")
             code = 130
+        except Terminated:
+            sys.stderr.write("textlab: terminated\n")
+            code = 143
         except TextlabError as exc:
             if _debug():
                 raise
@@ -67,8 +93,6 @@ class TextlabGroup(TyperGroup):
             if _debug():
                 raise
             code = _fail(f"internal error ({type(exc).__name__}: {exc}); set TEXTLAB_DEBUG=1 for the traceback", 1)
-        if standalone_mode:
-            sys.exit(code)
         return code
 
 
