@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -21,6 +22,7 @@ class _Server:
 
     def __init__(self):
         self.cut_first_after: int | None = None
+        self.stall_first_after: int | None = None
         self.fail_first: int = 0
         self.ignore_range = False
         self.requests: list[dict] = []
@@ -53,6 +55,12 @@ class _Server:
                 body = PAYLOAD[start:]
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
+                if server.stall_first_after is not None:
+                    limit, server.stall_first_after = server.stall_first_after, None
+                    self.wfile.write(body[:limit])
+                    self.wfile.flush()
+                    time.sleep(3)  # longer than the client's read timeout
+                    return
                 if server.cut_first_after is not None:
                     limit, server.cut_first_after = server.cut_first_after, None
                     self.wfile.write(body[:limit])
@@ -162,3 +170,10 @@ def test_cli_download_of_unknown_dataset_is_one_line(cli):
     assert result.exit_code == 2
     assert result.stderr.strip().count("\n") == 0
     assert "unknown dataset" in result.stderr
+
+
+def test_stalled_server_times_out_then_resumes(server, tmp_path):
+    server.stall_first_after = 50_000
+    path = download_dataset(_dataset(server), dest=tmp_path / "data.bin", backoff=0.01, timeout=0.5)
+    assert path.read_bytes() == PAYLOAD
+    assert server.requests[1]["range"] == "bytes=50000-"

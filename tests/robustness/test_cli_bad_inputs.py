@@ -127,3 +127,18 @@ def test_poisoned_or_garbage_models_are_refused(cli, tmp_path, kind):
             assert result.exit_code != 0, (args, result.stdout)
             _check(result, args)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("command", ["train-w2v", "train-charlm", "train-sentiment"])
+def test_cuda_without_cuda_is_one_line(cli, tmp_path, command):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    corpus = tmp_path / "c.csv"
+    corpus.write_text("label,review\n1,good film\n0,bad film\n" * 20)
+    result = cli(command, str(corpus), "--device", "cuda", "-o", str(tmp_path / "m"))
+    assert result.exit_code != 0
+    _check(result, command)
+    assert "CUDA is not available" in result.stderr
+    assert not (tmp_path / "m").exists()

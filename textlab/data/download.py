@@ -128,8 +128,9 @@ def _fetch(dataset: Dataset, part: Path, timeout: float) -> None:
         try:
             with open(part, mode) as out, ProgressBar(expected, f"download {dataset.name}", unit="B") as bar:
                 bar.update(completed=have)
+                read = getattr(response, "read1", response.read)  # read1: what has arrived, so a stall keeps it
                 while True:
-                    block = response.read(CHUNK)
+                    block = read(CHUNK)
                     if not block:
                         break
                     out.write(block)
