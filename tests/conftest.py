@@ -11,6 +11,10 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 os.environ.setdefault("TEXTLAB_NO_PROGRESS", "1")
+# Test models are tiny: torch's intra-op threads only add contention (measured: a 16-unit char
+# LSTM trains at 69 chars/s with 2 threads on a busy 2-core machine, 10,797 with 1). Set before
+# torch is imported; subprocesses started by tests inherit it.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(autouse=True)

@@ -64,6 +64,15 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def forward_if_forked(owner_pid: int, signum: int) -> None:
+    """In a process forked from the one that installed a signal handler (a multiprocessing
+    worker), act as if no handler were installed: ``Pool.terminate()`` relies on SIGTERM
+    killing its workers, and a worker that only raised an exception or set a flag would hang it."""
+    if os.getpid() != owner_pid:
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+
 def progress_enabled() -> bool:
     return os.environ.get("TEXTLAB_NO_PROGRESS", "") in ("", "0")
 
@@ -150,11 +159,13 @@ def graceful_stop() -> Iterator[StopRequest]:
     request = StopRequest()
     import threading
 
+    owner = os.getpid()
     if threading.current_thread() is not threading.main_thread():
         yield request
         return
 
     def handler(signum, frame):  # noqa: ARG001
+        forward_if_forked(owner, signum)
         if request.signum is not None:
             raise KeyboardInterrupt
         request.signum = signum

@@ -15,9 +15,11 @@ import pytest
 
 
 def _corpus(path, lines=4000):
+    """Zipf-distributed words from a 3,000-word vocabulary (so subsampling keeps most of them)."""
     rng = random.Random(0)
-    words = "the king queen man woman rules land sea castle crown sword horse".split()
-    path.write_text("\n".join(" ".join(rng.choice(words) for _ in range(30)) for _ in range(lines)) + "\n")
+    words = [f"w{i}" for i in range(3000)]
+    weights = [1.0 / (rank + 1) for rank in range(len(words))]
+    path.write_text("\n".join(" ".join(rng.choices(words, weights, k=30)) for _ in range(lines)) + "\n")
     return path
 
 
