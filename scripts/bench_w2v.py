@@ -2,6 +2,7 @@
 evaluation code. Prints ONE JSON line.
 
 Example: python scripts/bench_w2v.py --max-words 3000000 --epochs 1 --arch skipgram
+Distributed textlab (torchrun, gloo on CPU): ... --only textlab --ranks 2
 
 The corpus (default: all 100k IMDb reviews, lowercased, tokenized once with textlab's English
 tokenizer) is written as a whitespace-tokenized file, one review per line; both trainers then
@@ -65,8 +66,12 @@ def main() -> None:
     parser.add_argument("--sample", type=float, default=1e-3)
     parser.add_argument("--batch-size", type=int, default=None, help="textlab centre words per step")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--procs", type=int, default=2, help="gensim worker threads")
     parser.add_argument("--workers", type=int, default=1, help="textlab Hogwild worker processes (0 = one per core)")
+    parser.add_argument("--ranks", type=int, default=1, help="textlab torch.distributed processes (torchrun; gloo on CPU)")
+    parser.add_argument("--sync", choices=("sum", "average"), default="sum", help="how --ranks combine their matrices")
+    parser.add_argument("--sync-every", type=int, default=1, help="--ranks combine every N chunks of 131,072 words")
     parser.add_argument("--only", choices=("textlab", "gensim"), default=None)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--_run", choices=("textlab", "gensim"), help=argparse.SUPPRESS)
@@ -95,14 +100,17 @@ def benchmark(args, workdir: Path) -> dict:
     tokens = sum(len(line.split()) for line in open(corpus_file, encoding="utf-8"))
     result = {"corpus": str(corpus_file), "tokens": tokens, "arch": args.arch, "epochs": args.epochs,
               "dim": args.dim, "window": args.window, "negative": args.negative, "min_count": args.min_count,
-              "sample": args.sample, "note": "2 shared CPU cores; other jobs may have been running"}
+              "sample": args.sample, "ranks": args.ranks, "sync": args.sync, "sync_every": args.sync_every, "seed": args.seed, "note": "2 shared CPU cores; other jobs may have been running"}
     for tool in ("textlab", "gensim"):
         if args.only and tool != args.only:
             continue
         out = workdir / f"{tool}-{args.arch}"
         command = [sys.executable, __file__, "--_run", tool, "--_file", str(corpus_file), "--_out", str(out)]
+        if tool == "textlab" and args.ranks > 1:
+            command[1:1] = ["-m", "torch.distributed.run", "--nproc-per-node", str(args.ranks), "--nnodes", "1",
+                            "--master-addr", "127.0.0.1", "--master-port", str(free_port())]
         command += [f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items()
-                    if k in ("arch", "epochs", "dim", "window", "negative", "min_count", "sample", "batch_size", "device", "procs", "workers") and v is not None]
+                    if k in ("arch", "epochs", "dim", "window", "negative", "min_count", "sample", "batch_size", "device", "procs", "workers", "sync", "sync_every", "seed") and v is not None]
         started = time.perf_counter()
         proc = subprocess.run(command, capture_output=True, text=True)
         if proc.returncode != 0:
@@ -127,6 +135,14 @@ def benchmark(args, workdir: Path) -> dict:
     return result
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def cpu_seconds() -> float:
     """User + system CPU time of this process (all its threads) and of its finished children."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -141,7 +157,6 @@ def run_trainer(args) -> None:
     """Runs in a subprocess: train one tool, evaluate with textlab's code, print JSON."""
     import numpy as np
 
-    from textlab.w2v.evaluate import evaluate_all
     from textlab.w2v.keyed_vectors import KeyedVectors
 
     stages = {}
@@ -153,7 +168,7 @@ def run_trainer(args) -> None:
         started = time.perf_counter()
         model = GensimWord2Vec(vector_size=args.dim, window=args.window, negative=args.negative, hs=0,
                                min_count=args.min_count, sample=args.sample, sg=int(args.arch == "skipgram"),
-                               workers=args.procs, seed=1)
+                               workers=args.procs, seed=args.seed)
         model.build_vocab(LineSentence(str(args._file)))
         prepared, cpu_before = time.perf_counter(), cpu_seconds()
         stages["prepared"] = peak_rss_mb()
@@ -162,17 +177,20 @@ def run_trainer(args) -> None:
         kv = model.wv
         vectors = KeyedVectors(list(kv.index_to_key), np.asarray(kv.vectors, dtype=np.float32))
     else:
+        from textlab.distributed import launched_by_torchrun
         from textlab.text import TokenizerOptions
         from textlab.w2v.corpus import encode_corpus
         from textlab.w2v.model import Word2Vec, Word2VecConfig
         from textlab.w2v.train import train
 
         stages["imports"] = peak_rss_mb()
+        if launched_by_torchrun():
+            return run_distributed(args, stages)
         started = time.perf_counter()
         corpus = encode_corpus(args._file, TokenizerOptions(lang="none"), min_count=args.min_count)
         config = Word2VecConfig(arch=args.arch, dim=args.dim, window=args.window, negative=args.negative,
                                 min_count=args.min_count, sample=args.sample, epochs=args.epochs, lang="none",
-                                vocab_size=len(corpus.vocab), workers=args.workers)
+                                vocab_size=len(corpus.vocab), workers=args.workers, seed=args.seed)
         if args.batch_size:
             config.batch_size = args.batch_size
         model = Word2Vec(config).to(args.device)
@@ -181,10 +199,38 @@ def run_trainer(args) -> None:
         train(model, corpus)
         trained = time.perf_counter()
         vectors = KeyedVectors(corpus.vocab.words, model.vectors.detach().cpu().numpy())
+    report(vectors, stages, {"prepare_seconds": round(prepared - started, 2), "train_seconds": round(trained - prepared, 2),
+                             "train_cpu_seconds": round(cpu_seconds() - cpu_before, 2)})
+
+
+def run_distributed(args, stages: dict) -> None:
+    """One torchrun rank: train through the library call (sharded corpus, averaged model); rank 0
+    evaluates the saved model. CPU seconds and memory are rank 0's."""
+    from textlab.w2v.keyed_vectors import load_keyed_vectors
+    from textlab.w2v.model import Word2VecConfig
+    from textlab.w2v.pipeline import train_word2vec
+
+    config = Word2VecConfig(arch=args.arch, dim=args.dim, window=args.window, negative=args.negative,
+                            min_count=args.min_count, sample=args.sample, epochs=args.epochs, lang="none", workers=1,
+                            seed=args.seed)
+    if args.batch_size:
+        config.batch_size = args.batch_size
+    cpu_before = cpu_seconds()
+    summary = train_word2vec(str(args._file), config, args._out, force=True, device=args.device, sync=args.sync,
+                             sync_every=args.sync_every)
+    if summary["rank"] != 0:
+        return
+    extra = {k: summary[k] for k in ("prepare_seconds", "train_seconds", "syncs", "sync_seconds", "sync_bytes")}
+    report(load_keyed_vectors(args._out), stages, {**extra, "train_cpu_seconds": round(cpu_seconds() - cpu_before, 2),
+                                                   "world_size": summary["distributed"]["world_size"]})
+
+
+def report(vectors, stages: dict, figures: dict) -> None:
+    """Evaluate with textlab's code and print the trainer's JSON line."""
+    from textlab.w2v.evaluate import evaluate_all
+
     stages["trained"] = peak_rss_mb()
-    figures = {"prepare_seconds": round(prepared - started, 2), "train_seconds": round(trained - prepared, 2),
-               "train_cpu_seconds": round(cpu_seconds() - cpu_before, 2),
-               "vocab_size": len(vectors.words)}
+    figures = {**figures, "vocab_size": len(vectors.words)}
     evaluation = evaluate_all(vectors)
     figures.update({k: v for k, v in evaluation.items() if k not in ("analogy_sections", "similarity")})
     figures["peak_rss_mb"] = peak_rss_mb()

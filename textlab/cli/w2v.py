@@ -41,6 +41,9 @@ def train_w2v_command(
     """Train word2vec (skip-gram or CBOW, negative sampling) on a corpus and save the model.
 
     Example: textlab train-w2v text8 --arch skipgram --epochs 5 -o text8-sg
+
+    Distributed (one model, N processes, gloo on CPU / nccl on GPUs):
+    torchrun --nproc-per-node 2 -m textlab train-w2v text8 -o text8-sg
     """
     from textlab.runtime import console, seed_everything
     from textlab.store import output_path
@@ -56,6 +59,8 @@ def train_w2v_command(
         config.batch_size = batch_size
     hint = f"textlab train-w2v {shlex.quote(corpus)} -o {shlex.quote(str(path))} --resume"
     summary = train_word2vec(corpus, config, path, force=force, resume=resume, device=device, resume_hint=hint)
+    if summary.get("rank", 0) != 0:
+        return  # torchrun: rank 0 speaks for the job
     if json_output:
         echo_json(summary)
     else:

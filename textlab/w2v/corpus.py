@@ -8,12 +8,13 @@ import tempfile
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterable
 
 import numpy as np
 
 from textlab.errors import DataError, UsageError
 from textlab.runtime import ProgressBar
-from textlab.text import TokenizerOptions, Vocab
+from textlab.text import TokenizerOptions, Vocab, tokenize_stream
 from textlab.text.corpus_tokens import iter_corpus_token_lines
 
 #: Longest sentence fed to the window (gensim's MAX_WORDS_IN_BATCH); longer lines are cut.
@@ -74,23 +75,30 @@ def encode_corpus(
     min_count: int = 5,
     max_vocab: int | None = None,
     vocab: Vocab | None = None,
+    lines: Iterable[str] | None = None,
+    merge_counts: Callable[[list[str], np.ndarray], tuple[list[str], np.ndarray]] | None = None,
 ) -> EncodedCorpus:
     """Tokenize ``path`` once; build the vocabulary (no specials, by descending count, ties as
     gensim sorts them) unless ``vocab`` is given, and return the corpus as word ids
     with out-of-vocabulary words dropped.
 
-    Memory: one int32 per kept corpus token plus one Python string per distinct word."""
+    Memory: one int32 per kept corpus token plus one Python string per distinct word.
+
+    Distributed training reads one shard: ``lines`` are its raw lines (default: the whole
+    corpus) and ``merge_counts(words, counts)`` returns the counts of all shards, from which
+    every rank builds the same vocabulary."""
     provisional: dict[str, int] = {}
     spool = _Spool()
     with spool.file, ProgressBar(None, "read corpus", unit="lines") as bar:
-        for number, joined in enumerate(iter_corpus_token_lines(path, options), start=1):
+        token_lines = iter_corpus_token_lines(path, options) if lines is None else _tokenized(lines, options)
+        for number, joined in enumerate(token_lines, start=1):
             tokens = joined.split()
             if tokens:
                 index = provisional.setdefault  # value = size before insertion
                 spool.add(np.fromiter((index(t, len(provisional)) for t in tokens), np.int32, len(tokens)))
             if number % 2000 == 0:
                 bar.update(advance=2000, words=f"{spool.tokens:,}")
-        if spool.tokens == 0:
+        if spool.tokens == 0 and merge_counts is None:
             raise DataError(f"{path}: the corpus has no words")
         counts = np.zeros(len(provisional), dtype=np.int64)
         for piece in spool.pieces():  # bincount widens to int64: keep its input small
@@ -98,7 +106,11 @@ def encode_corpus(
         words = list(provisional)
         del provisional
         if vocab is None:
-            vocab = _build_vocab(words, counts, min_count, max_vocab)
+            all_words, all_counts = merge_counts(words, counts) if merge_counts else (words, counts)
+            if int(all_counts.sum()) == 0:
+                raise DataError(f"{path}: the corpus has no words")
+            vocab = _build_vocab(all_words, all_counts, min_count, max_vocab)
+            del all_words, all_counts
             if len(vocab) < 2:
                 raise DataError(f"{path}: fewer than 2 words occur at least {min_count} times; lower --min-count")
         remap = np.array([vocab.index.get(w, -1) for w in words], dtype=np.int32)
@@ -123,6 +135,11 @@ def encode_corpus(
     return EncodedCorpus(ids=ids, starts=starts, vocab=vocab, raw_tokens=spool.tokens)
 
 
+def _tokenized(lines: Iterable[str], options: TokenizerOptions):
+    for block in tokenize_stream(lines, options):
+        yield from block
+
+
 def _build_vocab(words: list[str], counts: np.ndarray, min_count: int, max_vocab: int | None) -> Vocab:
     """Words seen at least ``min_count`` times by descending count; no specials. Ties go as in
     gensim's ``sort_by_descending_frequency`` (the word first seen later comes first), so that
@@ -136,6 +153,8 @@ def _build_vocab(words: list[str], counts: np.ndarray, min_count: int, max_vocab
 
 def _sentence_starts(lengths: np.ndarray) -> np.ndarray:
     """Start offsets of sentences, long ones cut into MAX_SENTENCE pieces, empty ones dropped."""
+    if lengths.size == 0:
+        return np.zeros(0, dtype=np.int64)
     pieces = np.maximum(1, -(-lengths // MAX_SENTENCE))
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     offsets = np.repeat(starts, pieces) + _ranks(pieces) * MAX_SENTENCE

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from textlab.distributed import Distributed
 from textlab.runtime import ProgressBar, StopRequest, load_checkpoint, save_checkpoint
 from textlab.w2v.corpus import EncodedCorpus
 from textlab.w2v.model import Word2Vec, Word2VecConfig
@@ -34,6 +35,8 @@ class TrainState:
     loss_sum: float = 0.0
     pairs: int = 0
     seconds: float = 0.0
+    syncs: int = 0  # distributed: synchronisations of the matrices done, and their seconds
+    sync_seconds: float = 0.0
 
 
 class Interrupted(Exception):
@@ -53,9 +56,9 @@ def default_workers(device: torch.device) -> int:
     return 1 if device.type != "cpu" else max(1, min(os.cpu_count() or 1, 8))
 
 
-def _rng(seed: int, epoch: int, chunk: int) -> tuple[np.random.Generator, torch.Generator]:
-    """Random streams that depend only on (seed, epoch, chunk), so a resumed run draws the same."""
-    numpy_rng = np.random.default_rng([seed, epoch, chunk])
+def _rng(seed: int, epoch: int, chunk: int, rank: int = 0) -> tuple[np.random.Generator, torch.Generator]:
+    """Random streams that depend only on (seed, epoch, chunk[, rank]), so a resumed run draws the same."""
+    numpy_rng = np.random.default_rng([seed, epoch, chunk] + ([rank] if rank else []))
     torch_rng = torch.Generator().manual_seed(int(numpy_rng.integers(2**62)))
     return numpy_rng, torch_rng
 
@@ -77,8 +80,10 @@ class _Shared:
 class _Plan:
     chunks: int
     items: int
-    total_words: int
+    total_words: int  # over all ranks
     workers: int
+    rank: int = 0
+    scale: int = 1  # ranks: the global word count is estimated as scale x local words done
 
 
 def train(
@@ -89,19 +94,31 @@ def train(
     checkpoint_dir: Path | None = None,
     checkpoint_extra: dict | None = None,
     stop_after_chunks: int | None = None,
+    dist: Distributed | None = None,
+    sync: str = "sum",
+    sync_every: int = 1,
 ) -> TrainState:
     """Train ``model`` on ``corpus`` from ``state`` (a fresh run when None) with
     ``len(state.cursors)`` Hogwild workers (forked processes sharing the two matrices).
 
     When ``stop`` becomes true (or after ``stop_after_chunks`` chunks, for tests) the state is
-    checkpointed to ``checkpoint_dir`` and :class:`Interrupted` is raised."""
+    checkpointed to ``checkpoint_dir`` and :class:`Interrupted` is raised.
+
+    With ``dist`` (a torchrun job) each rank trains its own shard in one process; every
+    ``sync_every`` chunks all ranks combine both matrices (``sync``, see :data:`SYNC_MODES`; a
+    last combination ends training), and the learning rate follows the global word count estimated as
+    ``world_size x`` local words done."""
     config = model.config
     workers = 1 if model.vectors.device.type != "cpu" else config.workers or default_workers(model.vectors.device)
-    if "fork" not in multiprocessing.get_all_start_methods():
+    if "fork" not in multiprocessing.get_all_start_methods() or dist is not None:
         workers = 1  # the workers share the matrices by inheriting them
     state = state or TrainState(cursors=list(range(workers)))
     chunks = max(1, -(-corpus.num_words // CHUNK_WORDS))
     plan = _Plan(chunks, config.epochs * chunks, config.epochs * corpus.num_words, len(state.cursors))
+    if dist is not None:  # every rank runs the same number of chunks, so the synchronisations pair up
+        chunks, words = dist.all_reduce([chunks, corpus.num_words], "max"), dist.all_reduce([corpus.num_words], "sum")
+        plan = _Plan(int(chunks[0]), config.epochs * int(chunks[0]), config.epochs * int(words[0]), 1,
+                     rank=dist.rank, scale=dist.world_size)
     keep = keep_probabilities(corpus.vocab.counts, config.sample)
     noise = NoiseSampler(corpus.vocab.counts)
     started = time.perf_counter() - state.seconds
@@ -110,19 +127,23 @@ def train(
         # One thread per worker: steps are small, and OpenMP threads spinning on shared cores cost 10x.
         torch.set_num_threads(1)
     context = multiprocessing.get_context("fork" if plan.workers > 1 else None)
-    shared = _Shared(context, state, stop_after_chunks)
+    shared = _Shared(context, state, None if dist else stop_after_chunks)
     args = (model, corpus, plan, shared, keep, noise)
     try:
         with ProgressBar(plan.total_words, f"train {config.arch}", unit="words") as bar:
             progress = _Progress(bar, shared, plan, config)
-            if plan.workers == 1:
+            if dist is not None:
+                combine = _Sync(dist, model, shared, state, stop, sync, sync_every, plan.items)
+                _work(0, *args, after_item=lambda: (combine(), progress.show(None)))
+            elif plan.workers == 1:
                 _work(0, *args, after_item=lambda: progress.show(stop))
             else:
                 _run_processes(context, args, progress, stop)
     finally:
         torch.set_num_threads(threads)
     state = TrainState(cursors=list(shared.cursors), words_done=shared.words_done.value, loss_sum=shared.loss.value,
-                       pairs=shared.pairs.value, seconds=time.perf_counter() - started)
+                       pairs=shared.pairs.value, seconds=time.perf_counter() - started,
+                       syncs=state.syncs, sync_seconds=state.sync_seconds)
     if any(cursor < plan.items for cursor in state.cursors):
         if checkpoint_dir is not None:
             save_training_checkpoint(checkpoint_dir, model, state, checkpoint_extra or {})
@@ -134,19 +155,59 @@ class _Progress:
     def __init__(self, bar: ProgressBar, shared: _Shared, plan: _Plan, config: Word2VecConfig):
         self.bar, self.shared, self.plan, self.config = bar, shared, plan, config
         self.last_loss, self.last_pairs = shared.loss.value, shared.pairs.value
-        bar.update(completed=shared.words_done.value)
+        bar.update(completed=shared.words_done.value * plan.scale)
 
     def show(self, stop: StopRequest | None) -> None:
         shared = self.shared
         if stop:
             shared.stop.set()
-        loss, pairs, done = shared.loss.value, shared.pairs.value, shared.words_done.value
+        loss, pairs, done = shared.loss.value, shared.pairs.value, shared.words_done.value * self.plan.scale
         fields = {"epoch": f"{min(done * self.config.epochs // max(self.plan.total_words, 1) + 1, self.config.epochs)}/{self.config.epochs}",
                   "lr": f"{learning_rate(self.config, done, self.plan.total_words):.5f}"}
         if pairs > self.last_pairs:
             fields["loss"] = (loss - self.last_loss) / (pairs - self.last_pairs)
             self.last_loss, self.last_pairs = loss, pairs
         self.bar.update(completed=done, **fields)
+
+
+#: How ranks combine their matrices after every chunk: "sum" adds up every rank's change since
+#: the last synchronisation (as Hogwild workers on one machine do); "average" is plain model
+#: averaging, which divides each rank's update by the number of ranks (measured: worse quality).
+SYNC_MODES = ("sum", "average")
+
+
+class _Sync:
+    """After every chunk: agree on stopping (a signal seen by any rank stops all of them at the
+    same chunk); every ``every`` chunks, at the end and before stopping, combine both matrices."""
+
+    def __init__(self, dist: Distributed, model: Word2Vec, shared: _Shared, state: TrainState,
+                 stop: StopRequest | None, mode: str, every: int, items: int):
+        self.dist, self.model, self.shared, self.state, self.stop, self.mode = dist, model, shared, state, stop, mode
+        self.every, self.items = max(1, every), items
+        self.matrices = (model.vectors.data, model.context.data)
+        # "sum": the matrices as of the last synchronisation (one more copy of the model)
+        self.synced = tuple(m.clone() for m in self.matrices) if mode == "sum" else ()
+
+    def __call__(self) -> None:
+        stopping = self.dist.any(bool(self.stop))
+        done = self.shared.cursors[0]  # chunks trained by this (single-worker) rank
+        if stopping or done >= self.items or done % self.every == 0:
+            self.combine()
+        if stopping:
+            self.shared.stop.set()
+
+    def combine(self) -> None:
+        started = time.perf_counter()
+        if self.mode == "sum":
+            for matrix, synced in zip(self.matrices, self.synced):
+                matrix.sub_(synced)  # this rank's change...
+                self.dist.sum_(matrix)  # ...summed over ranks
+                synced.add_(matrix)
+                matrix.copy_(synced)
+        else:
+            self.dist.average_(*self.matrices)
+        self.state.syncs += 1
+        self.state.sync_seconds += time.perf_counter() - started
 
 
 def _run_processes(context, args, progress: _Progress, stop: StopRequest | None) -> None:
@@ -185,10 +246,10 @@ def _work(worker, model, corpus, plan: _Plan, shared: _Shared, keep, noise, afte
     while shared.cursors[worker] < plan.items and not shared.stop.is_set():
         item = shared.cursors[worker]
         epoch, chunk = divmod(item, plan.chunks)
-        begin = chunk * CHUNK_WORDS
+        begin = min(size, chunk * CHUNK_WORDS)  # a rank with a shorter shard idles in step
         end = min(size, begin + CHUNK_WORDS)
         loss, pairs = _train_chunk(model, corpus, begin, end, epoch, chunk, keep, noise,
-                                   shared.words_done.value, plan.total_words)
+                                   shared.words_done.value, plan.total_words, plan.scale, plan.rank)
         with shared.words_done.get_lock():
             shared.words_done.value += end - begin
             shared.loss.value += loss
@@ -201,9 +262,9 @@ def _work(worker, model, corpus, plan: _Plan, shared: _Shared, keep, noise, afte
             after_item()
 
 
-def _train_chunk(model, corpus, begin, end, epoch, chunk, keep, noise, words_done, total) -> tuple[float, int]:
+def _train_chunk(model, corpus, begin, end, epoch, chunk, keep, noise, words_done, total, scale=1, rank=0) -> tuple[float, int]:
     config = model.config
-    numpy_rng, torch_rng = _rng(config.seed, epoch, chunk)
+    numpy_rng, torch_rng = _rng(config.seed, epoch, chunk, rank)
     ids, sentences = subsample(corpus.ids[begin:end], corpus.sentence_ids(begin, end), keep, numpy_rng)
     kept = max(ids.size, 1)
     done_centres = 0
@@ -216,7 +277,7 @@ def _train_chunk(model, corpus, begin, end, epoch, chunk, keep, noise, words_don
         targets = torch.cat([torch.from_numpy(centres)[:, None], negatives], dim=1).to(device)
         for start in range(0, centres.size, config.batch_size):
             stop = start + config.batch_size
-            done = words_done + (end - begin) * (done_centres + start) / kept
+            done = scale * (words_done + (end - begin) * (done_centres + start) / kept)
             lr = learning_rate(config, done, total)
             loss += model.sgd_step(contexts_t[start:stop], targets[start:stop], lr)
         done_centres += centres.size
