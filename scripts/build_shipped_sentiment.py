@@ -5,11 +5,17 @@ each card.
     python scripts/build_shipped_sentiment.py en --minutes 14 --epochs 10
     python scripts/build_shipped_sentiment.py zh --minutes 12 --epochs 10
 
-en: trained on the aclImdb train split (its validation part picks the epoch), then measured
-    once on the 25k-review test split with `textlab eval-sentiment`.
+en: `textlab train-w2v` first learns in-domain word vectors from the aclImdb train/{pos,neg,unsup}
+    reviews (75k texts, never the test split); `textlab train-sentiment --pretrained-w2v` then
+    trains on the aclImdb train split with its embedding initialised from those vectors (its
+    validation part picks the epoch); measured once on the 25k-review test split with
+    `textlab eval-sentiment`. The word2vec model is a build step only: it is not shipped.
 zh: ChnSentiCorp hotel reviews: every 5th row is held out (never trained on) and used for the
     reported accuracy; training uses the other rows plus the hotel (酒店) reviews of
     online_shopping_10_cats, minus any review whose text also occurs in the held-out part.
+    Its embedding starts from word vectors that `textlab train-w2v --lang zh` learns from the
+    review texts of all the Chinese CSVs minus every held-out text (labels unused).
+    --no-w2v skips the word2vec step (random embedding init) for either language.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import zipfile
 from pathlib import Path
@@ -33,7 +40,9 @@ IMDB = DATA / "aclImdb_v1-text.tar.gz"
 CHINESE = DATA / "chinese"
 TARGET = REPO / "textlab" / "sentiment" / "pretrained"
 
-EN_OPTIONS = ["--lang", "en", "--vocab-size", "20000", "--embed-dim", "64", "--hidden", "32", "--max-len", "96"]
+EN_OPTIONS = ["--lang", "en", "--vocab-size", "30000", "--embed-dim", "64", "--hidden", "32", "--max-len", "96"]
+EN_W2V_OPTIONS = ["--lang", "en", "--dim", "64", "--epochs", "2", "--min-count", "5"]  # dim = --embed-dim
+ZH_W2V_OPTIONS = ["--lang", "zh", "--dim", "64", "--epochs", "5", "--min-count", "3"]
 ZH_OPTIONS = ["--lang", "zh", "--vocab-size", "30000", "--embed-dim", "64", "--hidden", "48", "--max-len", "150"]
 
 
@@ -79,6 +88,50 @@ def chinese_split(work: Path) -> tuple[Path, Path, dict]:
     return work / "zh_train.csv", work / "chnsenticorp_heldout.csv", info
 
 
+def chinese_unlabelled_text(work: Path) -> tuple[Path, dict]:
+    """Review texts of the Chinese CSVs (all online_shopping categories, waimai, ChnSentiCorp) one
+    per line, minus every text of the held-out ChnSentiCorp part: word2vec input (labels unused)."""
+    hotel = read_rows(CHINESE / "ChnSentiCorp_htl_train.csv")
+    held_texts = {text for i, (_, text) in enumerate(hotel) if i % 5 == 0}
+    texts = [text for i, (_, text) in enumerate(hotel) if i % 5 != 0]
+    texts += [text for _, text in read_rows(CHINESE / "online_shopping_10_cats.zip")]
+    texts += [text for _, text in read_rows(CHINESE / "waimai_10k.csv")]
+    kept = [text for text in texts if text not in held_texts]
+    path = work / "zh_reviews_unlabelled.txt"
+    path.write_text("".join(text + "\n" for text in kept), encoding="utf-8")
+    return path, {"corpus": "review texts of ChnSentiCorp_htl_train.csv (index % 5 != 0), online_shopping_10_cats.zip "
+                            "(all categories) and waimai_10k.csv, minus any text of the held-out part",
+                  "reviews": len(kept)}
+
+
+def imdb_unlabelled_text(work: Path) -> tuple[Path, dict]:
+    """The aclImdb train/{pos,neg,unsup} reviews, one per line (the test split is never read)."""
+    path = work / "imdb_train_unsup.txt"
+    count = 0
+    with tarfile.open(IMDB) as archive, open(path, "w", encoding="utf-8") as out:
+        for member in archive:
+            parts = member.name.split("/")
+            if member.isfile() and member.name.endswith(".txt") and len(parts) >= 4 \
+                    and parts[-3] == "train" and parts[-2] in ("pos", "neg", "unsup"):
+                text = archive.extractfile(member).read().decode("utf-8", errors="replace")
+                out.write(" ".join(text.split()) + "\n")
+                count += 1
+    return path, {"corpus": "aclImdb train/{pos,neg,unsup} reviews, one per line (test split not used)",
+                  "reviews": count}
+
+
+def train_word_vectors(lang: str, work: Path) -> tuple[Path, dict]:
+    """Train the in-domain word2vec model the embedding starts from (build step only, not shipped)."""
+    corpus, info = imdb_unlabelled_text(work) if lang == "en" else chinese_unlabelled_text(work)
+    w2v = work / ("imdb-w2v" if lang == "en" else "zh-w2v")
+    args = ["train-w2v", str(corpus), *(EN_W2V_OPTIONS if lang == "en" else ZH_W2V_OPTIONS), "-o", str(w2v),
+            "--force", "--json"]
+    result = json.loads(textlab(*args))
+    info.update({"command": "textlab " + " ".join(args), "tokens": result.get("tokens"),
+                 "vocab_size": result.get("vocab_size"), "train_seconds": result.get("train_seconds")})
+    return w2v, info
+
+
 def normalize_card(card: dict) -> None:
     """No machine-specific paths in a shipped card: shared data as ``../shared/data/...``, the
     temporary training CSV by name (its recipe is in ``train_sources``)."""
@@ -86,9 +139,26 @@ def normalize_card(card: dict) -> None:
     if dataset.startswith(tempfile.gettempdir()):
         dataset = f"{Path(dataset).name} (written by scripts/build_shipped_sentiment.py, see train_sources)"
     card["data"]["dataset"] = dataset
-    command = card["command"].replace(str(REPO.parent), "..")
-    command = re.sub(re.escape(tempfile.gettempdir()) + r"/textlab-shipped-[^/\s]+/", "<build dir>/", command)
-    card["command"] = re.sub(r" (-o|--output) (?!<model dir>)\S+", " -o <model dir>", command)
+    card["command"] = normalize_command(card["command"])
+    w2v = card["data"].get("pretrained_w2v")
+    if isinstance(w2v, dict):
+        if "model" in w2v:
+            w2v["model"] = normalize_path(w2v["model"])
+        if "command" in w2v:
+            w2v["command"] = normalize_path(w2v["command"])
+        if "corpus" in w2v:
+            w2v["corpus"] = normalize_path(w2v["corpus"])
+
+
+def normalize_path(text: str) -> str:
+    text = text.replace(str(REPO.parent), "..")
+    return re.sub(re.escape(tempfile.gettempdir()) + r"/textlab-shipped-[^/\s]+/", "<build dir>/", text)
+
+
+def normalize_command(command: str) -> str:
+    """The output argument first (before paths gain the space of ``<build dir>``), then the paths."""
+    command = re.sub(r" (-o|--output) (?!<)\S+", " -o <model dir>", command)
+    return normalize_path(command)
 
 
 def finalize_shipped() -> None:
@@ -107,10 +177,11 @@ def finalize_shipped() -> None:
 
 
 def build(lang: str, minutes: float, epochs: int, work: Path, keep_better: bool = False,
-          from_model: Path | None = None) -> dict:
+          from_model: Path | None = None, w2v_init: bool = True) -> dict:
     """Train (or take ``from_model``, a model trained by `textlab train-sentiment` on the same
     data), measure it once on the test/held-out data, record everything in its card, ship it."""
     model = work / lang
+    w2v_info = None
     if lang == "en":
         train_data, test_data, info = IMDB, IMDB, {"train_sources": ["aclImdb train split (25k labelled reviews)"],
                                                   "test": "aclImdb test split (25k reviews), measured once after training"}
@@ -118,6 +189,9 @@ def build(lang: str, minutes: float, epochs: int, work: Path, keep_better: bool 
     else:
         train_data, test_data, info = chinese_split(work)
         options = ZH_OPTIONS
+    if from_model is None and w2v_init:
+        w2v, w2v_info = train_word_vectors(lang, work)
+        options = [*options, "--pretrained-w2v", str(w2v)]
     if from_model is None:
         train_args = ["train-sentiment", str(train_data), *options, "--epochs", str(epochs), "--max-minutes",
                       str(minutes), "-o", str(model), "--force"]
@@ -132,6 +206,9 @@ def build(lang: str, minutes: float, epochs: int, work: Path, keep_better: bool 
     card["metrics"].update({"test_accuracy": round(result["accuracy"], 4), "test_f1": round(result["f1"], 4),
                             "test_n": result["n"], "test_data": info.get("test") or info.get("heldout")})
     card["data"].update(info)
+    if w2v_info is not None:
+        card["data"]["pretrained_w2v"] = {**(card["data"].get("pretrained_w2v") or {}), **w2v_info}
+        card["data"]["train_sources"].append(w2v_info["corpus"] + ": word vectors (train-w2v) for the embedding init")
     card["command"] = command
     card["extra"]["built_by"] = "scripts/build_shipped_sentiment.py"
     card["extra"]["build_machine"] = (f"{os.cpu_count()} CPU cores, shared with other jobs "
@@ -145,7 +222,8 @@ def build(lang: str, minutes: float, epochs: int, work: Path, keep_better: bool 
                 shipped["metrics"]["valid_accuracy"] >= card["metrics"]["valid_accuracy"]:
             print(f"kept the shipped {lang} model: its validation accuracy {shipped['metrics']['valid_accuracy']} "
                   f">= {card['metrics']['valid_accuracy']} (same data)", file=sys.stderr)
-            return {"lang": lang, "shipped": False, "valid_accuracy": card["metrics"]["valid_accuracy"]}
+            return {"lang": lang, "shipped": False, "valid_accuracy": card["metrics"]["valid_accuracy"],
+                    "test_accuracy": result["accuracy"], "n": result["n"], "pretrained_w2v": w2v_info}
     staging = TARGET / f".{lang}.new"
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(model, staging)
@@ -170,13 +248,16 @@ def main() -> None:
                              "on the same data (the test/held-out figures never choose)")
     parser.add_argument("--from-model", type=Path, default=None,
                         help="ship this model (trained by `textlab train-sentiment` on the same data) instead of training")
+    parser.add_argument("--no-w2v", action="store_true",
+                        help="random embedding init (skip the in-domain train-w2v step)")
     args = parser.parse_args()
     if args.lang == "finalize":
         finalize_shipped()
         return
     with tempfile.TemporaryDirectory(prefix="textlab-shipped-") as tmp:
         for lang in (["en", "zh"] if args.lang == "all" else [args.lang]):
-            print(json.dumps(build(lang, args.minutes, args.epochs, Path(tmp), args.keep_better, args.from_model)), flush=True)
+            print(json.dumps(build(lang, args.minutes, args.epochs, Path(tmp), args.keep_better, args.from_model,
+                                        not args.no_w2v)), flush=True)
 
 
 if __name__ == "__main__":
