@@ -64,6 +64,18 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def _default_sigterm_in_child() -> None:
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    except ValueError:  # not the main thread of the child: leave it
+        pass
+
+
+# A forked child (a multiprocessing worker) must die on SIGTERM as Pool.terminate() expects, even
+# when blocked in C code where no Python-level handler inherited from the parent could ever run.
+os.register_at_fork(after_in_child=_default_sigterm_in_child)
+
+
 def forward_if_forked(owner_pid: int, signum: int) -> None:
     """In a process forked from the one that installed a signal handler (a multiprocessing
     worker), act as if no handler were installed: ``Pool.terminate()`` relies on SIGTERM

@@ -90,3 +90,17 @@ def test_errors_are_one_line(cli, tmp_path):
     assert result.exit_code == 1 and "--force" in result.stderr
     result = cli("neighbors", "king", "--model", "nosuchmodel")
     assert result.exit_code == 1
+
+
+def test_diverged_training_is_refused_not_saved(cli, tmp_path):
+    """Twelve equally frequent words: every row gets dozens of summed updates per step."""
+    import random
+
+    rng = random.Random(0)
+    words = "the king queen man woman rules land sea castle crown sword horse".split()
+    corpus = tmp_path / "w12.txt"
+    corpus.write_text("\n".join(" ".join(rng.choice(words) for _ in range(30)) for _ in range(40000)) + "\n")
+    result = cli("train-w2v", str(corpus), "--epochs", "1", "--dim", "32", "--min-count", "1", "--lang", "none",
+                 "-o", str(tmp_path / "m"))
+    assert result.exit_code == 1 and "diverged" in result.stderr
+    assert not (tmp_path / "m").exists()

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from textlab.errors import DataError
+from textlab.errors import DataError, TextlabError
 from textlab.store import VOCAB_FILE, ModelCard, load_tensors, read_card, resolve_model, save_model, tensor_shapes
 from textlab.text import Vocab
 from textlab.w2v.model import CONFIG_LIMITS, Word2Vec, Word2VecConfig
@@ -31,6 +31,10 @@ def default_name(corpus: str, arch: str) -> str:
 
 def save_word2vec(path: Path, model: Word2Vec, vocab: Vocab, data: dict, metrics: dict | None = None,
                   force: bool = False, extra: dict | None = None) -> Path:
+    if not (torch.isfinite(model.vectors).all() and torch.isfinite(model.context).all()):
+        # Many updates to one row summed in a single step (a tiny vocabulary) can blow up.
+        raise TextlabError(f"training diverged (the vectors became non-finite) with a vocabulary of "
+                           f"{len(vocab):,} words; nothing was saved; try a smaller --batch-size or --lr")
     card = ModelCard(kind=KIND, config=dataclasses.asdict(model.config), data=data, metrics=metrics or {}, extra=extra or {})
     tensors = {"vectors": model.vectors.detach().float().cpu(), "context": model.context.detach().float().cpu()}
     return save_model(path, card, tensors, vocab_tsv=vocab.to_tsv(), force=force)
