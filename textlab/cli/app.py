@@ -12,7 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from textlab.errors import TextlabError
-from textlab.runtime import forward_if_forked
+import textlab.runtime  # noqa: F401  (registers the at-fork SIGTERM reset before any pool forks)
 
 
 def _debug() -> bool:
@@ -30,11 +30,8 @@ class Terminated(BaseException):
     """SIGTERM outside a training loop (which saves a checkpoint itself): stop like Ctrl-C does."""
 
 
-_OWNER_PID = os.getpid()
-
-
 def _raise_terminated(signum, frame):  # noqa: ARG001
-    forward_if_forked(_OWNER_PID, signum)  # a forked worker dies as Pool.terminate() expects
+    # Forked workers never run this: textlab.runtime resets SIGTERM to the default at fork time.
     raise Terminated
 
 
@@ -42,10 +39,8 @@ class TextlabGroup(TyperGroup):
     """Runs a command and maps every way it can fail onto an exit code and one line."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # noqa: D401
-        global _OWNER_PID
         previous = None
         if threading.current_thread() is threading.main_thread():
-            _OWNER_PID = os.getpid()
             previous = signal.signal(signal.SIGTERM, _raise_terminated)
         try:
             code = self._run(args, prog_name, complete_var, extra)
