@@ -2,6 +2,10 @@
 validation text with the same code as `textlab eval-charlm`, time sampling; print ONE JSON line.
 
 Example: python scripts/bench_charlm.py --corpus tinyshakespeare --max-minutes 10
+
+With ``--procs N`` the training runs as ``torchrun --nproc-per-node N -m textlab train-charlm``
+(DistributedDataParallel, gloo on CPU; ``--threads`` then sets OMP_NUM_THREADS per process) and
+the saved model is measured the same way.
 """
 
 from __future__ import annotations
@@ -9,6 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -22,7 +28,10 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--procs", type=int, default=0, help="train with torchrun and N processes (0 = in this process)")
     parser.add_argument("--cell", default="lstm")
+    parser.add_argument("--precision", default=None, help="auto | fp32 | bf16 (default: as train-charlm)")
+    parser.add_argument("--valid-fraction", type=float, default=0.1, help="held-out share (smaller = quicker validation)")
     for name in ("hidden", "layers", "seq-len", "batch-size"):
         parser.add_argument(f"--{name}", type=int, default=None)
     for name in ("dropout", "lr"):
@@ -42,23 +51,29 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
     seed_everything(args.seed)
-    data = load_char_data(args.corpus, 0.1)
-    model_config, train_config = make_configs(
-        len(data.alphabet), device.type, args.cell, None, args.max_minutes, args.seed, hidden=args.hidden,
-        layers=args.layers, dropout=args.dropout, seq_len=args.seq_len, batch_size=args.batch_size, lr=args.lr)
-    result = train_charlm(data, model_config, train_config, device, log=lambda line: print(line, file=sys.stderr))
+    data = load_char_data(args.corpus, args.valid_fraction)
     codec = CharCodec(data.alphabet)
-
-    with tempfile.TemporaryDirectory() as tmp:  # the held-out text as a file, measured like eval-charlm
-        held_out = Path(tmp) / "valid.txt"
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.procs:
+            model, metrics, model_dict, train_dict, distributed = train_with_torchrun(args, Path(tmp) / "model")
+        else:
+            model_config, train_config = make_configs(
+                len(data.alphabet), device.type, args.cell, None, args.max_minutes, args.seed, hidden=args.hidden,
+                layers=args.layers, dropout=args.dropout, seq_len=args.seq_len, batch_size=args.batch_size, lr=args.lr,
+                precision=args.precision)
+            result = train_charlm(data, model_config, train_config, device, log=lambda line: print(line, file=sys.stderr))
+            model, metrics, model_dict, distributed = result.model, result.metrics, model_config.to_dict(), None
+            train_dict = {"seq_len": train_config.seq_len, "batch_size": train_config.batch_size, "lr": train_config.lr}
+        model = model.to(device)
+        held_out = Path(tmp) / "valid.txt"  # the held-out text as a file, measured like eval-charlm
         held_out.write_text(codec.decode(data.valid), encoding="utf-8")
-        measured = evaluate_file(result.model, codec, held_out, device)
+        measured = evaluate_file(model, codec, held_out, device)
         test = None
         if data.test is not None:  # text8: the standard test split
             held_out.write_text(codec.decode(data.test), encoding="utf-8")
-            test = evaluate_file(result.model, codec, held_out, device)
+            test = evaluate_file(model, codec, held_out, device)
 
-    model = result.model.to("cpu")
+    model = model.to("cpu")
     seed = default_seed(codec)
     generate(model, codec, seed, 50)  # warm up
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -69,15 +84,42 @@ def main() -> None:
         "corpus": args.corpus, "val_loss": round(measured["loss"], 4), "val_bpc": round(measured["bpc"], 4),
         "val_perplexity": round(measured["perplexity"], 3), "val_chars": measured["chars"],
         **({"test_loss": round(test["loss"], 4), "test_bpc": round(test["bpc"], 4)} if test else {}),
-        "train_chars_per_s": result.metrics["train_chars_per_s"],
-        "train_chars_per_cpu_s": result.metrics["train_chars_per_cpu_s"],
+        "train_chars_per_s": metrics["train_chars_per_s"],
+        "train_chars_per_cpu_s": metrics["train_chars_per_cpu_s"], "procs": args.procs or 1,
+        "torchrun": bool(args.procs), **({"distributed": distributed} if distributed else {}),
         "sample_chars_per_s": round(1000 / sample_seconds), "sample_1000_chars_s": round(sample_seconds, 3),
         "sample_1000_chars_cpu_s": round(sample_cpu_seconds, 3), "load_average": round(os.getloadavg()[0], 2),
-        "parameters": result.metrics["parameters"], "epochs": result.metrics["epochs"],
-        "device": str(device), "threads": torch.get_num_threads(), "minutes": result.metrics["minutes"],
-        "max_minutes": args.max_minutes, "model": model_config.to_dict(),
-        "train": {"seq_len": train_config.seq_len, "batch_size": train_config.batch_size, "lr": train_config.lr},
+        "parameters": metrics["parameters"], "epochs": metrics["epochs"], "steps": metrics["steps"],
+        "precision": metrics.get("precision"),
+        "device": str(device), "threads": (args.threads or int(os.environ.get("OMP_NUM_THREADS", "1"))) if args.procs
+        else torch.get_num_threads(), "minutes": metrics["minutes"],
+        "max_minutes": args.max_minutes, "model": model_dict, "train": train_dict,
     }))
+
+
+def train_with_torchrun(args, output: Path):
+    """Train with ``torchrun -m textlab train-charlm`` (its log to stderr) and load what it saved."""
+    from textlab.charlm.saving import load_charlm
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(args.procs), "--nnodes", "1",
+               "--master-addr", "127.0.0.1", "--master-port", str(port), "-m", "textlab", "train-charlm", args.corpus,
+               "--max-minutes", str(args.max_minutes), "--device", args.device, "--seed", str(args.seed),
+               "--cell", args.cell, "--valid-fraction", str(args.valid_fraction), "-o", str(output)]
+    for name in ("hidden", "layers", "seq-len", "batch-size", "dropout", "lr", "precision"):
+        value = getattr(args, name.replace("-", "_"))
+        if value is not None:
+            command += [f"--{name}", str(value)]
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
+    if args.threads:
+        env["OMP_NUM_THREADS"] = str(args.threads)
+    subprocess.run(command, env=env, stdout=sys.stderr, check=True)
+    model, _codec, card = load_charlm(output)
+    train = card.extra["training"]["train"]
+    return (model, card.metrics, card.config, {k: train[k] for k in ("seq_len", "batch_size", "lr")},
+            card.data.get("distributed"))
 
 
 if __name__ == "__main__":

@@ -76,6 +76,10 @@ class Distributed:
         """True on every rank when ``flag`` is true on at least one."""
         return bool(self.all_reduce([int(flag)], "max")[0])
 
+    def barrier(self) -> None:
+        """Wait until every rank gets here (an all-reduce, so it works on gloo and nccl alike)."""
+        self.all_reduce([0])
+
     def close(self) -> None:
         import torch.distributed as dist
 
@@ -85,6 +89,13 @@ class Distributed:
 
 def launched_by_torchrun() -> bool:
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
+def relaunch_prefix() -> str:
+    """The torchrun command line that starts a job of the current shape again (for resume hints)."""
+    world, local = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("LOCAL_WORLD_SIZE", os.environ.get("WORLD_SIZE", "1")))
+    nodes = f" --nnodes {world // max(local, 1)} ..." if world != local else ""
+    return f"torchrun --nproc-per-node {local}{nodes}"
 
 
 def init_from_environment(device: str = "auto") -> Distributed | None:

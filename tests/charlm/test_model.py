@@ -35,6 +35,26 @@ def test_validation_loss_falls_well_below_unigram_entropy(corpus_file):
     assert again["loss"] == pytest.approx(result.metrics["val_loss"], rel=1e-5)
 
 
+def test_bf16_autocast_learns_as_well(corpus_file):
+    data, fp32 = train_tiny(corpus_file)
+    _, bf16 = train_tiny(corpus_file, precision="bf16")
+    assert bf16.metrics["precision"] == "bf16"
+    assert all(p.dtype == torch.float32 for p in bf16.model.parameters())  # weights stay float32
+    assert bf16.metrics["val_loss"] < 0.5 * unigram_entropy(data.train)
+    assert bf16.metrics["val_loss"] == pytest.approx(fp32.metrics["val_loss"], abs=0.1)
+
+
+def test_precision_choice():
+    from textlab.errors import UsageError
+    from textlab.runtime import pick_precision
+
+    assert pick_precision("fp32", torch.device("cpu")) == "fp32"
+    assert pick_precision("bf16", torch.device("cpu")) == "bf16"
+    assert pick_precision("auto", torch.device("cpu")) in ("fp32", "bf16")
+    with pytest.raises(UsageError):
+        pick_precision("fp8", torch.device("cpu"))
+
+
 @pytest.mark.parametrize("cell", ["gru", "rnn"])
 def test_other_cells_learn(corpus_file, cell):
     data, result = train_tiny(corpus_file, cell=cell, epochs=2)

@@ -1,0 +1,63 @@
+"""The thread tuner keeps the thread count that a (simulated) clock says is fastest."""
+
+import torch
+
+from textlab.threads import ThreadTuner, user_fixed_threads
+
+
+class FakeMachine:
+    """Step time per thread count, changeable to simulate another job arriving."""
+
+    def __init__(self, seconds_per_step):
+        self.seconds_per_step = dict(seconds_per_step)
+        self.now = 0.0
+        self.threads = None
+        self.set_calls = []
+
+    def clock(self):
+        return self.now
+
+    def set_threads(self, n):
+        self.threads = n
+        self.set_calls.append(n)
+
+    def run_step(self, tuner):
+        self.now += self.seconds_per_step[self.threads]
+        tuner.step(100)
+
+
+def test_keeps_the_faster_count_and_switches_when_the_load_changes():
+    machine = FakeMachine({2: 0.05, 1: 0.08})  # quiet: 2 threads faster
+    tuner = ThreadTuner([2, 1], interval=10.0, probe_steps=4, clock=machine.clock, set_threads=machine.set_threads)
+    for _ in range(40):
+        machine.run_step(tuner)
+    assert tuner.current == 2 and machine.threads == 2
+    assert tuner.history[0]["chosen"] == 2
+    assert set(tuner.history[0]["rates"]) == {"1", "2"}
+    machine.seconds_per_step = {2: 0.4, 1: 0.09}  # a busy neighbour: 2 threads collapse
+    for _ in range(200):
+        machine.run_step(tuner)
+    assert tuner.current == 1 and machine.threads == 1
+    assert tuner.history[-1]["chosen"] == 1
+    assert tuner.summary()["threads"] == 1
+
+
+def test_single_candidate_never_touches_threads():
+    machine = FakeMachine({3: 0.1})
+    machine.threads = 3
+    tuner = ThreadTuner([3], clock=machine.clock, set_threads=machine.set_threads)
+    for _ in range(50):
+        machine.run_step(tuner)
+    assert machine.set_calls == [] and not tuner.enabled
+
+
+def test_user_fixed_threads_disables_tuning(monkeypatch):
+    monkeypatch.setenv("TEXTLAB_THREADS", "2")
+    assert user_fixed_threads() == 2
+    assert not ThreadTuner.for_device(torch.device("cpu")).enabled
+    monkeypatch.delenv("TEXTLAB_THREADS")
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert user_fixed_threads() is None
+    assert not ThreadTuner.for_device(torch.device("cuda")).enabled
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert not ThreadTuner.for_device(torch.device("cpu")).enabled

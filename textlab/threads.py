@@ -1,0 +1,113 @@
+"""Pick torch's CPU thread count by measuring it, while training runs.
+
+On a quiet 2-core machine two threads train a char LSTM about 60% faster than one; when
+another busy process shares the cores, OpenMP's spinning barriers make two threads collapse
+(measured here: 18.9k -> 4.8k chars/s, while one thread still does 11.5k). No static choice is
+right for both, and the load changes during a run, so :class:`ThreadTuner` times a few steps at
+each candidate count now and then and keeps the fastest.
+
+Tuning is off when the user fixed the count (``OMP_NUM_THREADS`` or ``TEXTLAB_THREADS``), on
+GPUs, under torchrun with several processes (ranks whose thread counts differ could round
+gradient norms differently and drift apart), and when torch has a single thread anyway. The thread count can change the order of
+floating-point sums, so a tuned run is not bit-identical to another run; fix the count to get
+that.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Callable
+
+import torch
+
+THREADS_ENV = "TEXTLAB_THREADS"
+
+
+def user_fixed_threads() -> int | None:
+    """The thread count the user asked for through the environment, if any."""
+    for name in (THREADS_ENV, "OMP_NUM_THREADS"):
+        value = os.environ.get(name, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return None
+
+
+class ThreadTuner:
+    """Call :meth:`step` after every training step with the work it did (characters, words).
+
+    Every ``interval`` seconds the tuner measures ``probe_steps`` steps at each candidate
+    thread count (after one settling step) and keeps the one with the highest work rate.
+    """
+
+    def __init__(self, candidates: list[int], interval: float = 30.0, probe_steps: int = 6,
+                 clock: Callable[[], float] = time.perf_counter,
+                 set_threads: Callable[[int], None] = torch.set_num_threads):
+        self.candidates = sorted(set(int(c) for c in candidates if c >= 1), reverse=True)
+        self.interval, self.probe_steps = float(interval), int(probe_steps)
+        self.clock, self.set_threads = clock, set_threads
+        self.enabled = len(self.candidates) > 1
+        self.current = self.candidates[0] if self.candidates else 1
+        self.history: list[dict] = []  # one record per probe round: rates and the choice
+        self._probing = self.enabled
+        self._next_probe = 0.0
+        self._start_round()
+
+    @classmethod
+    def for_device(cls, device: torch.device, **kwargs) -> "ThreadTuner":
+        """A tuner over {torch's current count, 1} on CPU; a no-op elsewhere or when fixed."""
+        fixed = os.environ.get(THREADS_ENV, "").strip()
+        if device.type == "cpu" and fixed.isdigit() and int(fixed) > 0:
+            torch.set_num_threads(int(fixed))
+        threads = torch.get_num_threads()
+        distributed = os.environ.get("WORLD_SIZE", "1").strip() not in ("", "1")  # ranks must compute alike
+        if device.type != "cpu" or user_fixed_threads() is not None or threads <= 1 or distributed:
+            return cls([threads], **kwargs)
+        return cls([threads, 1], **kwargs)
+
+    # ------------------------------------------------------------------ internals
+    def _start_round(self) -> None:
+        self._rates: dict[int, float] = {}
+        self._queue = list(self.candidates)
+        if self.enabled:
+            self._begin(self._queue.pop(0))
+
+    def _begin(self, threads: int) -> None:
+        self.current = threads
+        self.set_threads(threads)
+        self._settling, self._steps, self._work, self._since = True, 0, 0.0, self.clock()
+
+    def _finish_round(self) -> None:
+        best = max(self._rates, key=self._rates.get)
+        self.history.append({"rates": {str(k): round(v, 1) for k, v in self._rates.items()}, "chosen": best})
+        self.current = best
+        self.set_threads(best)
+        self._probing = False
+        self._next_probe = self.clock() + self.interval
+
+    # ------------------------------------------------------------------ public
+    def step(self, work: float) -> None:
+        if not self.enabled:
+            return
+        now = self.clock()
+        if not self._probing:
+            if now >= self._next_probe:
+                self._probing = True
+                self._start_round()
+            return
+        if self._settling:  # the first step after a change pays for thread start-up: not counted
+            self._settling, self._since = False, now
+            return
+        self._steps += 1
+        self._work += work
+        if self._steps >= self.probe_steps:
+            self._rates[self.current] = self._work / max(now - self._since, 1e-9)
+            if self._queue:
+                self._begin(self._queue.pop(0))
+            else:
+                self._finish_round()
+
+    def summary(self) -> dict:
+        """For the model card: the candidates, the count in use and the last measured rates."""
+        return {"candidates": self.candidates, "threads": self.current,
+                "last_rates": self.history[-1]["rates"] if self.history else {}, "rounds": len(self.history)}
