@@ -40,10 +40,12 @@ IMDB = DATA / "aclImdb_v1-text.tar.gz"
 CHINESE = DATA / "chinese"
 TARGET = REPO / "textlab" / "sentiment" / "pretrained"
 
-EN_OPTIONS = ["--lang", "en", "--vocab-size", "30000", "--embed-dim", "64", "--hidden", "32", "--max-len", "96"]
+EN_OPTIONS = ["--lang", "en", "--vocab-size", "30000", "--embed-dim", "64", "--hidden", "32", "--max-len", "96",
+              "--ngram-buckets", "60000", "--linear-buckets", str(1 << 20)]
 EN_W2V_OPTIONS = ["--lang", "en", "--dim", "64", "--epochs", "2", "--min-count", "5"]  # dim = --embed-dim
 ZH_W2V_OPTIONS = ["--lang", "zh", "--dim", "64", "--epochs", "5", "--min-count", "3"]
-ZH_OPTIONS = ["--lang", "zh", "--vocab-size", "30000", "--embed-dim", "64", "--hidden", "48", "--max-len", "150"]
+ZH_OPTIONS = ["--lang", "zh", "--vocab-size", "30000", "--embed-dim", "64", "--hidden", "48", "--max-len", "150",
+              "--ngram-buckets", "60000", "--linear-buckets", str(1 << 20)]
 
 
 def textlab(*args: str) -> str:

@@ -29,6 +29,8 @@ def train_sentiment_command(
     layers: Annotated[int, typer.Option("--layers", min=1, max=8)] = 1,
     bidirectional: Annotated[bool, typer.Option("--bidirectional/--no-bidirectional")] = True,
     dropout: Annotated[float, typer.Option("--dropout", min=0.0, max=0.9)] = 0.4,
+    ngram_buckets: Annotated[int, typer.Option("--ngram-buckets", min=0, max=10_000_000, help="Hashed bigram slots of the fastText-style bag feeding the neural head (0 = none).")] = 100_000,
+    linear_buckets: Annotated[int, typer.Option("--linear-buckets", min=0, max=1 << 26, help="Hashed uni/bi/trigram slots of the naive-Bayes-weighted linear branch mixed with the neural logit (0 = none).")] = 1 << 21,
     pretrained_w2v: Annotated[Optional[str], typer.Option("--pretrained-w2v", help="Initialise the embedding from this word2vec model.")] = None,
     epochs: Annotated[int, typer.Option("--epochs", min=1, max=1000)] = 5,
     max_minutes: MaxMinutes = None,
@@ -49,7 +51,7 @@ def train_sentiment_command(
 
     config = SentimentConfig(lang=lang, cell=cell, vocab_size=vocab_size, embed_dim=embed_dim, hidden=hidden,
                              layers=layers, bidirectional=bidirectional, dropout=dropout, max_len=max_len,
-                             head_len=max_len // 4)
+                             head_len=max_len // 4, ngram_buckets=ngram_buckets, linear_buckets=linear_buckets)
     settings = TrainSettings(epochs=epochs, valid_fraction=valid_fraction, max_minutes=max_minutes, seed=seed,
                              device=device)
     result = train_sentiment(dataset, config, settings, output_path(output, "sentiment"), force=force,

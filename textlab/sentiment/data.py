@@ -11,6 +11,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
+from textlab.sentiment.linear import flatten, hashed_ngrams
 from textlab.text import PAD, UNK, TokenizerOptions, Vocab, tokenize_line, tokenize_stream
 
 BIGRAM_PRIME = 1_000_003
@@ -48,6 +49,8 @@ class Encoder:
     head_len: int
     ngram_buckets: int
     bag_max_len: int
+    linear_buckets: int = 0
+    linear_max_n: int = 3
 
     def ids(self, tokens: Sequence[str]) -> np.ndarray:
         """All word ids of a review (unknown words map to ``<unk>``)."""
@@ -72,9 +75,15 @@ class Encoder:
         bigrams = (ids[:-1] * BIGRAM_PRIME + ids[1:]) % self.ngram_buckets + len(self.vocab)
         return np.concatenate([ids, bigrams])
 
-    def encode(self, tokens: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    def linear(self, tokens: Sequence[str]) -> np.ndarray | None:
+        """Hashed binary n-gram ids for the n-gram branch (None when the model has none)."""
+        if self.linear_buckets <= 0:
+            return None
+        return hashed_ngrams(tokens, self.linear_buckets, self.linear_max_n, self.bag_max_len).astype(np.int32)
+
+    def encode(self, tokens: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         ids = self.ids(tokens)
-        return self.sequence(ids), self.ngrams(ids)
+        return self.sequence(ids), self.ngrams(ids), self.linear(tokens)
 
 
 @dataclass
@@ -83,14 +92,18 @@ class Batch:
     lengths: torch.Tensor  # [B] int64 (CPU, as packing wants)
     ngrams: tuple[torch.Tensor, torch.Tensor] | None  # flat ids, offsets (EmbeddingBag input)
     targets: torch.Tensor | None  # [B] float
+    linear: tuple[torch.Tensor, torch.Tensor] | None = None  # n-gram branch: flat ids, offsets
 
     def to(self, device: torch.device) -> "Batch":
-        ngrams = None if self.ngrams is None else (self.ngrams[0].to(device), self.ngrams[1].to(device))
+        def move(pair):
+            return None if pair is None else (pair[0].to(device), pair[1].to(device))
+
         targets = None if self.targets is None else self.targets.to(device)
-        return Batch(self.ids.to(device), self.lengths, ngrams, targets)
+        return Batch(self.ids.to(device), self.lengths, move(self.ngrams), targets, move(self.linear))
 
 
-def collate(sequences: Sequence[np.ndarray], bags: Sequence[np.ndarray] | None, labels: Sequence[int] | None) -> Batch:
+def collate(sequences: Sequence[np.ndarray], bags: Sequence[np.ndarray] | None, labels: Sequence[int] | None,
+            linear: Sequence[np.ndarray] | None = None) -> Batch:
     lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
     ids = np.zeros((len(sequences), int(lengths.max())), dtype=np.int64)
     for row, seq in enumerate(sequences):
@@ -102,7 +115,8 @@ def collate(sequences: Sequence[np.ndarray], bags: Sequence[np.ndarray] | None, 
         flat = np.concatenate(bags).astype(np.int64) if len(bags) else np.zeros(0, dtype=np.int64)
         ngrams = (torch.from_numpy(flat), torch.from_numpy(offsets))
     targets = None if labels is None else torch.tensor(labels, dtype=torch.float32)
-    return Batch(torch.from_numpy(ids), torch.from_numpy(lengths), ngrams, targets)
+    linear_pair = None if linear is None or any(b is None for b in linear) else flatten(linear)
+    return Batch(torch.from_numpy(ids), torch.from_numpy(lengths), ngrams, targets, linear_pair)
 
 
 def length_sorted_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Generator | None) -> list[np.ndarray]:

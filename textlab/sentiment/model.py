@@ -1,6 +1,13 @@
-"""The sentiment classifier: word embedding -> (bi)LSTM/GRU/RNN over packed sequences ->
-max + mean pooling, concatenated with a fastText-style mean of unigram and hashed-bigram
-embeddings -> dropout -> linear -> one logit (positive vs negative)."""
+"""The sentiment classifier, two parts whose logits are mixed:
+
+- neural: word embedding -> (bi)LSTM/GRU/RNN over packed sequences -> max + mean pooling,
+  concatenated with a fastText-style mean of unigram and hashed-bigram embeddings -> dropout ->
+  linear -> one logit;
+- n-gram (optional, :mod:`textlab.sentiment.linear`): naive-Bayes-weighted logistic regression
+  over hashed binary uni/bi/trigrams of the whole review.
+
+``logit = mix[0] * neural + mix[1] * ngram + mix[2]``; ``mix`` is fitted on the validation part
+after both parts are trained (before that it is (1, 0, 0): the neural logit alone)."""
 
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from textlab.errors import DataError
+from textlab.sentiment.linear import NgramLinear
 from textlab.store import config_from_dict
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
@@ -28,6 +36,8 @@ CONFIG_LIMITS = {
     "ngram_buckets": (0, 10_000_000),
     "ngram_dim": (1, 1024),
     "bag_max_len": (1, 1_000_000),
+    "linear_buckets": (0, 1 << 26),
+    "linear_max_n": (1, 4),
 }
 
 
@@ -45,7 +55,9 @@ class SentimentConfig:
     head_len: int = 100
     ngram_buckets: int = 100_000  # hashed bigram buckets for the bag branch (0 = no bag branch)
     ngram_dim: int = 16
-    bag_max_len: int = 1000  # words of a review that feed the bag branch
+    bag_max_len: int = 1000  # words of a review that feed the bag branch (and the n-gram branch)
+    linear_buckets: int = 0  # hashed n-gram slots of the NB-weighted linear branch (0 = none)
+    linear_max_n: int = 3  # longest word n-gram of the linear branch
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -84,10 +96,15 @@ class SentimentModel(nn.Module):
             features += config.ngram_dim
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(features, 1)
+        self.linear = None
+        if config.linear_buckets > 0:
+            self.linear = NgramLinear(config.linear_buckets)
+            self.register_buffer("mix", torch.tensor([1.0, 0.0, 0.0]))
 
-    def forward(self, ids, lengths, targets=None, ngrams=None):
+    def forward(self, ids, lengths, targets=None, ngrams=None, linear=None):
         """ids [B, T] (0-padded), lengths [B] (CPU, >= 1), targets [B] in {0, 1} or None,
-        ngrams = (flat ids, offsets) for the bag branch. Returns (logits [B], loss or None)."""
+        ngrams = (flat ids, offsets) for the bag branch, linear = (flat ids, offsets) for the
+        n-gram branch (None: the neural logit alone, as in training). Returns (logits [B], loss)."""
         embedded = self.dropout(self.embedding(ids))
         packed = pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
         output, _ = self.rnn(packed)
@@ -102,6 +119,8 @@ class SentimentModel(nn.Module):
                 raise ValueError("this model has a bag-of-n-grams branch: pass ngrams=(flat, offsets)")
             parts.append(self.bag(ngrams[0], ngrams[1]))
         logits = self.head(self.dropout(torch.cat(parts, dim=-1))).squeeze(-1)
+        if self.linear is not None and linear is not None:
+            logits = self.mix[0] * logits + self.mix[1] * self.linear(*linear) + self.mix[2]
         loss = None
         if targets is not None:
             loss = F.binary_cross_entropy_with_logits(logits, targets)

@@ -53,18 +53,19 @@ class Predictor:
             self._model = model
         return self._model
 
-    def encode(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+    def encode(self, text: str) -> tuple:
+        """(word ids, bag n-gram ids, n-gram-branch ids or None) of one text."""
         return self.encoder.encode(tokenize_one(text, self.lang))
 
     @torch.inference_mode()
-    def score(self, encoded: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[float]:
-        batch = collate([e[0] for e in encoded], [e[1] for e in encoded], None)
-        ngrams = None if batch.ngrams is None else (batch.ngrams[0].to(self.device), batch.ngrams[1].to(self.device))
-        logits, _ = self.model(batch.ids.to(self.device), batch.lengths, ngrams=ngrams)
+    def score(self, encoded: Sequence[tuple]) -> list[float]:
+        batch = collate([e[0] for e in encoded], [e[1] for e in encoded], None,
+                        linear=[e[2] for e in encoded]).to(self.device)
+        logits, _ = self.model(batch.ids, batch.lengths, ngrams=batch.ngrams, linear=batch.linear)
         return torch.sigmoid(logits).tolist()
 
 
-Encoded = tuple  # (model key, word ids, n-gram ids) for one line, or None for a blank line
+Encoded = tuple  # (model key, word ids, bag ids, n-gram-branch ids) for one line, or None for a blank line
 
 
 class Router:
@@ -179,10 +180,36 @@ def format_result(text: str, probability: float | None, as_json: bool) -> str:
     return f"{label}\t{confidence:.4f}"
 
 
+#: Characters of a line read whole. A longer line keeps its first and last ``LINE_PART``
+#: characters (joined by a space): far more than a model reads (the first ``max(head_len,
+#: bag_max_len)`` and the last ``max_len - head_len`` words, unless words average thousands of
+#: characters), so the result is the same and memory stays bounded (one 200 MB line: 3.9 GB).
+LINE_PART = 1 << 22
+
+
+def read_line(stream: TextIO, part: int = LINE_PART) -> str | None:
+    """The next line without its line end (None at the end of the input); a line longer than
+    ``2 * part`` characters as its head and tail."""
+    line = stream.readline(part)
+    if not line:
+        return None
+    if len(line) < part or line.endswith("\n"):
+        return line.rstrip("\r\n")
+    rest, dropped = "", False
+    while more := stream.readline(part):
+        ended = more.endswith("\n")
+        rest += more.rstrip("\r\n") if ended else more
+        if len(rest) > part:
+            rest, dropped = rest[-part:], True
+        if ended:
+            break
+    return line + (" " if dropped else "") + rest
+
+
 def _reader(stream: TextIO, lines: "queue.Queue[str | None]") -> None:
     try:
-        for line in stream:
-            lines.put(line.rstrip("\r\n"))
+        while (line := read_line(stream)) is not None:
+            lines.put(line)
     finally:
         lines.put(None)
 

@@ -23,6 +23,8 @@ from textlab.runtime import (
     save_checkpoint, seed_everything, set_rng_state,
 )
 from textlab.sentiment.data import Encoder, build_vocab, collate, length_sorted_batches, tokenize_texts
+from textlab.sentiment.linear import LinearSettings, fit_mix, linear_logits, train_linear
+from textlab.sentiment.linear import accuracy as linear_accuracy
 from textlab.sentiment.model import SentimentConfig, SentimentModel
 from textlab.sentiment.saved import make_encoder, save_sentiment
 from textlab.sentiment.word2vec_init import init_embedding, word2vec_dim
@@ -50,13 +52,14 @@ class Encoded:
     sequences: list = field(default_factory=list)  # np.int32 arrays (truncated word ids)
     bags: list = field(default_factory=list)  # np.int64 arrays (n-gram ids)
     labels: list = field(default_factory=list)
+    linear: list = field(default_factory=list)  # np.int32 arrays (n-gram-branch ids) or None
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def batch(self, index):
         return collate([self.sequences[i] for i in index], [self.bags[i] for i in index],
-                       [self.labels[i] for i in index])
+                       [self.labels[i] for i in index], linear=[self.linear[i] for i in index])
 
 
 def read_labelled(dataset: str, split: str = "train") -> tuple[list[str], list[int], ReadStats]:
@@ -89,25 +92,53 @@ def split_indices(n: int, valid_fraction: float, seed: int) -> tuple[np.ndarray,
 def encode_all(token_lists, indices, labels, encoder: Encoder) -> Encoded:
     encoded = Encoded()
     for i in indices:
-        seq, bag = encoder.encode(token_lists[i])
+        seq, bag, linear = encoder.encode(token_lists[i])
         encoded.sequences.append(seq)
         encoded.bags.append(bag)
+        encoded.linear.append(linear)
         encoded.labels.append(labels[i])
     return encoded
 
 
 @torch.no_grad()
-def validate(model: SentimentModel, data: Encoded, device: torch.device, batch_size: int = 256) -> tuple[float, float]:
-    """Accuracy and mean loss on ``data``."""
+def predict_logits(model: SentimentModel, data: Encoded, device: torch.device, with_linear: bool = False,
+                   batch_size: int = 256) -> np.ndarray:
+    """Logits for ``data`` in its order: the neural part alone, or the mixed model."""
     model.eval()
-    correct, total_loss = 0, 0.0
+    logits = np.zeros(len(data), dtype=np.float32)
     for index in length_sorted_batches([len(s) for s in data.sequences], batch_size, rng=None):
         batch = data.batch(index).to(device)
-        logits, loss = model(batch.ids, batch.lengths, targets=batch.targets, ngrams=batch.ngrams)
-        correct += int(((logits > 0).float() == batch.targets).sum())
-        total_loss += float(loss) * len(index)
+        out, _ = model(batch.ids, batch.lengths, ngrams=batch.ngrams, linear=batch.linear if with_linear else None)
+        logits[index] = out.float().cpu().numpy()
     model.train()
-    return correct / max(1, len(data)), total_loss / max(1, len(data))
+    return logits
+
+
+def validate(model: SentimentModel, data: Encoded, device: torch.device, with_linear: bool = False) -> tuple[float, float]:
+    """Accuracy and mean loss on ``data``."""
+    logits = predict_logits(model, data, device, with_linear)
+    targets = torch.tensor(data.labels, dtype=torch.float32)
+    loss = float(torch.nn.functional.binary_cross_entropy_with_logits(torch.from_numpy(logits), targets))
+    return linear_accuracy(logits, data.labels), loss
+
+
+def add_ngram_branch(model: SentimentModel, train: Encoded, valid: Encoded, device: torch.device,
+                     settings: TrainSettings, stop) -> dict | None:
+    """Train the n-gram branch, then fit the logit mix on the validation part (None if stopped)."""
+    linear, info = train_linear(train.linear, train.labels, valid.linear, valid.labels, model.config.linear_buckets,
+                                LinearSettings(seed=settings.seed), log=console.print, stop=stop)
+    if linear is None:
+        return None
+    neural = predict_logits(model, valid, device)
+    ngram = linear_logits(linear, valid.linear)
+    mix = fit_mix(neural, ngram, valid.labels)
+    model.linear.load_state_dict(linear.state_dict())
+    model.mix.copy_(mix.to(model.mix.device))
+    accuracy, loss = validate(model, valid, device, with_linear=True)
+    return {"neural_valid_accuracy": round(linear_accuracy(neural, valid.labels), 4),
+            "ngram_valid_accuracy": info["valid_accuracy"], "ngram_best_epoch": info["best_epoch"],
+            "mix": [round(float(v), 4) for v in mix], "valid_accuracy": round(accuracy, 4),
+            "valid_loss": round(loss, 4)}
 
 
 def learning_rate(step: int, total: int, settings: TrainSettings, time_used: float = 0.0) -> float:
@@ -203,6 +234,14 @@ def train_sentiment(dataset: str, config: SentimentConfig, settings: TrainSettin
     budget = None if settings.max_minutes is None else settings.max_minutes * 60
     model.train()
     stopped_early = False
+
+    def save_and_stop():
+        state["elapsed"] += timer.elapsed
+        save_checkpoint(ckpt, {**state, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                               "rng": rng_state(), "vocab": vocab.to_tsv(), "config": asdict(config)})
+        raise TrainingInterrupted(f"training interrupted; checkpoint saved in {ckpt}; resume with: "
+                                  f"{resume_command(command, dataset, output)}", stop.signum)
+
     with graceful_stop() as stop:
         while state["epoch"] < settings.epochs and not stopped_early:
             epoch = state["epoch"]
@@ -224,12 +263,7 @@ def train_sentiment(dataset: str, config: SentimentConfig, settings: TrainSettin
                     state["global_step"] += 1
                     bar.update(advance=len(index), loss=loss.item())
                     if stop:
-                        state["elapsed"] += timer.elapsed
-                        save_checkpoint(ckpt, {**state, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                               "rng": rng_state(), "vocab": vocab.to_tsv(), "config": asdict(config)})
-                        raise TrainingInterrupted(
-                            f"training interrupted; checkpoint saved in {ckpt}; resume with: "
-                            f"{resume_command(command, dataset, output)}", stop.signum)
+                        save_and_stop()
                     if timer.expired():
                         stopped_early = True
                         break
@@ -249,14 +283,26 @@ def train_sentiment(dataset: str, config: SentimentConfig, settings: TrainSettin
             if not partial:
                 state["epoch"] += 1
                 state["step"] = 0
+        model.load_state_dict(state["best_state"])
+        ngram_metrics = None
+        if model.linear is not None:
+            state["epoch"] = settings.epochs  # the neural part is done: a resume goes straight here
+            ngram_metrics = add_ngram_branch(model, train, valid, device, settings, stop)
+            if ngram_metrics is None:
+                model.load_state_dict(state["best_state"])
+                save_and_stop()
 
-    model.load_state_dict(state["best_state"])
     minutes = (state["elapsed"] + timer.elapsed) / 60
     data = {"dataset": str(dataset), "split": "train", "reviews": len(train) + len(valid), "train": len(train),
             "valid": len(valid), "skipped_rows": stats.skipped, "tokens_unk_rate": round(vocab.unk_rate(), 4),
             "pretrained_w2v": state["w2v"]}
     metrics = {"valid_accuracy": round(state["best_accuracy"], 4), "best_epoch": state["best_epoch"],
                "history": state["history"], "train_minutes": round(minutes, 2), "device": str(device)}
+    if ngram_metrics:
+        console.print(f"n-gram branch {ngram_metrics['ngram_valid_accuracy']:.4f}, neural "
+                      f"{ngram_metrics['neural_valid_accuracy']:.4f}, mixed {ngram_metrics['valid_accuracy']:.4f} "
+                      f"(validation accuracy; mix {ngram_metrics['mix']})")
+        metrics.update(ngram_metrics)
     curve = render_training_curve({"valid loss": [h["valid_loss"] for h in state["history"]]},
                                   f"sentiment: {Path(str(dataset)).name}",
                                   secondary={"valid accuracy": [h["valid_accuracy"] for h in state["history"]]})

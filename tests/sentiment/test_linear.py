@@ -1,0 +1,54 @@
+"""The naive-Bayes-weighted n-gram branch: stable hashing, learning, and the logit mix."""
+
+import subprocess
+import sys
+
+import numpy as np
+import torch
+
+from textlab.sentiment.linear import fit_mix, hashed_ngrams, linear_logits, train_linear
+
+POSITIVE = ["a wonderful moving film", "great acting and a great story", "i loved it , wonderful",
+            "not bad at all , really great", "brilliant and moving", "a great , great film"]
+NEGATIVE = ["a terrible boring film", "awful acting and a dull story", "i hated it , terrible",
+            "not good at all , really awful", "boring and dull", "an awful , awful film"]
+
+
+def test_hashing_is_stable_order_sensitive_and_binary():
+    tokens = "not good but not bad".split()
+    ids = hashed_ngrams(tokens, 1 << 20, 3, 1000)
+    assert ids.dtype == np.int64 and np.all(np.diff(ids) > 0)  # sorted, distinct (binary features)
+    assert ids.min() >= 0 and ids.max() < 1 << 20
+    assert len(ids) == 4 + 4 + 3  # 4 distinct words ("not" twice), 4 bigrams, 3 trigrams
+    assert not np.array_equal(hashed_ngrams(["not", "good"], 1 << 20, 2, 10),
+                              hashed_ngrams(["good", "not"], 1 << 20, 2, 10))
+    assert len(hashed_ngrams([], 1 << 20, 3, 10)) == 0
+    assert len(hashed_ngrams(tokens, 1 << 20, 3, 2)) == 3  # only the first 2 words: 2 unigrams + 1 bigram
+    # CRC-32 based: the same ids in another process (Python's own str hash is salted per process)
+    code = ("from textlab.sentiment.linear import hashed_ngrams;"
+            "print(hashed_ngrams('not good but not bad'.split(), 1 << 20, 3, 1000).tolist())")
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert other.stdout.strip() == str(ids.tolist())
+
+
+def _bags(texts):
+    return [hashed_ngrams(t.split(), 1 << 16, 3, 1000).astype(np.int32) for t in texts]
+
+
+def test_branch_separates_obvious_reviews_and_folds_its_ratio():
+    texts, labels = POSITIVE + NEGATIVE, [1] * len(POSITIVE) + [0] * len(NEGATIVE)
+    model, info = train_linear(_bags(texts), labels, _bags(texts), labels, 1 << 16)
+    assert model.ratio is None  # folded into the weights for saving
+    logits = linear_logits(model, _bags(["what a wonderful great film", "what a terrible awful film"]))
+    assert logits[0] > 0 > logits[1]
+    assert info["valid_accuracy"] == 1.0
+
+
+def test_mix_weights_the_informative_logit():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 2000)
+    informative = (labels * 2 - 1) * 2.0 + rng.normal(0, 1, 2000)
+    noise = rng.normal(0, 1, 2000)
+    mix = fit_mix(noise, informative, labels)
+    assert isinstance(mix, torch.Tensor) and mix.shape == (3,)
+    assert mix[1] > 1.0 and abs(float(mix[0])) < 0.3

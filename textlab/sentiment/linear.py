@@ -1,0 +1,176 @@
+"""The n-gram branch: logistic regression over hashed binary word n-grams scaled by naive-Bayes
+log-count ratios (the NBSVM idea of Wang & Manning 2012, trained with AdamW in torch).
+
+Why a second model inside the sentiment model: on IMDb a recurrent model reading a truncated
+review and a linear model seeing every uni/bi/trigram of the whole review make different
+errors; their logits, mixed with three weights fitted on the validation part, beat either.
+
+Features: every distinct n-gram (n = 1..``max_n``) of the first ``max_words`` tokens, hashed
+(CRC-32 of each word, combined per n-gram, stable across processes and machines) into
+``buckets`` slots. A review's logit is ``sum(weight[f] * ratio[f] for f in its n-grams) + bias``.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit constant: mixes words into an n-gram key
+_ORDER_SALT = [np.uint64(0), np.uint64(0x51ED270B), np.uint64(0xA0761D64), np.uint64(0xE7037ED1),
+               np.uint64(0x8EBC6AF0)]
+
+
+def word_hashes(tokens: Sequence[str]) -> np.ndarray:
+    return np.fromiter((zlib.crc32(t.encode("utf-8", "surrogatepass")) for t in tokens),
+                       dtype=np.uint64, count=len(tokens))
+
+
+def hashed_ngrams(tokens: Sequence[str], buckets: int, max_n: int, max_words: int) -> np.ndarray:
+    """Sorted distinct bucket ids (int64) of the 1..max_n-grams of the first ``max_words`` tokens."""
+    if buckets <= 0 or not tokens:
+        return np.zeros(0, dtype=np.int64)
+    words = word_hashes(tokens[:max_words])
+    keys = []
+    with np.errstate(over="ignore"):
+        key = np.zeros(len(words), dtype=np.uint64)
+        for n in range(1, max_n + 1):
+            if len(words) < n:
+                break
+            # key of the n-gram starting at i = key of the (n-1)-gram at i, times M, plus word i+n-1
+            key = key[: len(words) - n + 1] * _MULTIPLIER + words[n - 1:]
+            keys.append((key ^ _ORDER_SALT[min(n, len(_ORDER_SALT) - 1)]) % np.uint64(buckets))
+    return np.unique(np.concatenate(keys)).astype(np.int64)
+
+
+def flatten(bags: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(flat ids, offsets) as EmbeddingBag takes them."""
+    sizes = np.fromiter((len(b) for b in bags), dtype=np.int64, count=len(bags))
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    flat = np.concatenate(bags).astype(np.int64) if len(bags) else np.zeros(0, dtype=np.int64)
+    return torch.from_numpy(flat), torch.from_numpy(offsets)
+
+
+class NgramLinear(nn.Module):
+    """``logit = sum(weight[f]) + bias`` over a review's hashed n-grams. While training, each
+    weight is ``w[f] * ratio[f]`` (the NB ratio scales the feature; L2 acts on ``w``);
+    :meth:`fold_ratio` bakes the product in for saving and inference."""
+
+    def __init__(self, buckets: int):
+        super().__init__()
+        self.weight = nn.EmbeddingBag(buckets, 1, mode="sum")
+        nn.init.zeros_(self.weight.weight)
+        self.bias = nn.Parameter(torch.zeros(1))
+        self.ratio: torch.Tensor | None = None  # set only while training (not saved)
+
+    def forward(self, flat: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+        scale = None if self.ratio is None else self.ratio[flat]
+        return self.weight(flat, offsets, per_sample_weights=scale).squeeze(-1) + self.bias
+
+    @torch.no_grad()
+    def fold_ratio(self) -> None:
+        if self.ratio is not None:
+            self.weight.weight.mul_(self.ratio.unsqueeze(-1))
+            self.ratio = None
+
+
+def nb_ratio(bags: Sequence[np.ndarray], labels: Sequence[int], buckets: int, alpha: float = 1.0) -> np.ndarray:
+    """Naive-Bayes log-count ratio per bucket from binary n-gram presence."""
+    labels = np.asarray(labels)
+    positive = np.full(buckets, alpha)
+    negative = np.full(buckets, alpha)
+    for bag, label in zip(bags, labels):
+        (positive if label == 1 else negative)[bag] += 1.0
+    return np.log(positive / positive.sum()) - np.log(negative / negative.sum())
+
+
+@dataclass
+class LinearSettings:
+    epochs: int = 8
+    batch_size: int = 256
+    learning_rate: float = 0.02
+    weight_decay: float = 1e-4  # L2 on the weights (the ratios already carry the scale)
+    seed: int = 1
+
+
+@torch.no_grad()
+def linear_logits(model: NgramLinear, bags: Sequence[np.ndarray], batch_size: int = 1024) -> np.ndarray:
+    out = []
+    for start in range(0, len(bags), batch_size):
+        flat, offsets = flatten(bags[start: start + batch_size])
+        out.append(model(flat, offsets).numpy())
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+
+
+def accuracy(logits: np.ndarray, labels: Sequence[int]) -> float:
+    return float(((logits > 0).astype(int) == np.asarray(labels)).mean()) if len(logits) else 0.0
+
+
+def _epoch(model, optimizer, bags, targets, settings, generator, bar, stop) -> bool:
+    """One pass over the training reviews; False if ``stop`` was set."""
+    for index in np.array_split(generator.permutation(len(bags)), max(1, len(bags) // settings.batch_size)):
+        if stop:
+            return False
+        flat, offsets = flatten([bags[i] for i in index])
+        loss = F.binary_cross_entropy_with_logits(model(flat, offsets), targets[index])
+        # L2 only on the rows this batch touched, scaled to the whole set: cheap and unbiased
+        touched = model.weight.weight[torch.unique(flat)]
+        loss = loss + settings.weight_decay * touched.pow(2).sum() * len(index) / len(bags)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        bar.update(advance=len(index), loss=loss.item())
+    return True
+
+
+def train_linear(bags: Sequence[np.ndarray], labels: Sequence[int], valid_bags: Sequence[np.ndarray],
+                 valid_labels: Sequence[int], buckets: int, settings: LinearSettings = LinearSettings(),
+                 log=lambda line: None, stop=None) -> tuple[NgramLinear | None, dict]:
+    """Fit the branch on the training reviews; the epoch with the best validation loss is kept.
+    Returns (None, {}) as soon as ``stop`` (a StopRequest) is set."""
+    from textlab.runtime import ProgressBar
+
+    generator = np.random.default_rng(settings.seed)
+    model = NgramLinear(buckets)
+    model.ratio = torch.from_numpy(nb_ratio(bags, labels, buckets)).float()
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
+    targets = torch.tensor(np.asarray(labels), dtype=torch.float32)
+    valid_targets = torch.tensor(np.asarray(valid_labels), dtype=torch.float32)
+    best = (float("inf"), 0.0, 0, None)
+    with ProgressBar(total=settings.epochs * len(bags), description="n-gram branch", unit="reviews") as bar:
+        for epoch in range(settings.epochs):
+            if not _epoch(model, optimizer, bags, targets, settings, generator, bar, stop):
+                return None, {}
+            valid = linear_logits(model, valid_bags)
+            valid_loss = float(F.binary_cross_entropy_with_logits(torch.from_numpy(valid), valid_targets))
+            valid_accuracy = accuracy(valid, valid_labels)
+            log(f"n-gram branch epoch {epoch + 1}: validation accuracy {valid_accuracy:.4f}, loss {valid_loss:.4f}")
+            if valid_loss < best[0]:
+                best = (valid_loss, valid_accuracy, epoch + 1, {k: v.clone() for k, v in model.state_dict().items()})
+    model.load_state_dict(best[3])
+    model.fold_ratio()
+    return model, {"valid_loss": round(best[0], 4), "valid_accuracy": round(best[1], 4), "best_epoch": best[2]}
+
+
+def fit_mix(neural: np.ndarray, ngram: np.ndarray, labels: Sequence[int]) -> torch.Tensor:
+    """(a, b, c) minimising the log loss of ``a * neural + b * ngram + c`` on held-out reviews
+    (three numbers fitted on thousands of reviews: little room to overfit the validation part)."""
+    features = torch.from_numpy(np.clip(np.stack([neural, ngram], axis=1), -50, 50).astype(np.float32))
+    targets = torch.tensor(np.asarray(labels), dtype=torch.float32)
+    weights = torch.tensor([1.0, 1.0, 0.0], requires_grad=True)
+    optimizer = torch.optim.LBFGS([weights], lr=0.5, max_iter=200, line_search_fn="strong_wolfe")
+
+    def closure():
+        optimizer.zero_grad()
+        logits = features @ weights[:2] + weights[2]
+        loss = F.binary_cross_entropy_with_logits(logits, targets) + 1e-4 * weights[:2].pow(2).sum()
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return weights.detach()
