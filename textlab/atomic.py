@@ -21,6 +21,23 @@ def check_writable_target(path: Path, force: bool, what: str = "output") -> None
     path = Path(path)
     if path.exists() and not force:
         raise TextlabError(f"{what} {path} already exists; pass --force to overwrite it")
+    check_writable_parent(path, what)
+
+
+def check_writable_parent(path: Path, what: str = "output") -> None:
+    """Fail now, not after hours of training, when ``path`` cannot be created: its nearest
+    existing ancestor must be a directory this process may write into."""
+    ancestor = Path(path).absolute().parent
+    try:
+        while not ancestor.exists() and ancestor != ancestor.parent:
+            ancestor = ancestor.parent
+        usable = ancestor.is_dir()
+    except OSError as exc:  # e.g. an ancestor that may not be searched
+        raise TextlabError(f"cannot write the {what} to {path}: {exc.strerror or exc}") from None
+    if not usable:
+        raise TextlabError(f"cannot write the {what} to {path}: {ancestor} is not a directory")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise TextlabError(f"cannot write the {what} to {path}: permission denied in {ancestor}")
 
 
 def _fsync_dir(directory: Path) -> None:

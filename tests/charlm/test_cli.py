@@ -92,3 +92,16 @@ def test_interrupt_leaves_checkpoint_and_resume_finishes(cli, tmp_path, corpus_f
     assert not (tmp_path / "model.ckpt").exists()
     card = json.loads((out / "config.json").read_text())
     assert card["config"]["hidden"] == 48  # the settings came from the checkpoint
+
+
+def test_eval_refuses_a_file_too_short_to_measure(cli, tmp_path, corpus_file):
+    out = tmp_path / "model"
+    assert train(cli, corpus_file, out).exit_code == 0
+    short = tmp_path / "short.txt"
+    short.write_text("")
+    result = cli("eval-charlm", "--model", str(out), str(short), "--json")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.startswith("textlab: error:") and "at least 2" in result.stderr
+    short.write_text("a")  # read as the line "a\n": one prediction, a finite loss
+    result = cli("eval-charlm", "--model", str(out), str(short), "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["chars"] == 1

@@ -54,5 +54,9 @@ def evaluate_file(model: CharLM, codec, path: Path | str, device: torch.device |
     from textlab.data import read_corpus_text, resolve_corpus
 
     text = read_corpus_text(resolve_corpus(str(path)), max_chars=200_000_000)
+    if len(text) < 2:
+        from textlab.errors import DataError
+
+        raise DataError(f"{path} holds {len(text)} character(s); measuring a language model needs at least 2")
     ids = codec.encode(text, where=str(path))
     return evaluate_ids(model, ids, device)

@@ -21,7 +21,7 @@ def tokenize(
     lang: Lang = "auto",
     keep_case: KeepCase = False,
     stopwords: StopWords = False,
-    workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Worker processes (default: all cores).")] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", min=1, max=256, help="Worker processes (default: all cores).")] = None,
 ) -> None:
     """Tokenize text: one line of space-separated tokens per input line (streaming).
 

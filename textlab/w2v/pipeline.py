@@ -107,7 +107,7 @@ def train_word2vec(
     metrics = {"train_seconds": round(state.seconds, 2),
                "words_per_second": round(corpus.raw_tokens * config.epochs / max(state.seconds, 1e-9)),
                "mean_loss": round(state.loss_sum / max(state.pairs, 1), 4)}
-    save_word2vec(output, model.cpu(), corpus.vocab, data, metrics, force=force)
+    save_word2vec(output, model.cpu(), corpus.vocab, data, metrics, force=force, history=state.history)
     if checkpoint_dir.exists():
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
     return {"model": str(output), **data, **metrics, "prepare_seconds": round(prepared - started, 2),
@@ -157,7 +157,7 @@ def train_distributed(corpus_spec: str, config: Word2VecConfig, output: Path, di
                "mean_loss": round(state.loss_sum / max(state.pairs, 1), 4),
                "syncs": state.syncs, "sync_seconds": round(state.sync_seconds, 2), "sync_bytes": matrix_bytes}
     if dist.is_main:
-        save_word2vec(output, model.cpu(), corpus.vocab, data, metrics, force=force)
+        save_word2vec(output, model.cpu(), corpus.vocab, data, metrics, force=force, history=state.history)
     dist.all_reduce([0])  # the model is on disk before any rank returns
     return {"model": str(output), **data, **metrics, "prepare_seconds": round(prepared - started, 2),
             "wall_seconds": round(seconds, 2), "rank": dist.rank, "vectors_sha256": digest,

@@ -1,6 +1,7 @@
 """word2vec models in the store: kind ``word2vec``, ``vocab.tsv`` (training vocabulary, no
 specials, by descending count), ``weights.safetensors`` with ``vectors`` [V, dim] (input
-vectors, what users query) and ``context`` [V, dim] (output weights, for continued training)."""
+vectors, what users query) and ``context`` [V, dim] (output weights, for continued training),
+and ``curve.png``, the training loss curve."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 import torch
 
 from textlab.errors import DataError, TextlabError
+from textlab.plots import CURVE_FILE, render_training_curve
 from textlab.store import VOCAB_FILE, ModelCard, load_tensors, read_card, resolve_model, save_model, tensor_shapes
 from textlab.text import Vocab
 from textlab.w2v.model import CONFIG_LIMITS, Word2Vec, Word2VecConfig
@@ -30,14 +32,26 @@ def default_name(corpus: str, arch: str) -> str:
 
 
 def save_word2vec(path: Path, model: Word2Vec, vocab: Vocab, data: dict, metrics: dict | None = None,
-                  force: bool = False, extra: dict | None = None) -> Path:
+                  force: bool = False, extra: dict | None = None, history: list | None = None) -> Path:
+    """Save the model with its card; ``history`` ([epoch position, loss] points, as recorded by
+    :func:`textlab.w2v.train.train`) becomes ``curve.png`` in the same atomic write."""
     if not (torch.isfinite(model.vectors).all() and torch.isfinite(model.context).all()):
         # Many updates to one row summed in a single step (a tiny vocabulary) can blow up.
         raise TextlabError(f"training diverged (the vectors became non-finite) with a vocabulary of "
                            f"{len(vocab):,} words; nothing was saved; try a smaller --batch-size or --lr")
     card = ModelCard(kind=KIND, config=dataclasses.asdict(model.config), data=data, metrics=metrics or {}, extra=extra or {})
     tensors = {"vectors": model.vectors.detach().float().cpu(), "context": model.context.detach().float().cpu()}
-    return save_model(path, card, tensors, vocab_tsv=vocab.to_tsv(), force=force)
+    curve = loss_curve(history or [], str(data.get("corpus", "")), model.config.arch)
+    return save_model(path, card, tensors, vocab_tsv=vocab.to_tsv(), force=force,
+                      extra_files={CURVE_FILE: curve} if curve else None)
+
+
+def loss_curve(history: list, corpus: str, arch: str) -> bytes | None:
+    """PNG of the training loss (mean negative-sampling loss per pair) against epochs."""
+    points = [(float(x), float(y)) for x, y in history if np.isfinite(y)]
+    return render_training_curve({"train loss": [y for _, y in points]},
+                                 f"word2vec {arch}: {Path(corpus.rstrip('/')).name or corpus}",
+                                 x=[x for x, _ in points])
 
 
 def read_config(path: Path) -> tuple[ModelCard, Word2VecConfig]:

@@ -37,6 +37,7 @@ class TrainState:
     seconds: float = 0.0
     syncs: int = 0  # distributed: synchronisations of the matrices done, and their seconds
     sync_seconds: float = 0.0
+    history: list = field(default_factory=list)  # [epoch position, mean loss] per progress interval
 
 
 class Interrupted(Exception):
@@ -131,7 +132,7 @@ def train(
     args = (model, corpus, plan, shared, keep, noise)
     try:
         with ProgressBar(plan.total_words, f"train {config.arch}", unit="words") as bar:
-            progress = _Progress(bar, shared, plan, config)
+            progress = _Progress(bar, shared, plan, config, state.history)
             if dist is not None:
                 combine = _Sync(dist, model, shared, state, stop, sync, sync_every, plan.items)
                 _work(0, *args, after_item=lambda: (combine(), progress.show(None)))
@@ -143,7 +144,7 @@ def train(
         torch.set_num_threads(threads)
     state = TrainState(cursors=list(shared.cursors), words_done=shared.words_done.value, loss_sum=shared.loss.value,
                        pairs=shared.pairs.value, seconds=time.perf_counter() - started,
-                       syncs=state.syncs, sync_seconds=state.sync_seconds)
+                       syncs=state.syncs, sync_seconds=state.sync_seconds, history=progress.history)
     if any(cursor < plan.items for cursor in state.cursors):
         if checkpoint_dir is not None:
             save_training_checkpoint(checkpoint_dir, model, state, checkpoint_extra or {})
@@ -152,8 +153,13 @@ def train(
 
 
 class _Progress:
-    def __init__(self, bar: ProgressBar, shared: _Shared, plan: _Plan, config: Word2VecConfig):
+    """Updates the bar and records the loss curve: one point (epoch position, mean loss per
+    pair) whenever chunks have finished since the last update (the workers add their loss per
+    chunk)."""
+
+    def __init__(self, bar: ProgressBar, shared: _Shared, plan: _Plan, config: Word2VecConfig, history: list):
         self.bar, self.shared, self.plan, self.config = bar, shared, plan, config
+        self.history = [list(point) for point in history]
         self.last_loss, self.last_pairs = shared.loss.value, shared.pairs.value
         bar.update(completed=shared.words_done.value * plan.scale)
 
@@ -167,6 +173,8 @@ class _Progress:
         if pairs > self.last_pairs:
             fields["loss"] = (loss - self.last_loss) / (pairs - self.last_pairs)
             self.last_loss, self.last_pairs = loss, pairs
+            epochs_done = done * self.config.epochs / max(self.plan.total_words, 1)
+            self.history.append([round(epochs_done, 4), round(fields["loss"], 5)])
         self.bar.update(completed=done, **fields)
 
 
