@@ -41,11 +41,11 @@ CHINESE = DATA / "chinese"
 TARGET = REPO / "textlab" / "sentiment" / "pretrained"
 
 EN_OPTIONS = ["--lang", "en", "--vocab-size", "30000", "--embed-dim", "64", "--hidden", "32", "--max-len", "96",
-              "--ngram-buckets", "60000", "--linear-buckets", str(1 << 20)]
+              "--ngram-buckets", "60000", "--linear-buckets", str(1 << 21)]
 EN_W2V_OPTIONS = ["--lang", "en", "--dim", "64", "--epochs", "2", "--min-count", "5"]  # dim = --embed-dim
 ZH_W2V_OPTIONS = ["--lang", "zh", "--dim", "64", "--epochs", "5", "--min-count", "3"]
 ZH_OPTIONS = ["--lang", "zh", "--vocab-size", "30000", "--embed-dim", "64", "--hidden", "48", "--max-len", "150",
-              "--ngram-buckets", "60000", "--linear-buckets", str(1 << 20)]
+              "--ngram-buckets", "60000", "--linear-buckets", str(1 << 21)]
 
 
 def textlab(*args: str) -> str:

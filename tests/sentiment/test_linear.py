@@ -52,3 +52,15 @@ def test_mix_weights_the_informative_logit():
     mix = fit_mix(noise, informative, labels)
     assert isinstance(mix, torch.Tensor) and mix.shape == (3,)
     assert mix[1] > 1.0 and abs(float(mix[0])) < 0.3
+
+
+def test_int8_table_round_trip_is_close():
+    from textlab.sentiment.linear import INT8_BLOCK, dequantize_int8, int8_scales_shape, quantize_int8
+
+    weight = torch.randn(10_000, 1) * torch.rand(10_000, 1) ** 4  # heavy-tailed, like NB-LR weights
+    quantized, scales = quantize_int8(weight)
+    assert quantized.dtype == torch.int8 and quantized.shape == weight.shape
+    assert tuple(scales.shape) == int8_scales_shape(10_000) == (-(-10_000 // INT8_BLOCK),)
+    restored = dequantize_int8(quantized, scales)
+    block_max = weight.reshape(-1)[: len(scales) * INT8_BLOCK].abs().max()
+    assert (restored - weight).abs().max() <= block_max / 254 + 1e-6

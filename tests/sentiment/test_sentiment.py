@@ -36,7 +36,7 @@ def write_csv(path: Path, pos: list[str], neg: list[str], n: int = 200, joiner: 
 
 def tiny_config(lang: str) -> SentimentConfig:
     return SentimentConfig(lang=lang, vocab_size=1000, embed_dim=16, hidden=16, max_len=40, head_len=10,
-                           ngram_buckets=1000, ngram_dim=8, dropout=0.1)
+                           ngram_buckets=1000, ngram_dim=8, dropout=0.1, linear_buckets=1 << 14)
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +73,8 @@ def test_card_and_eval(cli, en_model, tmp_path):
     assert card["kind"] == "sentiment" and card["config"]["lang"] == "en"
     assert card["metrics"]["valid_accuracy"] >= 0.9 and card["data"]["train"] + card["data"]["valid"] == 400
     assert (en_model / "curve.png").read_bytes()[:4] == b"\x89PNG"  # the training curve ships with the model
+    # the default model mixes the n-gram branch in, and stores its table as int8 (read back below)
+    assert len(card["metrics"]["mix"]) == 3 and card["extra"]["ngram_table"].startswith("int8")
     data = write_csv(tmp_path / "test.csv", EN_POS, EN_NEG, n=20)
     result = json.loads(run(cli, "eval-sentiment", "--model", str(en_model), str(data), "--json").stdout)
     assert result["n"] == 40 and result["accuracy"] >= 0.9

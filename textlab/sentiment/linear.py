@@ -48,6 +48,29 @@ def hashed_ngrams(tokens: Sequence[str], buckets: int, max_n: int, max_words: in
     return np.unique(np.concatenate(keys)).astype(np.int64)
 
 
+INT8_BLOCK = 256  # weights per scale when the n-gram table is stored as int8
+
+
+def quantize_int8(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric int8 with one float32 scale per block of ``INT8_BLOCK`` consecutive weights
+    (hash slots are in random order, so every block sees the whole weight distribution)."""
+    flat = weight.detach().reshape(-1).float()
+    padded = F.pad(flat, (0, (-len(flat)) % INT8_BLOCK)).view(-1, INT8_BLOCK)
+    scales = padded.abs().amax(dim=1).clamp_min(1e-12) / 127.0
+    quantized = torch.round(padded / scales[:, None]).clamp(-127, 127).to(torch.int8)
+    return quantized.reshape(-1)[: len(flat)].reshape(weight.shape), scales
+
+
+def dequantize_int8(quantized: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
+    flat = quantized.reshape(-1).float()
+    padded = F.pad(flat, (0, (-len(flat)) % INT8_BLOCK)).view(-1, INT8_BLOCK)
+    return (padded * scales.float()[:, None]).reshape(-1)[: len(flat)].reshape(quantized.shape)
+
+
+def int8_scales_shape(buckets: int) -> tuple[int]:
+    return (-(-buckets // INT8_BLOCK),)
+
+
 def flatten(bags: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     """(flat ids, offsets) as EmbeddingBag takes them."""
     sizes = np.fromiter((len(b) for b in bags), dtype=np.int64, count=len(bags))

@@ -12,11 +12,14 @@ import torch
 
 from textlab.errors import DataError
 from textlab.sentiment.data import Encoder
+from textlab.sentiment.linear import INT8_BLOCK, dequantize_int8, int8_scales_shape, quantize_int8
 from textlab.sentiment.model import SentimentConfig, SentimentModel
 from textlab.store import VOCAB_FILE, ModelCard, load_tensors, read_card, save_model
 from textlab.text import PAD, UNK, Vocab
 
 KIND = "sentiment"
+LINEAR_TABLE = "linear.weight.weight"
+LINEAR_SCALES = "linear.weight.scales"
 STORAGE_DTYPE = torch.float16
 
 
@@ -34,8 +37,12 @@ def save_sentiment(path: Path, model: SentimentModel, vocab: Vocab, data: dict, 
                    command: str = "", extra: dict | None = None, force: bool = False,
                    extra_files: dict[str, bytes] | None = None) -> Path:
     tensors = {k: (v.to(STORAGE_DTYPE) if v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    storage = {"weights_dtype": "float16"}
+    if model.linear is not None:  # the n-gram table is most of the bytes: int8 with block scales
+        tensors[LINEAR_TABLE], tensors[LINEAR_SCALES] = quantize_int8(model.linear.weight.weight)
+        storage["ngram_table"] = f"int8, one float32 scale per {INT8_BLOCK} weights"
     card = ModelCard(kind=KIND, config=model.config.to_dict(), data=data, metrics=metrics, command=command,
-                     extra={"weights_dtype": "float16", **(extra or {})})
+                     extra={**storage, **(extra or {})})
     return save_model(path, card, tensors, vocab_tsv=vocab.to_tsv(), extra_files=extra_files, force=force)
 
 
@@ -58,7 +65,13 @@ def load_sentiment(path: Path, device: torch.device | str = "cpu") -> LoadedMode
         raise DataError(f"{path}: vocab.tsv has {len(vocab)} entries, the config says {config.vocab_size} "
                         "(starting with <pad>, <unk>)")
     model = SentimentModel(config)
-    tensors = load_tensors(path, model.expected_shapes())
+    expected = model.expected_shapes()
+    int8_table = model.linear is not None and "ngram_table" in card.extra
+    if int8_table:
+        expected[LINEAR_SCALES] = int8_scales_shape(config.linear_buckets)
+    tensors = load_tensors(path, expected)
+    if int8_table:
+        tensors[LINEAR_TABLE] = dequantize_int8(tensors[LINEAR_TABLE], tensors.pop(LINEAR_SCALES))
     state = {k: (v.float() if v.is_floating_point() else v) for k, v in tensors.items()}
     model.load_state_dict(state)
     model.to(device).eval()

@@ -23,7 +23,9 @@ from textlab.runtime import (
     save_checkpoint, seed_everything, set_rng_state,
 )
 from textlab.sentiment.data import Encoder, build_vocab, collate, length_sorted_batches, tokenize_texts
-from textlab.sentiment.linear import LinearSettings, fit_mix, linear_logits, train_linear
+from textlab.sentiment.linear import (
+    LinearSettings, dequantize_int8, fit_mix, linear_logits, quantize_int8, train_linear,
+)
 from textlab.sentiment.linear import accuracy as linear_accuracy
 from textlab.sentiment.model import SentimentConfig, SentimentModel
 from textlab.sentiment.saved import make_encoder, save_sentiment
@@ -129,6 +131,8 @@ def add_ngram_branch(model: SentimentModel, train: Encoded, valid: Encoded, devi
                                 LinearSettings(seed=settings.seed), log=console.print, stop=stop)
     if linear is None:
         return None
+    with torch.no_grad():  # measure (and mix) exactly what is stored: the table as int8
+        linear.weight.weight.copy_(dequantize_int8(*quantize_int8(linear.weight.weight)))
     neural = predict_logits(model, valid, device)
     ngram = linear_logits(linear, valid.linear)
     mix = fit_mix(neural, ngram, valid.labels)
