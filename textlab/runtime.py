@@ -195,19 +195,30 @@ class StopRequest:
 
 
 @contextlib.contextmanager
+def stop_signal_handler(handler) -> Iterator[None]:
+    """Route SIGINT and SIGTERM to ``handler`` inside the block, then restore the previous
+    handlers. Only in the main thread (signal handlers cannot live elsewhere); a no-op there."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@contextlib.contextmanager
 def graceful_stop() -> Iterator[StopRequest]:
     """Turn SIGINT/SIGTERM into a flag so a training loop can save a checkpoint and exit.
 
     A second signal while the first is being handled raises KeyboardInterrupt at once.
-    Only installs handlers in the main thread (signal handlers cannot live elsewhere).
     """
     request = StopRequest()
-    import threading
-
     owner = os.getpid()
-    if threading.current_thread() is not threading.main_thread():
-        yield request
-        return
 
     def handler(signum, frame):  # noqa: ARG001
         forward_if_forked(owner, signum)
@@ -216,12 +227,8 @@ def graceful_stop() -> Iterator[StopRequest]:
         request.signum = signum
         console.print(f"[yellow]{signal.Signals(signum).name} received: saving a checkpoint, please wait...")
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with stop_signal_handler(handler):
         yield request
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 class Timer:

@@ -24,12 +24,16 @@ import torch
 THREADS_ENV = "TEXTLAB_THREADS"
 
 
+def _env_threads(name: str) -> int | None:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
 def user_fixed_threads() -> int | None:
     """The thread count the user asked for through the environment, if any."""
     for name in (THREADS_ENV, "OMP_NUM_THREADS"):
-        value = os.environ.get(name, "").strip()
-        if value.isdigit() and int(value) > 0:
-            return int(value)
+        if (threads := _env_threads(name)) is not None:
+            return threads
     return None
 
 
@@ -56,9 +60,9 @@ class ThreadTuner:
     @classmethod
     def for_device(cls, device: torch.device, **kwargs) -> "ThreadTuner":
         """A tuner over {torch's current count, 1} on CPU; a no-op elsewhere or when fixed."""
-        fixed = os.environ.get(THREADS_ENV, "").strip()
-        if device.type == "cpu" and fixed.isdigit() and int(fixed) > 0:
-            torch.set_num_threads(int(fixed))
+        fixed = _env_threads(THREADS_ENV)  # OMP_NUM_THREADS torch applies by itself
+        if device.type == "cpu" and fixed is not None:
+            torch.set_num_threads(fixed)
         threads = torch.get_num_threads()
         distributed = os.environ.get("WORLD_SIZE", "1").strip() not in ("", "1")  # ranks must compute alike
         if device.type != "cpu" or user_fixed_threads() is not None or threads <= 1 or distributed:

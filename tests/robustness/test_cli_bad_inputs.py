@@ -44,26 +44,6 @@ def _check(result, what):
         assert lines[-1] == stderr.strip().splitlines()[-1], (what, stderr[-500:])
 
 
-@pytest.fixture(scope="module")
-def tiny_models(tmp_path_factory):
-    """A tiny word2vec and char LM model to point the eval commands at."""
-    from typer.testing import CliRunner
-
-    from textlab.cli import app
-
-    folder = tmp_path_factory.mktemp("models")
-    corpus = folder / "corpus.txt"
-    corpus.write_text("the king rules the land and the queen rules the sea\n" * 50)
-    runner = CliRunner()
-    w2v = runner.invoke(app, ["train-w2v", str(corpus), "--epochs", "1", "--min-count", "1", "--dim", "8",
-                              "-o", str(folder / "w2v")])
-    assert w2v.exit_code == 0, w2v.output
-    lm = runner.invoke(app, ["train-charlm", str(corpus), "--epochs", "1", "--hidden", "16", "--layers", "1",
-                             "--seq-len", "8", "--batch-size", "2", "-o", str(folder / "lm")])
-    assert lm.exit_code == 0, lm.output
-    return {"w2v": str(folder / "w2v"), "lm": str(folder / "lm")}
-
-
 @pytest.mark.parametrize("kind", sorted(BAD_FILES))
 @pytest.mark.parametrize("command", sorted(CORPUS_COMMANDS))
 def test_bad_files(cli, tmp_path, tiny_models, command, kind):

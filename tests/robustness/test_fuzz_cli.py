@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -59,26 +58,6 @@ def refused_or_ok(result, what) -> bool:
     if STRICT:
         assert "internal error" not in lines[-1], (what, lines[-1])
     return False
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    """A tiny word2vec and char LM, trained once for the module."""
-    from typer.testing import CliRunner
-
-    from textlab.cli import app
-
-    folder = tmp_path_factory.mktemp("fuzz_models")
-    corpus = folder / "corpus.txt"
-    corpus.write_text("the king rules the land and the queen rules the sea . a man and a woman\n" * 40)
-    runner = CliRunner()
-    w2v = runner.invoke(app, ["train-w2v", str(corpus), "--epochs", "1", "--min-count", "1", "--dim", "8",
-                              "-o", str(folder / "w2v")])
-    assert w2v.exit_code == 0, w2v.output
-    lm = runner.invoke(app, ["train-charlm", str(corpus), "--epochs", "1", "--hidden", "8", "--layers", "1",
-                             "--seq-len", "8", "--batch-size", "4", "-o", str(folder / "lm")])
-    assert lm.exit_code == 0, lm.output
-    return {"w2v": str(folder / "w2v"), "lm": str(folder / "lm"), "corpus": str(corpus), "folder": folder}
 
 
 @fuzz(25)
@@ -130,10 +109,10 @@ def test_sentiment_stdin(cli, data, lang, as_json, batch_size):
 
 @fuzz(15)
 @given(data=raw_bytes)
-def test_eval_charlm(cli, tmp_path_factory, models, data):
+def test_eval_charlm(cli, tmp_path_factory, tiny_models, data):
     path = tmp_path_factory.mktemp("heldout") / "t.txt"
     path.write_bytes(data)
-    result = cli("eval-charlm", "--model", models["lm"], str(path), "--json")
+    result = cli("eval-charlm", "--model", tiny_models["lm"], str(path), "--json")
     if refused_or_ok(result, data):
         figures = json.loads(result.stdout)
         assert figures["chars"] >= 1  # under two characters is refused with a one-line error
@@ -144,13 +123,13 @@ def test_eval_charlm(cli, tmp_path_factory, models, data):
 @given(words=st.lists(st.one_of(texts, st.sampled_from(["king", "queen", "man", "woman", "the", "-k", "--", "-"])),
                       min_size=4, max_size=4),
        k=st.one_of(st.integers(1, 50).map(str), numbers), method=st.sampled_from(["add", "mul", "sub", ""]))
-def test_neighbors_and_analogy(cli, models, words, k, method):
+def test_neighbors_and_analogy(cli, tiny_models, words, k, method):
     words = [w.replace("\x00", "") for w in words]  # the OS cannot pass NUL in an argument
-    result = cli("neighbors", "--model", models["w2v"], "-k", k, "--json", "--", words[0])
+    result = cli("neighbors", "--model", tiny_models["w2v"], "-k", k, "--json", "--", words[0])
     if refused_or_ok(result, ("neighbors", words[0], k)):
         rows = json.loads(result.stdout)
         assert isinstance(rows, (list, dict))
-    result = cli("analogy", "--model", models["w2v"], "-k", k, "--method", method, "--json", "--", *words[1:])
+    result = cli("analogy", "--model", tiny_models["w2v"], "-k", k, "--method", method, "--json", "--", *words[1:])
     refused_or_ok(result, ("analogy", words[1:], k, method))
 
 
@@ -189,11 +168,11 @@ OPTION_CASES = {
 
 @fuzz(30)
 @given(data=st.data(), case=st.sampled_from(sorted(OPTION_CASES)))
-def test_option_values(cli, tmp_path_factory, models, data, case):
+def test_option_values(cli, tmp_path_factory, tiny_models, data, case):
     template, valid = OPTION_CASES[case]
     value = data.draw(st.one_of(numbers, valid.map(str)), label="value").replace("\x00", "")
     out = tmp_path_factory.mktemp("opt") / "model"
-    args = [part.format(value=value, out=out, **models) for part in template]
+    args = [part.format(value=value, out=out, **tiny_models) for part in template]
     result = cli(*args, input="A king and a queen.\n")
     if refused_or_ok(result, args) and case.startswith("train-"):
         assert (out / "config.json").is_file() and (out / "weights.safetensors").is_file()

@@ -33,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import shutil
 import signal
-import threading
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Iterator
@@ -48,7 +47,7 @@ from textlab.charlm.model import CharLMConfig, detach_state
 from textlab.charlm.train import TrainConfig, Trainer, TrainResult, load_resume_state
 from textlab.distributed import Distributed, init_from_environment
 from textlab.errors import DataError, TextlabError, TrainingInterrupted, UsageError
-from textlab.runtime import StopRequest, console, load_checkpoint, rng_state, save_checkpoint
+from textlab.runtime import StopRequest, console, load_checkpoint, rng_state, save_checkpoint, stop_signal_handler
 
 RANK_DIR = "rank-{}"
 
@@ -88,9 +87,6 @@ def stop_on_signals(dist: Distributed) -> Iterator[StopRequest]:
     process twice (from the terminal, then forwarded by torchrun), and torchrun kills processes
     still alive after its shutdown timeout (30 s by default)."""
     request = StopRequest()
-    if threading.current_thread() is not threading.main_thread():
-        yield request
-        return
 
     def handler(signum, frame):  # noqa: ARG001
         if request.signum is None:
@@ -99,12 +95,8 @@ def stop_on_signals(dist: Distributed) -> Iterator[StopRequest]:
                 console.print(f"[yellow]{signal.Signals(signum).name} received: all processes stop at the "
                               "next step and save a checkpoint, please wait...")
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with stop_signal_handler(handler):
         yield request
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def process_seed(seed: int, rank: int) -> int:

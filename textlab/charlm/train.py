@@ -249,15 +249,16 @@ class Trainer:
                 self.loss_count += 1
                 self.step += 1
                 steps_this_session += 1
-                chars_this_session += x.size(1) * config.batch_size  # over all processes
+                step_chars = x.size(1) * config.batch_size  # over all processes
+                chars_this_session += step_chars
                 self.position += config.seq_len
                 if self.position >= self.streams.size(1) - 1:  # epoch done: start the streams afresh
                     self.position, self.epoch, self.hidden = 0, self.epoch + 1, None
                 fields = {"loss": loss_value, "lr": group["lr"]}
                 if config.max_minutes > 0:
                     fields["left"] = f"{max(0.0, config.max_minutes * 60 - elapsed()) / 60:.1f}min"
-                bar.update(advance=x.size(1) * config.batch_size, **fields)
-                threads.step(x.size(1) * x.size(0))
+                bar.update(advance=step_chars, **fields)
+                threads.step(step_chars)
                 if self.step % self.eval_interval == 0 or self.position == 0:
                     self.validate(elapsed())
             if not self.history or self.history[-1]["step"] != self.step:

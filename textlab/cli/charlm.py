@@ -97,9 +97,13 @@ def train_charlm_command(
         import shutil
 
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    _report_saved(log, path, metrics)
+
+
+def _report_saved(log, path, metrics: dict) -> None:
     log(f"saved {path}: val loss {metrics['val_loss']:.4f} nats/char, perplexity "
-                  f"{metrics['val_perplexity']:.3f}, {metrics['val_bpc']:.4f} bits/char, "
-                  f"{metrics['train_chars_per_s']:,} chars/s")
+        f"{metrics['val_perplexity']:.3f}, {metrics['val_bpc']:.4f} bits/char, "
+        f"{metrics['train_chars_per_s']:,} chars/s")
 
 
 def _train_under_torchrun(corpus, path, valid_fraction, configure, device, resume, force, seed, log, hint) -> None:
@@ -117,9 +121,7 @@ def _train_under_torchrun(corpus, path, valid_fraction, configure, device, resum
             raise typer.Exit(exc.exit_code) from None
         raise
     if metrics is not None:
-        log(f"saved {path}: val loss {metrics['val_loss']:.4f} nats/char, perplexity "
-            f"{metrics['val_perplexity']:.3f}, {metrics['val_bpc']:.4f} bits/char, "
-            f"{metrics['train_chars_per_s']:,} chars/s")
+        _report_saved(log, path, metrics)
 
 
 @app.command("generate")

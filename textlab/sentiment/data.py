@@ -108,12 +108,7 @@ def collate(sequences: Sequence[np.ndarray], bags: Sequence[np.ndarray] | None, 
     ids = np.zeros((len(sequences), int(lengths.max())), dtype=np.int64)
     for row, seq in enumerate(sequences):
         ids[row, : len(seq)] = seq
-    ngrams = None
-    if bags is not None:
-        sizes = np.fromiter((len(b) for b in bags), dtype=np.int64, count=len(bags))
-        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-        flat = np.concatenate(bags).astype(np.int64) if len(bags) else np.zeros(0, dtype=np.int64)
-        ngrams = (torch.from_numpy(flat), torch.from_numpy(offsets))
+    ngrams = None if bags is None else flatten(bags)
     targets = None if labels is None else torch.tensor(labels, dtype=torch.float32)
     linear_pair = None if linear is None or any(b is None for b in linear) else flatten(linear)
     return Batch(torch.from_numpy(ids), torch.from_numpy(lengths), ngrams, targets, linear_pair)

@@ -292,8 +292,7 @@ def train_sentiment(dataset: str, config: SentimentConfig, settings: TrainSettin
         if model.linear is not None:
             state["epoch"] = settings.epochs  # the neural part is done: a resume goes straight here
             ngram_metrics = add_ngram_branch(model, train, valid, device, settings, stop)
-            if ngram_metrics is None:
-                model.load_state_dict(state["best_state"])
+            if ngram_metrics is None:  # stopped: the model still holds the best neural weights
                 save_and_stop()
 
     minutes = (state["elapsed"] + timer.elapsed) / 60
