@@ -10,9 +10,11 @@ en: `textlab train-w2v` first learns in-domain word vectors from the aclImdb tra
     trains on the aclImdb train split with its embedding initialised from those vectors (its
     validation part picks the epoch); measured once on the 25k-review test split with
     `textlab eval-sentiment`. The word2vec model is a build step only: it is not shipped.
-zh: ChnSentiCorp hotel reviews: every 5th row is held out (never trained on) and used for the
-    reported accuracy; training uses the other rows plus the hotel (酒店) reviews of
-    online_shopping_10_cats, minus any review whose text also occurs in the held-out part.
+zh: ChnSentiCorp hotel reviews: every 5th row is held out (never trained on or chosen by) and
+    used for the reported accuracy; every 5th of the other rows is the validation part (it picks
+    the epoch and the mix); training uses the remaining rows plus the hotel (酒店) reviews of
+    online_shopping_10_cats, minus any review whose text also occurs in the held-out or
+    validation part. The n-gram branch sees word and character n-grams (--ngram-units auto).
     Its embedding starts from word vectors that `textlab train-w2v --lang zh` learns from the
     review texts of all the Chinese CSVs minus every held-out text (labels unused).
     --no-w2v skips the word2vec step (random embedding init) for either language.
@@ -73,21 +75,29 @@ def write_rows(path: Path, rows: list[tuple[str, str]]) -> None:
         writer.writerows(rows)
 
 
-def chinese_split(work: Path) -> tuple[Path, Path, dict]:
+def chinese_split(work: Path) -> tuple[Path, Path, Path, dict]:
+    """Held-out part (reported, never trained on or chosen by), validation part (ChnSentiCorp
+    rows too, so that model selection measures the reviews the target is about) and training set."""
     hotel = read_rows(CHINESE / "ChnSentiCorp_htl_train.csv")
     held_out = [row for i, row in enumerate(hotel) if i % 5 == 0]
     held_texts = {text for _, text in held_out}
-    train = [row for i, row in enumerate(hotel) if i % 5 != 0 and row[1] not in held_texts]
+    rest = [row for i, row in enumerate(hotel) if i % 5 != 0 and row[1] not in held_texts]
+    valid = [row for i, row in enumerate(rest) if i % 5 == 0]
+    valid_texts = {text for _, text in valid}
+    train = [row for row in rest if row[1] not in valid_texts]
     extra = read_rows(CHINESE / "online_shopping_10_cats.zip", category="酒店")
-    extra_kept = [row for row in extra if row[1] not in held_texts]
+    extra_kept = [row for row in extra if row[1] not in held_texts and row[1] not in valid_texts]
     train += extra_kept
     write_rows(work / "zh_train.csv", train)
+    write_rows(work / "zh_valid.csv", valid)
     write_rows(work / "chnsenticorp_heldout.csv", held_out)
-    info = {"train_sources": ["ChnSentiCorp_htl_train.csv rows with index % 5 != 0",
+    info = {"train_sources": ["ChnSentiCorp_htl_train.csv rows with index % 5 != 0, minus the validation rows",
                               "online_shopping_10_cats.zip rows with cat 酒店 (hotel)"],
             "train_reviews": len(train), "heldout": "ChnSentiCorp_htl_train.csv rows with index % 5 == 0",
-            "heldout_reviews": len(held_out), "dropped_duplicates_of_heldout": len(extra) - len(extra_kept)}
-    return work / "zh_train.csv", work / "chnsenticorp_heldout.csv", info
+            "valid": "every 5th ChnSentiCorp_htl_train.csv row with index % 5 != 0 (picks the epochs and the mix)",
+            "valid_reviews": len(valid), "heldout_reviews": len(held_out),
+            "dropped_duplicates_of_heldout_or_valid": len(extra) - len(extra_kept)}
+    return work / "zh_train.csv", work / "zh_valid.csv", work / "chnsenticorp_heldout.csv", info
 
 
 def chinese_unlabelled_text(work: Path) -> tuple[Path, dict]:
@@ -189,8 +199,8 @@ def build(lang: str, minutes: float, epochs: int, work: Path, keep_better: bool 
                                                   "test": "aclImdb test split (25k reviews), measured once after training"}
         options = EN_OPTIONS
     else:
-        train_data, test_data, info = chinese_split(work)
-        options = ZH_OPTIONS
+        train_data, valid_data, test_data, info = chinese_split(work)
+        options = [*ZH_OPTIONS, "--valid-data", str(valid_data)]
     if from_model is None and w2v_init:
         w2v, w2v_info = train_word_vectors(lang, work)
         options = [*options, "--pretrained-w2v", str(w2v)]

@@ -31,6 +31,21 @@ def test_hashing_is_stable_order_sensitive_and_binary():
     assert other.stdout.strip() == str(ids.tolist())
 
 
+def test_character_ngrams_for_chinese_and_words_plus_chars():
+    tokens = ["房间", "很脏"]
+    chars = hashed_ngrams(tokens, 1 << 20, 3, 1000, units="chars", char_separator="")
+    assert len(chars) == 4 + 3 + 2  # 房 间 很 脏, 3 character bigrams, 2 trigrams
+    words = hashed_ngrams(tokens, 1 << 20, 3, 1000)
+    both = hashed_ngrams(tokens, 1 << 20, 3, 1000, units="words+chars", char_separator="")
+    assert set(both.tolist()) == set(words.tolist()) | set(chars.tolist()) and len(both) == 9 + 3
+    # a one-character word is a different feature from the same character
+    assert set(hashed_ngrams(["好"], 1 << 20, 1, 10).tolist()).isdisjoint(
+        hashed_ngrams(["好"], 1 << 20, 1, 10, units="chars").tolist())
+    # English joins tokens with a space: "a b" has the character bigrams "a " and " b"
+    assert len(hashed_ngrams(["a", "b"], 1 << 20, 2, 10, units="chars")) == 3 + 2
+    assert len(hashed_ngrams(["房间", "很脏"], 1 << 20, 3, 1, units="chars", char_separator="")) == 2 + 1
+
+
 def _bags(texts):
     return [hashed_ngrams(t.split(), 1 << 16, 3, 1000).astype(np.int32) for t in texts]
 

@@ -93,8 +93,23 @@ def test_chinese_goes_through_jieba(cli, tmp_path, monkeypatch):
     assert calls, "Chinese training text must be tokenized by jieba"
     vocab = (tmp_path / "zh" / "vocab.tsv").read_text(encoding="utf-8")
     assert "\n房间\t" in vocab and "\n服务\t" in vocab  # words, not characters
+    card = json.loads((tmp_path / "zh" / "config.json").read_text(encoding="utf-8"))
+    assert card["config"]["linear_units"] == "words+chars"  # the n-gram branch also sees characters
     out = run(cli, "sentiment", "--model", str(tmp_path / "zh"), input="服务很好，非常满意\n房间很脏，非常失望\n").stdout
     assert out.splitlines()[0].startswith("positive") and out.splitlines()[1].startswith("negative")
+
+
+def test_explicit_validation_set(cli, tmp_path):
+    data = write_csv(tmp_path / "train.csv", EN_POS, EN_NEG, n=50)
+    valid = write_csv(tmp_path / "valid.csv", EN_POS, EN_NEG, n=7)
+    run(cli, "train-sentiment", str(data), "--valid-data", str(valid), "--epochs", "2", "--vocab-size", "100",
+        "--embed-dim", "8", "--hidden", "8", "--max-len", "20", "--linear-buckets", "4096", "-o", str(tmp_path / "m"))
+    card = json.loads((tmp_path / "m" / "config.json").read_text(encoding="utf-8"))
+    assert (card["data"]["train"], card["data"]["valid"]) == (100, 14)  # every training row kept
+    assert card["data"]["valid_data"] == str(valid) and card["config"]["linear_units"] == "words"
+    missing = cli("train-sentiment", str(data), "--valid-data", str(tmp_path / "nope.csv"), "-o", str(tmp_path / "x"))
+    assert missing.exit_code != 0 and "nope.csv" in missing.stderr and "Traceback" not in missing.stderr
+    assert not (tmp_path / "x").exists()
 
 
 def test_refuses_overwrite_and_bad_model(cli, en_model, tmp_path):

@@ -31,10 +31,12 @@ def train_sentiment_command(
     dropout: Annotated[float, typer.Option("--dropout", min=0.0, max=0.9)] = 0.4,
     ngram_buckets: Annotated[int, typer.Option("--ngram-buckets", min=0, max=10_000_000, help="Hashed bigram slots of the fastText-style bag feeding the neural head (0 = none).")] = 100_000,
     linear_buckets: Annotated[int, typer.Option("--linear-buckets", min=0, max=1 << 26, help="Hashed uni/bi/trigram slots of the naive-Bayes-weighted linear branch mixed with the neural logit (0 = none).")] = 1 << 21,
+    ngram_units: Annotated[Literal["auto", "words", "chars", "words+chars"], typer.Option("--ngram-units", help="What the linear branch's n-grams are made of (auto: words for en, words+chars for zh).")] = "auto",
     pretrained_w2v: Annotated[Optional[str], typer.Option("--pretrained-w2v", help="Initialise the embedding from this word2vec model.")] = None,
     epochs: Annotated[int, typer.Option("--epochs", min=1, max=1000)] = 5,
     max_minutes: MaxMinutes = None,
     valid_fraction: Annotated[float, typer.Option("--valid-fraction", min=0.001, max=0.9, help="Part of the train split held out for model selection.")] = 0.1,
+    valid_data: Annotated[Optional[str], typer.Option("--valid-data", help="Validate on this labelled set (read like DATASET) instead of holding out --valid-fraction.")] = None,
     device: Device = "auto",
     seed: Seed = 1,
     output: OutputModel = None,
@@ -51,8 +53,9 @@ def train_sentiment_command(
 
     config = SentimentConfig(lang=lang, cell=cell, vocab_size=vocab_size, embed_dim=embed_dim, hidden=hidden,
                              layers=layers, bidirectional=bidirectional, dropout=dropout, max_len=max_len,
-                             head_len=max_len // 4, ngram_buckets=ngram_buckets, linear_buckets=linear_buckets)
-    settings = TrainSettings(epochs=epochs, valid_fraction=valid_fraction, max_minutes=max_minutes, seed=seed,
+                             head_len=max_len // 4, ngram_buckets=ngram_buckets, linear_buckets=linear_buckets,
+                             linear_units=ngram_units)
+    settings = TrainSettings(epochs=epochs, valid_fraction=valid_fraction, valid_data=valid_data, max_minutes=max_minutes, seed=seed,
                              device=device)
     result = train_sentiment(dataset, config, settings, output_path(output, "sentiment"), force=force,
                              resume=resume, pretrained_w2v=pretrained_w2v, command=command_line())

@@ -51,6 +51,8 @@ class Encoder:
     bag_max_len: int
     linear_buckets: int = 0
     linear_max_n: int = 3
+    linear_units: str = "words"  # words | chars | words+chars
+    char_separator: str = " "  # joins tokens for character n-grams ("" for Chinese)
 
     def ids(self, tokens: Sequence[str]) -> np.ndarray:
         """All word ids of a review (unknown words map to ``<unk>``)."""
@@ -79,7 +81,8 @@ class Encoder:
         """Hashed binary n-gram ids for the n-gram branch (None when the model has none)."""
         if self.linear_buckets <= 0:
             return None
-        return hashed_ngrams(tokens, self.linear_buckets, self.linear_max_n, self.bag_max_len).astype(np.int32)
+        return hashed_ngrams(tokens, self.linear_buckets, self.linear_max_n, self.bag_max_len, self.linear_units,
+                             self.char_separator).astype(np.int32)
 
     def encode(self, tokens: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         ids = self.ids(tokens)

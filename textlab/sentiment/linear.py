@@ -7,7 +7,9 @@ errors; their logits, mixed with three weights fitted on the validation part, be
 
 Features: every distinct n-gram (n = 1..``max_n``) of the first ``max_words`` tokens, hashed
 (CRC-32 of each word, combined per n-gram, stable across processes and machines) into
-``buckets`` slots. A review's logit is ``sum(weight[f] * ratio[f] for f in its n-grams) + bias``.
+``buckets`` slots; optionally also the character 1..``max_n``-grams of those tokens (Chinese
+word segmentation errs, and character n-grams of Chinese reviews carry much of the signal).
+A review's logit is ``sum(weight[f] * ratio[f] for f in its n-grams) + bias``.
 """
 
 from __future__ import annotations
@@ -31,20 +33,44 @@ def word_hashes(tokens: Sequence[str]) -> np.ndarray:
                        dtype=np.uint64, count=len(tokens))
 
 
-def hashed_ngrams(tokens: Sequence[str], buckets: int, max_n: int, max_words: int) -> np.ndarray:
-    """Sorted distinct bucket ids (int64) of the 1..max_n-grams of the first ``max_words`` tokens."""
-    if buckets <= 0 or not tokens:
-        return np.zeros(0, dtype=np.int64)
-    words = word_hashes(tokens[:max_words])
+#: what the n-gram branch hashes: word n-grams, character n-grams, or both
+UNITS = ("words", "chars", "words+chars")
+_CHAR_SALT = np.uint64(0xC2B2AE3D27D4EB4F)  # keeps character n-grams apart from word n-grams
+
+
+def char_codes(tokens: Sequence[str], separator: str) -> np.ndarray:
+    """Unicode code points of the tokens joined by ``separator`` ("" for Chinese, " " otherwise)."""
+    text = separator.join(tokens)
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
+
+
+def _ngram_keys(units: np.ndarray, max_n: int, salt: np.uint64, buckets: int) -> list[np.ndarray]:
     keys = []
     with np.errstate(over="ignore"):
-        key = np.zeros(len(words), dtype=np.uint64)
+        key = np.zeros(len(units), dtype=np.uint64)
         for n in range(1, max_n + 1):
-            if len(words) < n:
+            if len(units) < n:
                 break
-            # key of the n-gram starting at i = key of the (n-1)-gram at i, times M, plus word i+n-1
-            key = key[: len(words) - n + 1] * _MULTIPLIER + words[n - 1:]
-            keys.append((key ^ _ORDER_SALT[min(n, len(_ORDER_SALT) - 1)]) % np.uint64(buckets))
+            # key of the n-gram starting at i = key of the (n-1)-gram at i, times M, plus unit i+n-1
+            key = key[: len(units) - n + 1] * _MULTIPLIER + units[n - 1:]
+            keys.append((key ^ _ORDER_SALT[min(n, len(_ORDER_SALT) - 1)] ^ salt) % np.uint64(buckets))
+    return keys
+
+
+def hashed_ngrams(tokens: Sequence[str], buckets: int, max_n: int, max_words: int, units: str = "words",
+                  char_separator: str = " ") -> np.ndarray:
+    """Sorted distinct bucket ids (int64) of the 1..max_n-grams of the first ``max_words`` tokens:
+    word n-grams, character n-grams (of the tokens joined by ``char_separator``) or both."""
+    if buckets <= 0 or not tokens:
+        return np.zeros(0, dtype=np.int64)
+    tokens = tokens[:max_words]
+    keys = []
+    if units in ("words", "words+chars"):
+        keys += _ngram_keys(word_hashes(tokens), max_n, np.uint64(0), buckets)
+    if units in ("chars", "words+chars"):
+        keys += _ngram_keys(char_codes(tokens, char_separator), max_n, _CHAR_SALT, buckets)
+    if not keys:
+        return np.zeros(0, dtype=np.int64)
     return np.unique(np.concatenate(keys)).astype(np.int64)
 
 

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from textlab.errors import DataError
-from textlab.sentiment.linear import NgramLinear
+from textlab.sentiment.linear import UNITS, NgramLinear
 from textlab.store import config_from_dict
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
@@ -57,7 +57,8 @@ class SentimentConfig:
     ngram_dim: int = 16
     bag_max_len: int = 1000  # words of a review that feed the bag branch (and the n-gram branch)
     linear_buckets: int = 0  # hashed n-gram slots of the NB-weighted linear branch (0 = none)
-    linear_max_n: int = 3  # longest word n-gram of the linear branch
+    linear_max_n: int = 3  # longest n-gram of the linear branch
+    linear_units: str = "words"  # n-gram branch features: words | chars | words+chars
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -67,6 +68,8 @@ class SentimentConfig:
         config = config_from_dict(cls, raw, where, limits=CONFIG_LIMITS)
         if config.cell not in CELLS:
             raise DataError(f"{where}: unknown cell {config.cell!r} (use lstm, gru or rnn)")
+        if config.linear_units not in UNITS:
+            raise DataError(f"{where}: unknown n-gram units {config.linear_units!r} (use {', '.join(UNITS)})")
         if config.lang not in ("en", "zh"):
             raise DataError(f"{where}: unknown language {config.lang!r} (use en or zh)")
         if config.head_len > config.max_len:

@@ -49,7 +49,8 @@ def save_sentiment(path: Path, model: SentimentModel, vocab: Vocab, data: dict, 
 def make_encoder(config: SentimentConfig, vocab: Vocab) -> Encoder:
     return Encoder(vocab=vocab, max_len=config.max_len, head_len=config.head_len,
                    ngram_buckets=config.ngram_buckets, bag_max_len=config.bag_max_len,
-                   linear_buckets=config.linear_buckets, linear_max_n=config.linear_max_n)
+                   linear_buckets=config.linear_buckets, linear_max_n=config.linear_max_n,
+                   linear_units=config.linear_units, char_separator="" if config.lang == "zh" else " ")
 
 
 def load_sentiment(path: Path, device: torch.device | str = "cpu") -> LoadedModel:

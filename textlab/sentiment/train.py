@@ -42,6 +42,7 @@ class TrainSettings:
     warmup_steps: int = 100
     grad_clip: float = 1.0
     valid_fraction: float = 0.1
+    valid_data: str | None = None  # a labelled set to validate on instead of holding out valid_fraction
     max_minutes: float | None = None
     seed: int = 1
     device: str = "auto"
@@ -89,6 +90,25 @@ def split_indices(n: int, valid_fraction: float, seed: int) -> tuple[np.ndarray,
     order = np.random.default_rng(seed).permutation(n)
     n_valid = min(n - 1, max(1, round(n * valid_fraction)))
     return order[n_valid:], order[:n_valid]
+
+
+def append_validation(texts: list[str], labels: list[int], valid_data: str) -> tuple[np.ndarray, np.ndarray]:
+    """Append the reviews of ``valid_data`` (read like DATASET) to ``texts``/``labels``; returns
+    (train indices, validation indices)."""
+    valid_texts, valid_labels, _ = read_labelled(valid_data, "train")
+    if not valid_texts:
+        raise DataError(f"{valid_data}: no labelled reviews to validate on")
+    if not texts:
+        raise DataError("no labelled reviews to train on")
+    n = len(texts)
+    texts.extend(valid_texts)
+    labels.extend(valid_labels)
+    return np.arange(n), np.arange(n, len(texts))
+
+
+def default_units(lang: str) -> str:
+    """Word n-grams for English; words and characters for Chinese (segmentation errs)."""
+    return "words+chars" if lang == "zh" else "words"
 
 
 def encode_all(token_lists, indices, labels, encoder: Encoder) -> Encoded:
@@ -191,7 +211,12 @@ def train_sentiment(dataset: str, config: SentimentConfig, settings: TrainSettin
 
     texts, labels, stats = read_labelled(dataset, "train")
     lang = config.lang if config.lang != "auto" else guess_lang(texts)
-    train_idx, valid_idx = split_indices(len(texts), settings.valid_fraction, settings.seed)
+    if settings.valid_data:
+        train_idx, valid_idx = append_validation(texts, labels, settings.valid_data)
+    else:
+        train_idx, valid_idx = split_indices(len(texts), settings.valid_fraction, settings.seed)
+    if config.linear_units == "auto":
+        config = SentimentConfig(**{**asdict(config), "linear_units": default_units(lang)})
     console.print(f"{len(texts):,} labelled reviews ({sum(labels):,} positive): {len(train_idx):,} train, "
                   f"{len(valid_idx):,} validation; tokenizing ({lang})...")
     token_lists = list(tokenize_texts(texts, lang))
@@ -297,7 +322,7 @@ def train_sentiment(dataset: str, config: SentimentConfig, settings: TrainSettin
 
     minutes = (state["elapsed"] + timer.elapsed) / 60
     data = {"dataset": str(dataset), "split": "train", "reviews": len(train) + len(valid), "train": len(train),
-            "valid": len(valid), "skipped_rows": stats.skipped, "tokens_unk_rate": round(vocab.unk_rate(), 4),
+            "valid": len(valid), "valid_data": settings.valid_data, "skipped_rows": stats.skipped, "tokens_unk_rate": round(vocab.unk_rate(), 4),
             "pretrained_w2v": state["w2v"]}
     metrics = {"valid_accuracy": round(state["best_accuracy"], 4), "best_epoch": state["best_epoch"],
                "history": state["history"], "train_minutes": round(minutes, 2), "device": str(device)}
