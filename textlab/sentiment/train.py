@@ -161,6 +161,7 @@ def add_ngram_branch(model: SentimentModel, train: Encoded, valid: Encoded, devi
     accuracy, loss = validate(model, valid, device, with_linear=True)
     return {"neural_valid_accuracy": round(linear_accuracy(neural, valid.labels), 4),
             "ngram_valid_accuracy": info["valid_accuracy"], "ngram_best_epoch": info["best_epoch"],
+            "ngram_learning_rate": info["learning_rate"],
             "mix": [round(float(v), 4) for v in mix], "valid_accuracy": round(accuracy, 4),
             "valid_loss": round(loss, 4)}
 
