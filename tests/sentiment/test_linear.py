@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import torch
 
-from textlab.sentiment.linear import fit_mix, hashed_ngrams, linear_logits, train_linear
+from textlab.sentiment.linear import LinearSettings, fit_mix, hashed_ngrams, linear_logits, train_linear
 
 POSITIVE = ["a wonderful moving film", "great acting and a great story", "i loved it , wonderful",
             "not bad at all , really great", "brilliant and moving", "a great , great film"]
@@ -57,6 +57,30 @@ def test_branch_separates_obvious_reviews_and_folds_its_ratio():
     logits = linear_logits(model, _bags(["what a wonderful great film", "what a terrible awful film"]))
     assert logits[0] > 0 > logits[1]
     assert info["valid_accuracy"] == 1.0
+
+
+def test_learning_rate_and_epoch_chosen_by_validation_loss():
+    import re
+
+    rng = np.random.default_rng(3)
+    words = [f"w{i}" for i in range(300)]  # many rare words
+
+    def review(label):
+        return " ".join(list(rng.choice(words, 12)) + [("good" if label else "bad")] * int(rng.random() < 0.7))
+
+    labels = [int(x) for x in rng.integers(0, 2, 300)]
+    valid_labels = [int(x) for x in rng.integers(0, 2, 200)]
+    train, valid = _bags([review(y) for y in labels]), _bags([review(y) for y in valid_labels])
+    lines = []
+    settings = LinearSettings(epochs=3, learning_rates=(0.5, 0.01))
+    model, info = train_linear(train, labels, valid, valid_labels, 1 << 16, settings, log=lines.append)
+    logged = [(float(r), int(e), float(loss)) for r, e, loss in
+              (re.search(r"rate (\S+), epoch (\d+):.*loss (\S+)", line).groups() for line in lines)]
+    assert len(logged) == 6
+    rate, epoch, loss = min(logged, key=lambda item: item[2])
+    assert (info["learning_rate"], info["best_epoch"]) == (rate, epoch)
+    assert len({round(item[2], 3) for item in logged}) > 3  # the runs differ: the choice matters
+    np.testing.assert_allclose(info["valid_loss"], loss, atol=1e-4)
 
 
 def test_mix_weights_the_informative_logit():
