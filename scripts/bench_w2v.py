@@ -68,7 +68,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--procs", type=int, default=2, help="gensim worker threads")
-    parser.add_argument("--workers", type=int, default=1, help="textlab Hogwild worker processes (0 = one per core)")
+    parser.add_argument("--workers", type=int, default=0, help="textlab Hogwild worker processes (0 = one per core, as train-w2v does)")
     parser.add_argument("--ranks", type=int, default=1, help="textlab torch.distributed processes (torchrun; gloo on CPU)")
     parser.add_argument("--sync", choices=("sum", "average"), default="sum", help="how --ranks combine their matrices")
     parser.add_argument("--sync-every", type=int, default=1, help="--ranks combine every N chunks of 131,072 words")

@@ -104,3 +104,15 @@ def test_diverged_training_is_refused_not_saved(cli, tmp_path):
                  "-o", str(tmp_path / "m"))
     assert result.exit_code == 1 and "diverged" in result.stderr
     assert not (tmp_path / "m").exists()
+
+
+def test_one_worker_is_reproducible_and_workers_are_recorded(cli, tmp_path, textlab_home):
+    _train(cli, tmp_path, "one-a", "--workers", "1")
+    _train(cli, tmp_path, "one-b", "--workers", "1")
+    _train(cli, tmp_path, "two", "--workers", "2")
+    models = textlab_home / "models"
+    weights = [(models / name / "weights.safetensors").read_bytes() for name in ("one-a", "one-b")]
+    assert weights[0] == weights[1]  # one process: the same vectors bit for bit
+    cards = {name: json.loads((models / name / "config.json").read_text()) for name in ("one-a", "two")}
+    assert (cards["one-a"]["config"]["workers"], cards["two"]["config"]["workers"]) == (1, 2)
+    assert cli("analogy", "king", "man", "woman", "--model", "two", "--json").exit_code == 0

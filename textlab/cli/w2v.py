@@ -30,6 +30,7 @@ def train_w2v_command(
     epochs: Annotated[int, _opt("--epochs", help="Passes over the corpus.", min=1, max=10000)] = 5,
     lr: Annotated[float, _opt("--lr", help="Initial learning rate, decaying linearly to ~0.", min=1e-6, max=10.0)] = 0.025,
     batch_size: Annotated[Optional[int], _opt("--batch-size", help="Centre words per SGD step [512].", min=1, max=10_000_000)] = None,
+    workers: Annotated[int, _opt("--workers", help="Hogwild training processes on CPU: 0 = one per core (at most 8), 1 = one process (bit-reproducible).", min=0, max=64)] = 0,
     lang: Lang = "auto",
     device: Device = "auto",
     seed: Seed = 1,
@@ -54,7 +55,8 @@ def train_w2v_command(
     seed_everything(seed)
     path = output_path(output, default_name(corpus, arch))
     config = Word2VecConfig(arch=arch, dim=dim, window=window, negative=negative, min_count=min_count,
-                            max_vocab=max_vocab or 0, sample=sample, epochs=epochs, lr=lr, lang=lang, seed=seed)
+                            max_vocab=max_vocab or 0, sample=sample, epochs=epochs, lr=lr, lang=lang, seed=seed,
+                            workers=workers)
     if batch_size:
         config.batch_size = batch_size
     hint = f"textlab train-w2v {shlex.quote(corpus)} -o {shlex.quote(str(path))} --resume"
