@@ -110,6 +110,22 @@ def test_explicit_validation_set(cli, tmp_path):
     missing = cli("train-sentiment", str(data), "--valid-data", str(tmp_path / "nope.csv"), "-o", str(tmp_path / "x"))
     assert missing.exit_code != 0 and "nope.csv" in missing.stderr and "Traceback" not in missing.stderr
     assert not (tmp_path / "x").exists()
+    one_label = tmp_path / "pos.csv"
+    one_label.write_text('label,review\n1,"great fun"\n1,"lovely film"\n', encoding="utf-8")
+    for args in (("--valid-data", str(one_label)), ()):
+        dataset = str(data) if args else str(one_label)
+        refused = cli("train-sentiment", dataset, *args, "-o", str(tmp_path / "y"))
+        assert refused.exit_code != 0 and "both positive and negative" in refused.stderr
+        assert "Traceback" not in refused.stderr and not (tmp_path / "y").exists()
+
+
+def test_one_label_validation_part_adds_the_logits(cli, tmp_path):
+    data = tmp_path / "four.csv"  # one validation review: a fitted mix would learn a constant
+    data.write_text('label,review\n1,"great fun"\n0,"awful dull"\n1,"lovely film"\n0,"boring mess"\n', encoding="utf-8")
+    run(cli, "train-sentiment", str(data), "--valid-fraction", "0.25", "--epochs", "1", "--vocab-size", "20",
+        "--embed-dim", "4", "--hidden", "4", "--max-len", "8", "--linear-buckets", "1024", "-o", str(tmp_path / "m"))
+    card = json.loads((tmp_path / "m" / "config.json").read_text(encoding="utf-8"))
+    assert card["data"]["valid"] == 1 and card["metrics"]["mix"] == [1.0, 1.0, 0.0]
 
 
 def test_refuses_overwrite_and_bad_model(cli, en_model, tmp_path):

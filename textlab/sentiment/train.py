@@ -98,6 +98,8 @@ def append_validation(texts: list[str], labels: list[int], valid_data: str) -> t
     valid_texts, valid_labels, _ = read_labelled(valid_data, "train")
     if not valid_texts:
         raise DataError(f"{valid_data}: no labelled reviews to validate on")
+    if len(set(valid_labels)) < 2:
+        raise DataError(f"{valid_data}: the validation set needs both positive and negative reviews")
     if not texts:
         raise DataError("no labelled reviews to train on")
     n = len(texts)
@@ -155,7 +157,11 @@ def add_ngram_branch(model: SentimentModel, train: Encoded, valid: Encoded, devi
         linear.weight.weight.copy_(dequantize_int8(*quantize_int8(linear.weight.weight)))
     neural = predict_logits(model, valid, device)
     ngram = linear_logits(linear, valid.linear)
-    mix = fit_mix(neural, ngram, valid.labels)
+    if len(set(valid.labels)) < 2:  # one label: a fitted mix would learn a constant answer
+        console.print("[yellow]the validation part holds one label only: the two parts' logits are added, not fitted")
+        mix = torch.tensor([1.0, 1.0, 0.0])
+    else:
+        mix = fit_mix(neural, ngram, valid.labels)
     model.linear.load_state_dict(linear.state_dict())
     model.mix.copy_(mix.to(model.mix.device))
     accuracy, loss = validate(model, valid, device, with_linear=True)
@@ -211,6 +217,9 @@ def train_sentiment(dataset: str, config: SentimentConfig, settings: TrainSettin
     saved = load_checkpoint(ckpt) if resume else None
 
     texts, labels, stats = read_labelled(dataset, "train")
+    if texts and len(set(labels)) < 2:
+        raise DataError(f"{dataset}: a sentiment classifier needs both positive and negative reviews "
+                        f"(every review here is labelled {labels[0]})")
     lang = config.lang if config.lang != "auto" else guess_lang(texts)
     if settings.valid_data:
         train_idx, valid_idx = append_validation(texts, labels, settings.valid_data)
