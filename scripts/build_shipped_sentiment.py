@@ -44,6 +44,7 @@ TARGET = REPO / "textlab" / "sentiment" / "pretrained"
 
 EN_OPTIONS = ["--lang", "en", "--vocab-size", "30000", "--embed-dim", "64", "--hidden", "64", "--max-len", "256",
               "--ngram-buckets", "60000", "--linear-buckets", str(1 << 21)]
+DEFAULTS = {"en": (30.0, 6), "zh": (12.0, 10)}  # (--minutes, --epochs) the shipped models were built with
 EN_W2V_OPTIONS = ["--lang", "en", "--dim", "64", "--epochs", "2", "--min-count", "5"]  # dim = --embed-dim
 ZH_W2V_OPTIONS = ["--lang", "zh", "--dim", "64", "--epochs", "5", "--min-count", "3"]
 ZH_OPTIONS = ["--lang", "zh", "--vocab-size", "30000", "--embed-dim", "64", "--hidden", "48", "--max-len", "150",
@@ -151,8 +152,9 @@ def normalize_card(card: dict) -> None:
     if dataset.startswith(tempfile.gettempdir()):
         dataset = f"{Path(dataset).name} (written by scripts/build_shipped_sentiment.py, see train_sources)"
     card["data"]["dataset"] = dataset
-    if card["data"].get("valid_data"):
-        card["data"]["valid_data"] = f"{Path(card['data']['valid_data']).name} (written by scripts/build_shipped_sentiment.py, see valid_part)"
+    valid_data = card["data"].get("valid_data")
+    if valid_data and valid_data.startswith(tempfile.gettempdir()):  # (re-runnable: only temporary paths)
+        card["data"]["valid_data"] = f"{Path(valid_data).name} (written by scripts/build_shipped_sentiment.py, see valid_part)"
     card["command"] = normalize_command(card["command"])
     w2v = card["data"].get("pretrained_w2v")
     if isinstance(w2v, dict):
@@ -255,8 +257,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("lang", choices=["en", "zh", "all", "finalize"],
                         help="finalize: only normalise the cards and file modes of the shipped models")
-    parser.add_argument("--minutes", type=float, default=14.0, help="training time limit per model")
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--minutes", type=float, default=None, help="training time limit per model "
+                        f"(default: {DEFAULTS['en'][0]:g} for en, {DEFAULTS['zh'][0]:g} for zh)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help=f"(default: {DEFAULTS['en'][1]} for en, {DEFAULTS['zh'][1]} for zh)")
     parser.add_argument("--keep-better", action="store_true",
                         help="replace the shipped model only if the new one has a higher validation accuracy "
                              "on the same data (the test/held-out figures never choose)")
@@ -270,7 +274,8 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="textlab-shipped-") as tmp:
         for lang in (["en", "zh"] if args.lang == "all" else [args.lang]):
-            print(json.dumps(build(lang, args.minutes, args.epochs, Path(tmp), args.keep_better, args.from_model,
+            minutes, epochs = args.minutes or DEFAULTS[lang][0], args.epochs or DEFAULTS[lang][1]
+            print(json.dumps(build(lang, minutes, epochs, Path(tmp), args.keep_better, args.from_model,
                                         not args.no_w2v)), flush=True)
 
 
