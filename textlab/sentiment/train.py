@@ -332,8 +332,8 @@ def train_sentiment(dataset: str, config: SentimentConfig, settings: TrainSettin
 
     minutes = (state["elapsed"] + timer.elapsed) / 60
     data = {"dataset": str(dataset), "split": "train", "reviews": len(train) + len(valid), "train": len(train),
-            "valid": len(valid), "valid_data": settings.valid_data, "skipped_rows": stats.skipped, "tokens_unk_rate": round(vocab.unk_rate(), 4),
-            "pretrained_w2v": state["w2v"]}
+            "valid": len(valid), "valid_data": settings.valid_data, "skipped_rows": stats.skipped,
+            "tokens_unk_rate": round(vocab.unk_rate(), 4), "pretrained_w2v": state["w2v"]}
     metrics = {"valid_accuracy": round(state["best_accuracy"], 4), "best_epoch": state["best_epoch"],
                "history": state["history"], "train_minutes": round(minutes, 2), "device": str(device)}
     if ngram_metrics:
