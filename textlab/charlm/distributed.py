@@ -39,11 +39,10 @@ from typing import Callable, Iterator
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from textlab.charlm.data import CharData, eval_streams, load_char_data
-from textlab.charlm.evaluate import MAX_STREAMS, STREAM_CHARS, metrics_from_loss
-from textlab.charlm.model import CharLMConfig, detach_state
+from textlab.charlm.evaluate import loss_sums, metrics_from_loss, stream_count
+from textlab.charlm.model import CharLMConfig
 from textlab.charlm.train import TrainConfig, Trainer, TrainResult, load_resume_state
 from textlab.distributed import Distributed, init_from_environment
 from textlab.errors import DataError, TextlabError, TrainingInterrupted, UsageError
@@ -137,28 +136,17 @@ class DistributedTrainer(Trainer):
     def sum_over_processes(self, value: float) -> float:
         return float(self.dist.all_reduce([value], "sum", dtype=torch.float64)[0])
 
-    @torch.inference_mode()
     def measure(self) -> dict:
         """This process's share of the validation streams, loss sums all-reduced."""
         ids = self.valid_ids
         if len(ids) < 2:
             return metrics_from_loss(float("nan"), 0)
-        inputs, targets = eval_streams(ids, max(1, min(MAX_STREAMS, len(ids) // STREAM_CHARS)))
+        inputs, targets = eval_streams(ids, stream_count(len(ids)))
         rows = np.array_split(np.arange(inputs.size(0)), self.world_size)[self.dist.rank]
         total, count = 0.0, 0
         if len(rows):
-            inputs, targets = inputs[rows[0]:rows[-1] + 1], targets[rows[0]:rows[-1] + 1]
-            was_training, state = self.model.training, None
-            self.model.eval()
-            for start in range(0, inputs.size(1), 512):  # as evaluate_ids does
-                x = inputs[:, start:start + 512].to(self.device)
-                y = targets[:, start:start + 512].to(self.device)
-                logits, _, state = self.model(x, state=state)
-                state = detach_state(state)
-                total += F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), y.reshape(-1),
-                                         ignore_index=-100, reduction="sum").item()
-                count += int((y != -100).sum())
-            self.model.train(was_training)
+            total, count = loss_sums(self.model, inputs[rows[0]:rows[-1] + 1], targets[rows[0]:rows[-1] + 1],
+                                     self.device)
         total, count = self.dist.all_reduce([total, count], "sum", dtype=torch.float64)
         return metrics_from_loss(float(total) / max(float(count), 1.0), int(count))
 

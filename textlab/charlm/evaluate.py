@@ -24,14 +24,16 @@ def metrics_from_loss(loss: float, chars: int) -> dict:
     return {"loss": loss, "perplexity": math.exp(min(loss, 700.0)), "bpc": loss / math.log(2), "chars": int(chars)}
 
 
+def stream_count(n_chars: int) -> int:
+    """How many streams a text of ``n_chars`` is measured in."""
+    return max(1, min(MAX_STREAMS, n_chars // STREAM_CHARS))
+
+
 @torch.inference_mode()
-def evaluate_ids(model: CharLM, ids: np.ndarray, device: torch.device | str = "cpu",
-                 seq_len: int = 512, n_streams: int | None = None) -> dict:
-    """Loss over the whole id sequence; returns ``{loss, perplexity, bpc, chars}``."""
-    if len(ids) < 2:
-        return metrics_from_loss(float("nan"), 0)
-    n_streams = n_streams or max(1, min(MAX_STREAMS, len(ids) // STREAM_CHARS))
-    inputs, targets = eval_streams(ids, n_streams)
+def loss_sums(model: CharLM, inputs: torch.Tensor, targets: torch.Tensor, device: torch.device | str = "cpu",
+              seq_len: int = 512) -> tuple[float, int]:
+    """Summed loss and number of predicted characters over ``eval_streams`` rows, the hidden
+    state carried along each row (the model is in eval mode meanwhile)."""
     was_training = model.training
     model.eval()
     total, count, state = 0.0, 0, None
@@ -46,6 +48,16 @@ def evaluate_ids(model: CharLM, ids: np.ndarray, device: torch.device | str = "c
             count += int((y != -100).sum())
     finally:
         model.train(was_training)
+    return total, count
+
+
+def evaluate_ids(model: CharLM, ids: np.ndarray, device: torch.device | str = "cpu",
+                 seq_len: int = 512, n_streams: int | None = None) -> dict:
+    """Loss over the whole id sequence; returns ``{loss, perplexity, bpc, chars}``."""
+    if len(ids) < 2:
+        return metrics_from_loss(float("nan"), 0)
+    inputs, targets = eval_streams(ids, n_streams or stream_count(len(ids)))
+    total, count = loss_sums(model, inputs, targets, device, seq_len)
     return metrics_from_loss(total / max(count, 1), count)
 
 
