@@ -147,14 +147,11 @@ def train_word_vectors(lang: str, work: Path) -> tuple[Path, dict]:
 
 def normalize_card(card: dict) -> None:
     """No machine-specific paths in a shipped card: shared data as ``../shared/data/...``, the
-    temporary training CSV by name (its recipe is in ``train_sources``)."""
-    dataset = card["data"]["dataset"].replace(str(REPO.parent), "..")
-    if dataset.startswith(tempfile.gettempdir()):
-        dataset = f"{Path(dataset).name} (written by scripts/build_shipped_sentiment.py, see train_sources)"
-    card["data"]["dataset"] = dataset
-    valid_data = card["data"].get("valid_data")
-    if valid_data and valid_data.startswith(tempfile.gettempdir()):  # (re-runnable: only temporary paths)
-        card["data"]["valid_data"] = f"{Path(valid_data).name} (written by scripts/build_shipped_sentiment.py, see valid_part)"
+    temporary training and validation CSVs by name (their recipes: ``train_sources``, ``valid_part``)."""
+    data = card["data"]
+    data["dataset"] = build_file(data["dataset"].replace(str(REPO.parent), ".."), "train_sources")
+    if data.get("valid_data"):
+        data["valid_data"] = build_file(data["valid_data"], "valid_part")
     card["command"] = normalize_command(card["command"])
     w2v = card["data"].get("pretrained_w2v")
     if isinstance(w2v, dict):
@@ -164,6 +161,14 @@ def normalize_card(card: dict) -> None:
             w2v["command"] = normalize_path(w2v["command"])
         if "corpus" in w2v:
             w2v["corpus"] = normalize_path(w2v["corpus"])
+
+
+def build_file(path: str, recipe: str) -> str:
+    """A file this script wrote in its temporary directory, by name (other paths unchanged, so
+    normalising is re-runnable)."""
+    if not path.startswith(tempfile.gettempdir()):
+        return path
+    return f"{Path(path).name} (written by scripts/build_shipped_sentiment.py, see {recipe})"
 
 
 def normalize_path(text: str) -> str:

@@ -55,8 +55,8 @@ def train_sentiment_command(
                              layers=layers, bidirectional=bidirectional, dropout=dropout, max_len=max_len,
                              head_len=max_len // 4, ngram_buckets=ngram_buckets, linear_buckets=linear_buckets,
                              linear_units=ngram_units)
-    settings = TrainSettings(epochs=epochs, valid_fraction=valid_fraction, valid_data=valid_data, max_minutes=max_minutes, seed=seed,
-                             device=device)
+    settings = TrainSettings(epochs=epochs, valid_fraction=valid_fraction, valid_data=valid_data,
+                             max_minutes=max_minutes, seed=seed, device=device)
     result = train_sentiment(dataset, config, settings, output_path(output, "sentiment"), force=force,
                              resume=resume, pretrained_w2v=pretrained_w2v, command=command_line())
     from textlab.runtime import console

@@ -77,20 +77,27 @@ def hashed_ngrams(tokens: Sequence[str], buckets: int, max_n: int, max_words: in
 INT8_BLOCK = 256  # weights per scale when the n-gram table is stored as int8
 
 
+def _blocks(tensor: torch.Tensor) -> torch.Tensor:
+    """``tensor`` flattened to float32 and zero-padded into rows of ``INT8_BLOCK``."""
+    flat = tensor.detach().reshape(-1).float()
+    return F.pad(flat, (0, (-len(flat)) % INT8_BLOCK)).view(-1, INT8_BLOCK)
+
+
+def _unblock(blocks: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return blocks.reshape(-1)[: like.numel()].reshape(like.shape)
+
+
 def quantize_int8(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Symmetric int8 with one float32 scale per block of ``INT8_BLOCK`` consecutive weights
     (hash slots are in random order, so every block sees the whole weight distribution)."""
-    flat = weight.detach().reshape(-1).float()
-    padded = F.pad(flat, (0, (-len(flat)) % INT8_BLOCK)).view(-1, INT8_BLOCK)
-    scales = padded.abs().amax(dim=1).clamp_min(1e-12) / 127.0
-    quantized = torch.round(padded / scales[:, None]).clamp(-127, 127).to(torch.int8)
-    return quantized.reshape(-1)[: len(flat)].reshape(weight.shape), scales
+    blocks = _blocks(weight)
+    scales = blocks.abs().amax(dim=1).clamp_min(1e-12) / 127.0
+    quantized = torch.round(blocks / scales[:, None]).clamp(-127, 127).to(torch.int8)
+    return _unblock(quantized, weight), scales
 
 
 def dequantize_int8(quantized: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
-    flat = quantized.reshape(-1).float()
-    padded = F.pad(flat, (0, (-len(flat)) % INT8_BLOCK)).view(-1, INT8_BLOCK)
-    return (padded * scales.float()[:, None]).reshape(-1)[: len(flat)].reshape(quantized.shape)
+    return _unblock(_blocks(quantized) * scales.float()[:, None], quantized)
 
 
 def int8_scales_shape(buckets: int) -> tuple[int]:

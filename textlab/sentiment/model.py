@@ -4,7 +4,7 @@
   concatenated with a fastText-style mean of unigram and hashed-bigram embeddings -> dropout ->
   linear -> one logit;
 - n-gram (optional, :mod:`textlab.sentiment.linear`): naive-Bayes-weighted logistic regression
-  over hashed binary uni/bi/trigrams of the whole review.
+  over hashed binary word (and, for Chinese, character) uni/bi/trigrams of the whole review.
 
 ``logit = mix[0] * neural + mix[1] * ngram + mix[2]``; ``mix`` is fitted on the validation part
 after both parts are trained (before that it is (1, 0, 0): the neural logit alone)."""
