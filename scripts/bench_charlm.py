@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -101,18 +100,16 @@ def train_with_torchrun(args, output: Path):
     """Train with ``torchrun -m textlab train-charlm`` (its log to stderr) and load what it saved."""
     from textlab.charlm.saving import load_charlm
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(args.procs), "--nnodes", "1",
-               "--master-addr", "127.0.0.1", "--master-port", str(port), "-m", "textlab", "train-charlm", args.corpus,
+    from textlab.distributed import environment_without_torchrun, local_torchrun
+
+    command = local_torchrun(args.procs, "-m", "textlab", "train-charlm", args.corpus,
                "--max-minutes", str(args.max_minutes), "--device", args.device, "--seed", str(args.seed),
-               "--cell", args.cell, "--valid-fraction", str(args.valid_fraction), "-o", str(output)]
+               "--cell", args.cell, "--valid-fraction", str(args.valid_fraction), "-o", str(output))
     for name in ("hidden", "layers", "seq-len", "batch-size", "dropout", "lr", "precision"):
         value = getattr(args, name.replace("-", "_"))
         if value is not None:
             command += [f"--{name}", str(value)]
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
+    env = environment_without_torchrun()
     if args.threads:
         env["OMP_NUM_THREADS"] = str(args.threads)
     subprocess.run(command, env=env, stdout=sys.stderr, check=True)

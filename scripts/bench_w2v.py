@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import shutil
 import subprocess
@@ -107,8 +106,9 @@ def benchmark(args, workdir: Path) -> dict:
         out = workdir / f"{tool}-{args.arch}"
         command = [sys.executable, __file__, "--_run", tool, "--_file", str(corpus_file), "--_out", str(out)]
         if tool == "textlab" and args.ranks > 1:
-            command[1:1] = ["-m", "torch.distributed.run", "--nproc-per-node", str(args.ranks), "--nnodes", "1",
-                            "--master-addr", "127.0.0.1", "--master-port", str(free_port())]
+            from textlab.distributed import local_torchrun
+
+            command = local_torchrun(args.ranks, *command[1:])
         command += [f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items()
                     if k in ("arch", "epochs", "dim", "window", "negative", "min_count", "sample", "batch_size", "device", "procs", "workers", "sync", "sync_every", "seed") and v is not None]
         started = time.perf_counter()
@@ -133,14 +133,6 @@ def benchmark(args, workdir: Path) -> dict:
             "simlex999_diff": round((t["simlex999"] or 0) - (g["simlex999"] or 0), 4),
         }
     return result
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def cpu_seconds() -> float:

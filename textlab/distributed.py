@@ -87,6 +87,33 @@ class Distributed:
             dist.destroy_process_group()
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (for a local torchrun rendezvous)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def environment_without_torchrun(env: dict[str, str] | None = None) -> dict[str, str]:
+    """A copy of ``env`` (default: this process's) without torchrun's variables, so that a child
+    started from inside a torchrun job is a plain process (or launches a job of its own)."""
+    env = dict(os.environ if env is None else env)
+    for name in (*_TORCHRUN_VARS, "LOCAL_WORLD_SIZE", "GROUP_RANK", "ROLE_RANK", "TORCHELASTIC_RUN_ID"):
+        env.pop(name, None)
+    return env
+
+
+def local_torchrun(nprocs: int, *args: str) -> list[str]:
+    """The command line of a one-machine torchrun job of ``nprocs`` processes on 127.0.0.1
+    (tests, benchmarks and the GPU check start their distributed runs with it)."""
+    import sys
+
+    return [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(nprocs), "--nnodes", "1",
+            "--master-addr", "127.0.0.1", "--master-port", str(free_port()), *args]
+
+
 def launched_by_torchrun() -> bool:
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ
 
@@ -100,8 +127,9 @@ def relaunch_prefix() -> str:
 
 def init_from_environment(device: str = "auto") -> Distributed | None:
     """Open the process group when launched by torchrun (None otherwise). Backend ``nccl`` when
-    the device is CUDA (one GPU per local rank), ``gloo`` on CPU. Ranks other than 0 get
-    ``TEXTLAB_NO_PROGRESS=1`` so that only rank 0 draws progress bars."""
+    the device is CUDA (one GPU per local rank), ``gloo`` on CPU. Only rank 0 draws progress
+    bars (:func:`textlab.runtime.progress_enabled` reads ``RANK``); nothing here changes the
+    process environment."""
     if not launched_by_torchrun():
         return None
     import torch.distributed as dist
@@ -121,8 +149,6 @@ def init_from_environment(device: str = "auto") -> Distributed | None:
         backend = "gloo"
     else:
         raise UsageError(f"distributed training supports cpu (gloo) and cuda (nccl), not {chosen.type}")
-    if rank != 0:
-        os.environ["TEXTLAB_NO_PROGRESS"] = "1"
     if not dist.is_initialized():
         dist.init_process_group(backend=backend, rank=rank, world_size=world)
     return Distributed(rank=rank, world_size=world, local_rank=local, backend=backend, device=chosen)

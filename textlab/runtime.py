@@ -88,6 +88,23 @@ def autocast(device: torch.device, precision: str):
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
+def checkpoint_dir_for(output: Path) -> Path:
+    """Where an interrupted run that would save the model ``output`` keeps its resumable
+    checkpoint: ``<output>.ckpt`` beside it (every trainer uses this one rule)."""
+    output = Path(output)
+    return output.with_name(output.name + ".ckpt")
+
+
+def default_workers(cap: int = 8) -> int:
+    """Worker processes when the user names no count: one per CPU core this process may use,
+    at most ``cap``."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, cap))
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (CPU and CUDA) for reproducible runs."""
     import torch
@@ -119,6 +136,9 @@ def forward_if_forked(owner_pid: int, signum: int) -> None:
 
 
 def progress_enabled() -> bool:
+    """Bars are drawn unless ``TEXTLAB_NO_PROGRESS`` is set, and only by rank 0 of a torchrun job."""
+    if os.environ.get("RANK", "0").strip() not in ("", "0"):
+        return False
     return os.environ.get("TEXTLAB_NO_PROGRESS", "") in ("", "0")
 
 

@@ -8,9 +8,7 @@ import math
 import os
 import re
 import signal
-import socket
 import subprocess
-import sys
 
 import pytest
 import torch
@@ -18,27 +16,20 @@ import torch
 from textlab.charlm.data import CharCodec, load_char_data, unigram_entropy
 from textlab.charlm.distributed import check_world_size
 from textlab.charlm.saving import load_charlm
+from textlab.distributed import environment_without_torchrun, local_torchrun
 from textlab.errors import UsageError
 
 FLAGS = ["--hidden", "48", "--layers", "1", "--dropout", "0", "--seq-len", "32", "--batch-size", "8",
          "--epochs", "3", "--lr", "0.01", "--valid-fraction", "0.25"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _torchrun(corpus, output, *extra) -> list[str]:
-    return [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--nnodes", "1",
-            "--master-addr", "127.0.0.1", "--master-port", str(_free_port()),
-            "-m", "textlab", "train-charlm", str(corpus), *FLAGS, "-o", str(output), *extra]
+    return local_torchrun(2, "-m", "textlab", "train-charlm", str(corpus), *FLAGS, "-o", str(output), *extra)
 
 
 @pytest.fixture
 def torchrun_env():
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
+    env = environment_without_torchrun()
     env.update(OMP_NUM_THREADS="1", TEXTLAB_NO_PROGRESS="1")
     return env
 

@@ -6,10 +6,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
-import socket
 import subprocess
-import sys
 
 import numpy as np
 
@@ -17,6 +14,7 @@ from textlab.data.corpus import iter_corpus_lines
 from textlab.store import read_card
 from textlab.text import TokenizerOptions
 from textlab.w2v import shards
+from textlab.distributed import environment_without_torchrun, local_torchrun
 from textlab.w2v.corpus import encode_corpus
 from textlab.w2v.keyed_vectors import load_keyed_vectors
 from textlab.w2v.shards import byte_ranges, iter_shard_lines
@@ -24,22 +22,14 @@ from textlab.w2v.shards import byte_ranges, iter_shard_lines
 from .helpers import write_planted
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_torchrun_two_gloo_ranks_train_one_model(tmp_path):
     corpus = write_planted(tmp_path / "planted.txt")
     output = tmp_path / "model"
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
+    env = environment_without_torchrun()
     env.update(OMP_NUM_THREADS="1", TEXTLAB_NO_PROGRESS="1")
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--nnodes", "1",
-               "--master-addr", "127.0.0.1", "--master-port", str(_free_port()),
-               "-m", "textlab", "train-w2v", str(corpus), "--lang", "none", "--min-count", "1", "--sample", "0",
+    command = local_torchrun(2, "-m", "textlab", "train-w2v", str(corpus), "--lang", "none", "--min-count", "1", "--sample", "0",
                "--dim", "24", "--window", "3", "--epochs", "4", "--batch-size", "64", "--seed", "3",
-               "-o", str(output), "--json"]
+               "-o", str(output), "--json")
     proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     reports = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]

@@ -46,7 +46,7 @@ from textlab.charlm.model import CharLMConfig
 from textlab.charlm.train import TrainConfig, Trainer, TrainResult, load_resume_state
 from textlab.distributed import Distributed, init_from_environment
 from textlab.errors import DataError, TextlabError, TrainingInterrupted, UsageError
-from textlab.runtime import StopRequest, console, load_checkpoint, rng_state, save_checkpoint, stop_signal_handler
+from textlab.runtime import StopRequest, checkpoint_dir_for, console, load_checkpoint, rng_state, save_checkpoint, stop_signal_handler
 
 RANK_DIR = "rank-{}"
 
@@ -237,7 +237,7 @@ def train_under_torchrun(corpus: str, output: Path, valid_fraction: float, confi
     dist = init_from_environment(device)
     try:
         log = log if dist.is_main else (lambda line: None)
-        checkpoint_dir = output.with_name(output.name + ".ckpt")
+        checkpoint_dir = checkpoint_dir_for(output)
 
         def first_look():
             check_writable_target(output, force, "model")

@@ -56,7 +56,7 @@ def train_charlm_command(
     from textlab.data.registry import get_dataset
     from textlab.distributed import launched_by_torchrun, relaunch_prefix
     from textlab.errors import TrainingInterrupted
-    from textlab.runtime import console, graceful_stop, pick_device, seed_everything
+    from textlab.runtime import checkpoint_dir_for, console, graceful_stop, pick_device, seed_everything
     from textlab.store import output_path
 
     def log(line: str) -> None:
@@ -73,7 +73,7 @@ def train_charlm_command(
                               + (f" -o {shlex.quote(output)}" if output else ""))
         return
     torch_device = pick_device(device)
-    checkpoint_dir = path.with_name(path.name + ".ckpt")
+    checkpoint_dir = checkpoint_dir_for(path)
     check_writable_target(path, force, "model")
 
     seed_everything(seed)

@@ -31,3 +31,13 @@ Lang = Annotated[
 ]
 KeepCase = Annotated[bool, typer.Option("--keep-case", help="Do not lowercase.")]
 StopWords = Annotated[bool, typer.Option("--stopwords", help="Remove stop words (the shipped en/zh lists).")]
+
+
+def given_options(ctx: typer.Context, exclude: tuple[str, ...] = ("resume", "force", "output")) -> dict:
+    """The options the user typed (or set through the environment) on this command line, by
+    parameter name: what ``--resume`` compares with its checkpoint (defaults never count)."""
+    def typed(name: str) -> bool:  # Typer vendors click: compare the enum by name
+        source = ctx.get_parameter_source(name)
+        return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")
+
+    return {name: value for name, value in ctx.params.items() if name not in exclude and typed(name)}

@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import multiprocessing
-import os
 import queue
 import sys
 import threading
@@ -20,12 +19,12 @@ import warnings
 from collections import deque
 from typing import Iterable, Iterator, Sequence, TextIO
 
-import numpy as np
 import torch
 
 from textlab.sentiment.data import collate, tokenize_one
 from textlab.sentiment.saved import LoadedModel
 from textlab.text import detect_lang
+from textlab.runtime import default_workers
 
 LABELS = ("negative", "positive")
 
@@ -133,10 +132,6 @@ def _init_worker() -> None:
 def _score_in_worker(texts: list[str]) -> list[float | None]:
     assert _worker_router is not None
     return _worker_router.probabilities(texts)
-
-
-def default_workers() -> int:
-    return max(1, min(os.cpu_count() or 1, 8))
 
 
 def parallel_probabilities(router: Router, batches: Iterable[list[str] | None], workers: int | None = None,

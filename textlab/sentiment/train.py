@@ -19,6 +19,7 @@ from textlab.data.reviews import ReadStats, iter_reviews
 from textlab.errors import DataError, TrainingInterrupted, UsageError
 from textlab.plots import CURVE_FILE, render_training_curve
 from textlab.runtime import (
+    checkpoint_dir_for,
     ProgressBar, Timer, console, graceful_stop, load_checkpoint, pick_device, rng_state,
     save_checkpoint, seed_everything, set_rng_state,
 )
@@ -199,10 +200,6 @@ def resume_command(command: str, dataset: str, output: Path) -> str:
     return f"textlab train-sentiment {dataset} <same options> -o {output} --resume"
 
 
-def checkpoint_dir(output: Path) -> Path:
-    return Path(str(output) + ".ckpt")
-
-
 def train_sentiment(dataset: str, config: SentimentConfig, settings: TrainSettings, output: Path,
                     force: bool = False, resume: bool = False, pretrained_w2v: str | None = None,
                     command: str = "") -> dict:
@@ -213,7 +210,7 @@ def train_sentiment(dataset: str, config: SentimentConfig, settings: TrainSettin
     device = pick_device(settings.device)
     if device.type == "cpu" and settings.threads:
         torch.set_num_threads(settings.threads)
-    ckpt = checkpoint_dir(output)
+    ckpt = checkpoint_dir_for(output)
     saved = load_checkpoint(ckpt) if resume else None
 
     texts, labels, stats = read_labelled(dataset, "train")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import multiprocessing
-import os
 import re
 from collections import deque
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from importlib import resources
 from typing import Iterable, Iterator
 
 from textlab.errors import UsageError
+from textlab.runtime import default_workers
 
 LANGS = ("en", "zh", "auto", "none")
 
@@ -158,10 +158,6 @@ def _blocks(lines: Iterable[str], block_chars: int) -> Iterator[list[str]]:
             block, size = [], 0
     if block:
         yield block
-
-
-def default_workers() -> int:
-    return max(1, min(os.cpu_count() or 1, 8))
 
 
 def tokenize_stream(

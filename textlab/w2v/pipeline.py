@@ -15,7 +15,7 @@ from textlab.atomic import check_writable_target
 from textlab.distributed import Distributed, init_from_environment, launched_by_torchrun
 from textlab.data.corpus import resolve_corpus
 from textlab.errors import DataError, TrainingInterrupted, UsageError
-from textlab.runtime import console, graceful_stop, pick_device
+from textlab.runtime import checkpoint_dir_for, console, graceful_stop, pick_device
 from textlab.store import config_from_dict
 from textlab.text import TokenizerOptions, Vocab
 from textlab.w2v.corpus import encode_corpus
@@ -23,10 +23,6 @@ from textlab.w2v.model import ARCHS, CONFIG_LIMITS, Word2Vec, Word2VecConfig
 from textlab.w2v.saving import save_word2vec
 from textlab.w2v.shards import iter_shard_lines, splittable
 from textlab.w2v.train import CHUNK_WORDS, SYNC_MODES, Interrupted, TrainState, load_training_checkpoint, train
-
-
-def checkpoint_dir_for(output: Path) -> Path:
-    return output.with_name(output.name + ".ckpt")
 
 
 def train_word2vec(

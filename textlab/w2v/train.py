@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
-import os
 import signal
 import time
 from dataclasses import dataclass, field
@@ -15,7 +14,7 @@ import numpy as np
 import torch
 
 from textlab.distributed import Distributed
-from textlab.runtime import ProgressBar, StopRequest, load_checkpoint, save_checkpoint
+from textlab.runtime import ProgressBar, StopRequest, default_workers, load_checkpoint, save_checkpoint
 from textlab.w2v.corpus import EncodedCorpus
 from textlab.w2v.model import Word2Vec, Word2VecConfig
 from textlab.w2v.sampling import NoiseSampler, keep_probabilities, subsample, window_groups
@@ -50,11 +49,6 @@ class Interrupted(Exception):
 
 def learning_rate(config: Word2VecConfig, done: float, total: float) -> float:
     return max(config.min_lr, config.lr * (1.0 - done / max(total, 1.0)))
-
-
-def default_workers(device: torch.device) -> int:
-    """Hogwild worker processes: one per core (at most 8) on CPU, one on CUDA."""
-    return 1 if device.type != "cpu" else max(1, min(os.cpu_count() or 1, 8))
 
 
 def _rng(seed: int, epoch: int, chunk: int, rank: int = 0) -> tuple[np.random.Generator, torch.Generator]:
@@ -110,7 +104,7 @@ def train(
     last combination ends training), and the learning rate follows the global word count estimated as
     ``world_size x`` local words done."""
     config = model.config
-    workers = 1 if model.vectors.device.type != "cpu" else config.workers or default_workers(model.vectors.device)
+    workers = 1 if model.vectors.device.type != "cpu" else config.workers or default_workers()
     if "fork" not in multiprocessing.get_all_start_methods() or dist is not None:
         workers = 1  # the workers share the matrices by inheriting them
     state = state or TrainState(cursors=list(range(workers)))
