@@ -3,7 +3,7 @@ through the command (stdin to stdout, as a user would); prints ONE JSON line wit
 reviews/s (wall clock of the whole command, start-up included), and model load time.
 
     python scripts/bench_sentiment.py ../shared/data/aclImdb_v1-text.tar.gz --split test --n 5000
-    python scripts/bench_sentiment.py /tmp/chnsenticorp_heldout.csv --model textlab/sentiment/pretrained/zh
+    python scripts/bench_sentiment.py /tmp/chnsenticorp_heldout.csv --model shipped:zh
 """
 
 from __future__ import annotations

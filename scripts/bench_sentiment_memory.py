@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED_EN = REPO / "textlab" / "sentiment" / "pretrained" / "en"
+SHIPPED_EN = REPO / "textlab" / "pretrained" / "sentiment" / "en"
 MB = 1 << 20
 
 POSITIVE = ("wonderful", "moving", "brilliant", "superb", "delightful", "great", "charming", "touching",

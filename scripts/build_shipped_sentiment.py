@@ -1,4 +1,4 @@
-"""Build the sentiment models shipped in the package (textlab/sentiment/pretrained/{en,zh}) with
+"""Build the sentiment models shipped in the package (textlab/pretrained/sentiment/{en,zh}) with
 textlab's own commands, from public data, and record data, command and measured accuracy in
 each card.
 
@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
 IMDB = DATA / "aclImdb_v1-text.tar.gz"
 CHINESE = DATA / "chinese"
-TARGET = REPO / "textlab" / "sentiment" / "pretrained"
+TARGET = REPO / "textlab" / "pretrained" / "sentiment"
 
 EN_OPTIONS = ["--lang", "en", "--vocab-size", "30000", "--embed-dim", "64", "--hidden", "64", "--max-len", "256",
               "--ngram-buckets", "60000", "--linear-buckets", str(1 << 21)]

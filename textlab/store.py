@@ -183,6 +183,36 @@ def load_tensors(path: Path, expected: dict[str, tuple[int, ...]] | None = None)
         raise DataError(f"cannot read the weights in {path}: {exc}") from exc
 
 
+#: ``--model shipped:NAME`` names a model shipped inside the package (``textlab/pretrained/KIND/NAME``).
+SHIPPED_PREFIX = "shipped:"
+
+
+def shipped_root() -> Path:
+    """``textlab/pretrained``: one directory per kind, one normal model directory per name
+    (built by the scripts in ``scripts/``; read-only)."""
+    from importlib import resources
+
+    return Path(str(resources.files("textlab").joinpath("pretrained")))
+
+
+def shipped_model(kind: str, name: str) -> Path | None:
+    """The shipped model ``name`` of ``kind`` (e.g. ``("sentiment", "en")``), if the package has it."""
+    path = shipped_root() / kind / name
+    return path if name and "/" not in name and (path / CONFIG_FILE).is_file() else None
+
+
+def shipped_models(kind: str | None = None) -> list[tuple[str, Path, ModelCard]]:
+    """``(spec, path, card)`` of every shipped model (of ``kind``), e.g. ``("shipped:en", ...)``."""
+    found = []
+    for kind_dir in sorted(shipped_root().glob("*")):
+        if kind is not None and kind_dir.name != kind:
+            continue
+        for path in sorted(kind_dir.glob("*")):
+            if (path / CONFIG_FILE).is_file():
+                found.append((SHIPPED_PREFIX + path.name, path, read_card(path)))
+    return found
+
+
 def list_models(root: Path | None = None) -> list[tuple[Path, ModelCard]]:
     root = root or models_dir()
     found: list[tuple[Path, ModelCard]] = []
@@ -199,7 +229,14 @@ def list_models(root: Path | None = None) -> list[tuple[Path, ModelCard]]:
 
 
 def resolve_model(spec: str | None, kind: str) -> Path:
-    """``--model NAME|PATH``; with none, the newest model of ``kind`` in the store."""
+    """``--model NAME|PATH|shipped:NAME``; with none, the newest model of ``kind`` in the store."""
+    if spec and spec.startswith(SHIPPED_PREFIX):
+        name = spec[len(SHIPPED_PREFIX):]
+        path = shipped_model(kind, name)
+        if path is None:
+            names = ", ".join(s for s, _, _ in shipped_models(kind)) or "none"
+            raise TextlabError(f"no shipped {kind} model named {name!r} (shipped {kind} models: {names})")
+        return path
     if spec:
         candidates = [Path(spec).expanduser(), models_dir() / spec]
         for candidate in candidates:

@@ -1,28 +1,18 @@
-"""The small models shipped in the package (``textlab/sentiment/pretrained/en`` and ``.../zh``,
-each a normal model directory), used when no ``--model`` is given and the store holds no
-sentiment model. ``scripts/build_shipped_sentiment.py`` builds them."""
+"""The small sentiment models shipped in the package (``textlab/pretrained/sentiment/en`` and
+``.../zh``, each a normal model directory, ``--model shipped:en``), used when no ``--model`` is
+given and the store holds no sentiment model. ``scripts/build_shipped_sentiment.py`` builds them."""
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
-from textlab.store import CONFIG_FILE, list_models, resolve_model
+from textlab.store import list_models, resolve_model, shipped_model
 
 SHIPPED_LANGS = ("en", "zh")
 
 
-def shipped_dir() -> Path:
-    return Path(str(resources.files("textlab.sentiment").joinpath("pretrained")))
-
-
-def shipped_model(lang: str) -> Path | None:
-    path = shipped_dir() / lang
-    return path if (path / CONFIG_FILE).is_file() else None
-
-
 def shipped_models() -> dict[str, Path]:
-    return {lang: path for lang in SHIPPED_LANGS if (path := shipped_model(lang)) is not None}
+    return {lang: path for lang in SHIPPED_LANGS if (path := shipped_model("sentiment", lang)) is not None}
 
 
 def choose_models(spec: str | None, lang: str = "auto") -> dict[str, Path]:
