@@ -93,17 +93,19 @@ def test_errors_are_one_line(cli, tmp_path):
 
 
 def test_diverged_training_is_refused_not_saved(cli, tmp_path):
-    """Twelve equally frequent words: every row gets dozens of summed updates per step."""
+    """An absurd learning rate on twelve equally frequent words makes the vectors non-finite:
+    refused in one line, nothing saved."""
     import random
 
     rng = random.Random(0)
     words = "the king queen man woman rules land sea castle crown sword horse".split()
     corpus = tmp_path / "w12.txt"
-    corpus.write_text("\n".join(" ".join(rng.choice(words) for _ in range(30)) for _ in range(40000)) + "\n")
+    corpus.write_text("\n".join(" ".join(rng.choice(words) for _ in range(30)) for _ in range(4000)) + "\n")
     result = cli("train-w2v", str(corpus), "--epochs", "1", "--dim", "32", "--min-count", "1", "--lang", "none",
-                 "-o", str(tmp_path / "m"))
-    assert result.exit_code == 1 and "diverged" in result.stderr
-    assert not (tmp_path / "m").exists()
+                 "--lr", "10", "-o", str(tmp_path / "m"))
+    errors = [line for line in result.stderr.splitlines() if line.startswith("textlab: error:")]
+    assert result.exit_code == 1 and len(errors) == 1 and "diverged" in errors[0]
+    assert result.stderr.rstrip().endswith(errors[0]) and not (tmp_path / "m").exists()
 
 
 def test_one_worker_is_reproducible_and_workers_are_recorded(cli, tmp_path, textlab_home):

@@ -39,10 +39,10 @@ def test_train_w2v_writes_a_valid_curve_png(cli, tmp_path):
 def test_history_has_a_point_per_chunk_and_survives_resume(tmp_path, monkeypatch):
     monkeypatch.setattr(train_module, "CHUNK_WORDS", 2000)
     corpus = encode_corpus(write_planted(tmp_path / "planted.txt", sentences=1500), TokenizerOptions(lang="none"),
-                           min_count=1)
+                           min_count=1, log=lambda line: None)
     config = Word2VecConfig(dim=8, window=3, min_count=1, epochs=2, batch_size=128, lang="none",
                             vocab_size=len(corpus.vocab), workers=1)
-    chunks = -(-corpus.num_words // 2000)
+    chunks = -(-corpus.num_positions // 2000)
     assert chunks >= 3
     with pytest.raises(train_module.Interrupted):
         train_module.train(Word2Vec(config), corpus, stop_after_chunks=3, checkpoint_dir=tmp_path / "ckpt")

@@ -1,23 +1,19 @@
-"""Distributed word2vec: torchrun with 2 gloo processes on 127.0.0.1 trains one model; shards
-cover the corpus exactly once."""
+"""Distributed word2vec: torchrun with 2 gloo processes on 127.0.0.1 trains one model from one
+shared id file; the ranks' shares cover it exactly once."""
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import subprocess
 
 import numpy as np
 
-from textlab.data.corpus import iter_corpus_lines
 from textlab.store import read_card
 from textlab.text import TokenizerOptions
-from textlab.w2v import shards
 from textlab.distributed import environment_without_torchrun, local_torchrun
 from textlab.w2v.corpus import encode_corpus
 from textlab.w2v.keyed_vectors import load_keyed_vectors
-from textlab.w2v.shards import byte_ranges, iter_shard_lines
 
 from .helpers import write_planted
 
@@ -36,46 +32,32 @@ def test_torchrun_two_gloo_ranks_train_one_model(tmp_path):
     assert len(reports) == 1 and reports[0]["rank"] == 0  # only rank 0 prints
     report = reports[0]
     assert report["ranks_agree"] is True and report["syncs"] == 4
-    assert report["tokens"] == 36000 and report["distributed"]["shard"] == "byte ranges"
+    assert report["tokens"] == 36000 and report["distributed"]["shard"] == "contiguous id-file ranges"
 
     vectors = load_keyed_vectors(output)  # the saved model is what rank 0 reported
     assert hashlib.sha256(vectors.vectors.astype(np.float32).tobytes()).hexdigest() == report["vectors_sha256"]
     card = read_card(output)
     assert card.data["distributed"]["world_size"] == 2 and card.data["distributed"]["backend"] == "gloo"
-    single = encode_corpus(corpus, TokenizerOptions(lang="none"), min_count=1)
-    assert vectors.words == single.vocab.words  # merged shard counts give the single-pass vocabulary
+    single = encode_corpus(corpus, TokenizerOptions(lang="none"), min_count=1, log=lambda line: None)
+    assert single.reused  # rank 0 encoded it into the cache once; every rank read that file
+    assert vectors.words == single.vocab.words
     assert vectors.analogy("king", "man", "woman", k=1)[0][0] == "queen"
     assert vectors.analogy("prince", "boy", "girl", k=1)[0][0] == "princess"
 
 
-def _tokens(lines) -> list[str]:
-    return [token for line in lines for token in line.split()]
+def test_rank_shares_cover_the_id_file_once():
+    """Contiguous shares of the positions, every rank running the same number of chunks."""
+    from types import SimpleNamespace
 
+    from textlab.w2v.config import Word2VecConfig
+    from textlab.w2v.train import _plan
 
-def test_byte_range_shards_cover_the_corpus_once(tmp_path):
-    path = write_planted(tmp_path / "planted.txt", sentences=500)
-    whole = list(iter_corpus_lines(path))
-    for parts in (2, 3, 7):
-        ranges = byte_ranges(path, parts)
-        assert ranges[0][0] == 0 and ranges[-1][1] == path.stat().st_size
-        assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
-        lines = [line for rank in range(parts) for line in iter_shard_lines(path, rank, parts)]
-        assert lines == whole  # cuts fall on line starts
-
-
-def test_one_long_line_is_cut_between_words(tmp_path, monkeypatch):
-    monkeypatch.setattr(shards, "SEEK_BYTES", 64)  # no newline nearby: cut after a space (text8)
-    words = [f"wörd{i}" for i in range(3000)]
-    path = tmp_path / "oneline.txt"
-    path.write_text(" ".join(words), encoding="utf-8")
-    pieces = [_tokens(iter_shard_lines(path, rank, 3)) for rank in range(3)]
-    assert all(pieces) and sum(pieces, []) == words
-
-
-def test_compressed_corpus_is_split_by_lines(tmp_path):
-    path = tmp_path / "planted.txt.gz"
-    plain = write_planted(tmp_path / "planted.txt", sentences=101)
-    path.write_bytes(gzip.compress(plain.read_bytes()))
-    shares = [list(iter_shard_lines(path, rank, 2)) for rank in range(2)]
-    assert len(shares[0]) == 51 and len(shares[1]) == 50
-    assert sorted(shares[0] + shares[1]) == sorted(iter_corpus_lines(plain))
+    corpus = SimpleNamespace(num_positions=1_000_003, num_words=990_000)
+    for world in (2, 3, 7):
+        plans = [_plan(corpus, Word2VecConfig(epochs=2), 1, SimpleNamespace(rank=r, world_size=world))
+                 for r in range(world)]
+        assert plans[0].first == 0 and plans[-1].last == 1_000_003
+        assert all(a.last == b.first for a, b in zip(plans, plans[1:]))
+        assert len({p.chunks for p in plans}) == 1 and all(p.total_words == 2 * 990_000 for p in plans)
+        covered = [p.positions(c)[2:] for p in plans for c in range(p.chunks)]
+        assert sum(end - begin for begin, end in covered) == 1_000_003

@@ -1,4 +1,5 @@
-"""Training: the planted analogy is recovered; hand-written SGD equals autograd; sampling rules."""
+"""Training: both engines recover the planted analogy; the device engine's step equals autograd
+and makes no host synchronisation; sampling rules; resume and workers."""
 
 from __future__ import annotations
 
@@ -8,67 +9,174 @@ import numpy as np
 import pytest
 import torch
 
-from textlab.errors import TrainingInterrupted
+from textlab.errors import TrainingInterrupted, UsageError
 from textlab.text import TokenizerOptions
 from textlab.w2v import train as train_module
 from textlab.w2v.corpus import encode_corpus
+from textlab.w2v.engine import StepMath, row_scale
 from textlab.w2v.keyed_vectors import KeyedVectors
 from textlab.w2v.model import Word2Vec, Word2VecConfig
 from textlab.w2v.pipeline import train_word2vec
-from textlab.w2v.sampling import NoiseSampler, keep_probabilities, window_groups
+from textlab.w2v.sampling import NoiseSampler, keep_probabilities
 from textlab.w2v.saving import load_word2vec
 from textlab.w2v.train import train
 
 from .helpers import write_planted
 
 
-def _train_planted(tmp_path, arch: str) -> KeyedVectors:
-    corpus = encode_corpus(write_planted(tmp_path / "planted.txt"), TokenizerOptions(lang="none"), min_count=1)
+def quiet(line: str) -> None:
+    pass
+
+
+def _planted(tmp_path, sentences: int = 6000):
+    return encode_corpus(write_planted(tmp_path / "planted.txt", sentences), TokenizerOptions(lang="none"),
+                         min_count=1, log=quiet)
+
+
+def _train_planted(tmp_path, arch: str, engine: str) -> KeyedVectors:
+    corpus = _planted(tmp_path)
     config = Word2VecConfig(arch=arch, dim=24, window=3, negative=5, min_count=1, sample=0.0, epochs=4,
-                            lr=0.025 if arch == "skipgram" else 0.05, batch_size=64, seed=3, vocab_size=len(corpus.vocab))
+                            lr=0.025 if arch == "skipgram" else 0.05, batch_size=256, seed=3,
+                            vocab_size=len(corpus.vocab), workers=1)
     model = Word2Vec(config)
-    train(model, corpus)
+    train(model, corpus, engine=engine)
     return KeyedVectors(corpus.vocab.words, model.vectors.numpy())
 
 
+@pytest.mark.parametrize("engine", ["hogwild", "device"])
 @pytest.mark.parametrize("arch", ["skipgram", "cbow"])
-def test_planted_analogy_is_recovered(tmp_path, arch):
-    vectors = _train_planted(tmp_path, arch)
+def test_planted_analogy_is_recovered(tmp_path, arch, engine):
+    vectors = _train_planted(tmp_path, arch, engine)
     assert vectors.analogy("king", "man", "woman", k=1)[0][0] == "queen"
     assert vectors.analogy("prince", "boy", "girl", k=1)[0][0] == "princess"
     assert vectors.analogy("queen", "woman", "man", k=1, method="mul")[0][0] == "king"
-    # rank words cluster together
-    neighbours = [w for w, _ in vectors.most_similar("royal0", k=3)]
+    neighbours = [w for w, _ in vectors.most_similar("royal0", k=3)]  # rank words cluster together
     assert sum(w.startswith("royal") for w in neighbours) >= 2
 
 
-@pytest.mark.parametrize("arch", ["skipgram", "cbow"])
-def test_hand_written_step_matches_autograd(arch):
-    torch.manual_seed(0)
-    config = Word2VecConfig(arch=arch, dim=8, vocab_size=30, seed=2)
-    model = Word2Vec(config)
-    model.context.data.normal_(0, 0.3)
-    model.vectors.data.normal_(0, 0.3)
-    contexts = torch.tensor([[1, 2, -1, 4], [5, 6, 7, 8], [9, -1, -1, 10]])
-    targets = torch.tensor([[11, 12, 13], [14, 15, 16], [17, 18, 19]])
+def _autograd_reference(arch: str, vectors: torch.Tensor, context: torch.Tensor, contexts, targets):
+    config = Word2VecConfig(arch=arch, dim=vectors.shape[1], vocab_size=vectors.shape[0])
     reference = Word2Vec(config)
-    reference.vectors.data.copy_(model.vectors.data)
-    reference.context.data.copy_(model.context.data)
+    reference.vectors.data.copy_(vectors)
+    reference.context.data.copy_(context)
     reference.vectors.requires_grad_(True)
     reference.context.requires_grad_(True)
     _, loss = reference(contexts, targets)
-    pairs = (contexts >= 0).sum() if arch == "skipgram" else 3
+    pairs = (contexts >= 0).sum() if arch == "skipgram" else contexts.shape[0]
     (loss * pairs).backward()
-    lr = 0.1
-    summed = model.sgd_step(contexts, targets, lr)
-    assert float(summed) == pytest.approx(float(loss.detach() * pairs), rel=1e-5)
-    step = reference.vectors.grad
-    if arch == "cbow":  # word2vec's cbow_mean=1: each context word gets the error of the mean, not divided
+    return reference, loss.detach() * pairs
+
+
+@pytest.mark.parametrize("arch", ["skipgram", "cbow"])
+def test_device_step_matches_autograd(arch):
+    """Without the per-row scaling the step is plain SGD: autograd's gradient (CBOW: word2vec's
+    undivided error for each context word)."""
+    torch.manual_seed(0)
+    vocab, dim, lr = 30, 8, 0.1
+    vectors, context = torch.randn(vocab, dim) * 0.3, torch.randn(vocab, dim) * 0.3
+    contexts = torch.tensor([[1, 2, -1, 4], [5, 6, 7, 8], [9, -1, -1, 10]])
+    targets = torch.tensor([[11, 12, 13], [14, 15, 16], [17, 18, 19]])
+    reference, expected_loss = _autograd_reference(arch, vectors, context, contexts, targets)
+    sink_vectors = torch.cat([vectors, torch.zeros(1, dim)])
+    sink_context = torch.cat([context, torch.zeros(1, dim)])
+    step = StepMath(arch, vocab, dim, torch.device("cpu"), scaling=False)
+    loss = step(sink_vectors, sink_context, torch.where(contexts < 0, vocab, contexts), targets,
+                torch.ones(targets.shape), lr)
+    assert float(loss) == pytest.approx(float(expected_loss), rel=1e-5)
+    grad = reference.vectors.grad
+    if arch == "cbow":
         per_row = (contexts >= 0).sum(1, keepdim=True).expand_as(contexts)
-        scale = torch.ones(30).index_put_((contexts[contexts >= 0],), per_row[contexts >= 0].float())
-        step = step * scale[:, None]
-    torch.testing.assert_close(model.vectors.data, reference.vectors.data - lr * step, atol=1e-6, rtol=1e-5)
-    torch.testing.assert_close(model.context.data, reference.context.data - lr * reference.context.grad, atol=1e-6, rtol=1e-5)
+        grad = grad * torch.ones(vocab).index_put_((contexts[contexts >= 0],), per_row[contexts >= 0].float())[:, None]
+    torch.testing.assert_close(sink_vectors[:vocab], vectors - lr * grad, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(sink_context[:vocab], context - lr * reference.context.grad, atol=1e-6, rtol=1e-5)
+    assert float(sink_vectors[vocab].abs().sum()) == 0 and float(sink_context[vocab].abs().sum()) == 0
+
+
+def test_row_scale_is_sgd_for_few_updates_and_newton_like_for_many():
+    curvature = torch.tensor([0.0, 1e-3, 1.0, 40.0, 4000.0])
+    scale = row_scale(curvature, 0.025)
+    assert float(scale[0]) == 1.0 and float(scale[1]) == pytest.approx(1.0, abs=1e-4)
+    x = 0.025 * curvature[2:]
+    torch.testing.assert_close(scale[2:], (1 - torch.exp(-x)) / x)
+    assert float(scale[-1] * 0.025 * 4000.0) == pytest.approx(1.0, rel=1e-3)  # step ~ gradient / curvature
+    assert bool((scale[1:] <= 1).all()) and bool((scale[:-1] >= scale[1:]).all())
+
+
+def test_device_steps_make_no_host_synchronisation(tmp_path):
+    """Inside a chunk the device engine never reads a value back (which on a GPU would stall
+    it): no .item()/bool()/int()/float()/tolist()/numpy()/cpu() and no data-dependent op
+    (nonzero, masked_select, unique, ...) over N steps. Per chunk exactly one read: its counts."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from textlab.w2v.engine import DeviceEngine
+    from textlab.w2v.train import Plan
+
+    syncing = {"aten._local_scalar_dense.default", "aten.nonzero.default", "aten.masked_select.default",
+               "aten._unique2.default", "aten.unique_consecutive.default", "aten.item.default",
+               "aten.repeat_interleave.Tensor", "aten.equal.default", "aten.is_nonzero.default"}
+
+    class Syncs(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.seen: list[str] = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if str(func) in syncing or (str(func).startswith("aten._to_copy") and
+                                        (kwargs or {}).get("device") is not None and kwargs["device"].type == "cpu"):
+                self.seen.append(str(func))
+            return func(*args, **(kwargs or {}))
+
+    corpus = _planted(tmp_path, 2000)
+    for arch in ("skipgram", "cbow"):
+        config = Word2VecConfig(arch=arch, dim=16, window=3, min_count=1, sample=1e-3, epochs=1, batch_size=64,
+                                vocab_size=len(corpus.vocab))
+        model = Word2Vec(config)
+        plan = Plan(chunks=1, items=1, total_words=corpus.num_words, workers=1, first=0, last=corpus.num_positions)
+        engine = DeviceEngine(model, corpus, keep_probabilities(corpus.vocab.counts, config.sample),
+                              NoiseSampler(corpus.vocab.counts), plan)
+        prepared = engine.prepare(0)
+        kept, words = prepared.read_counts()
+        assert words == corpus.num_words and 0 < kept < words
+        steps = 0
+        with Syncs() as mode:
+            for start in range(0, kept, config.batch_size):
+                stop = min(kept, start + config.batch_size)
+                contexts, targets, weight = engine.batch(prepared, start, stop, kept)
+                engine.step(engine.vectors, engine.context, contexts, targets, weight, 0.01)
+                steps += 1
+        assert steps >= 10 and mode.seen == [], (arch, mode.seen[:5])
+        # a whole chunk: one read-back (the counts), whatever the number of steps
+        with Syncs() as mode:
+            engine.train_item(0, 0.01, 0.001)
+        assert mode.seen == ["aten._local_scalar_dense.default"] * 2, mode.seen
+
+
+def test_device_windows_stay_inside_sentences_and_spans(tmp_path):
+    from textlab.w2v.engine import DeviceEngine
+    from textlab.w2v.train import Plan
+
+    path = tmp_path / "s.txt"
+    path.write_text("".join(" ".join(f"s{s}w{i}" for i in range(10)) + "\n" for s in range(4)))
+    corpus = encode_corpus(path, TokenizerOptions(lang="none"), min_count=1, log=quiet)
+    config = Word2VecConfig(dim=4, window=4, min_count=1, sample=0.0, batch_size=7, vocab_size=len(corpus.vocab))
+    plan = Plan(chunks=1, items=1, total_words=40, workers=1, first=0, last=corpus.num_positions)
+    engine = DeviceEngine(Word2Vec(config), corpus, keep_probabilities(corpus.vocab.counts, 0.0),
+                          NoiseSampler(corpus.vocab.counts), plan)
+    prepared = engine.prepare(0)
+    kept, _ = prepared.read_counts()
+    assert kept == 40
+    words = corpus.vocab.words
+    seen = 0
+    for start in range(0, kept, 7):
+        contexts, targets, _ = engine.batch(prepared, start, min(kept, start + 7), kept)
+        for centre, row in zip(targets[:, 0].tolist(), contexts.tolist()):
+            sentence, position = words[centre][1:].split("w")
+            others = [words[c][1:].split("w") for c in row if c != len(words)]
+            assert others and all(s == sentence for s, _ in others)
+            distances = {abs(int(p) - int(position)) for _, p in others}
+            assert 0 not in distances and max(distances) <= 4
+            seen += 1
+    assert seen == 40
 
 
 def test_initialisation_as_word2vec():
@@ -96,45 +204,47 @@ def test_noise_follows_unigram_power():
     np.testing.assert_allclose(observed, expected, atol=0.01)
 
 
-def test_windows_stay_inside_sentences_and_spans():
-    rng = np.random.default_rng(0)
-    ids = np.arange(40, dtype=np.int32)
-    sentences = np.repeat(np.arange(4), 10).astype(np.int32)
-    seen = 0
-    for span, centres, contexts in window_groups(ids, sentences, 4, rng):
-        assert contexts.shape == (centres.size, 2 * span)
-        for centre, row in zip(centres, contexts):
-            for context in row[row >= 0]:
-                assert 0 < abs(int(context) - int(centre)) <= span
-                assert context // 10 == centre // 10
-        seen += centres.size
-    assert seen == 40
-
-
-def test_resume_continues_exactly(tmp_path, monkeypatch):
+@pytest.mark.parametrize("engine", ["hogwild", "device"])
+def test_resume_continues_exactly(tmp_path, monkeypatch, engine):
     monkeypatch.setattr(train_module, "CHUNK_WORDS", 4000)
     corpus = write_planted(tmp_path / "planted.txt", sentences=3000)
-    config = Word2VecConfig(dim=16, window=3, min_count=1, sample=1e-3, epochs=2, batch_size=128, lang="none", workers=1)
+    config = Word2VecConfig(dim=16, window=3, min_count=1, sample=1e-3, epochs=2, batch_size=128, lang="none",
+                            workers=1, engine=engine)
     train_word2vec(str(corpus), config, tmp_path / "full")
     with pytest.raises(TrainingInterrupted) as stopped:
         train_word2vec(str(corpus), config, tmp_path / "resumed", stop_after_chunks=3)
     assert "--resume" in str(stopped.value)
     assert (tmp_path / "resumed.ckpt" / "checkpoint.json").is_file()
     assert not (tmp_path / "resumed").exists()
-    other = dataclasses.replace(config, epochs=99)  # the checkpoint's settings win
-    train_word2vec(str(corpus), other, tmp_path / "resumed", resume=True)
+    train_word2vec(str(corpus), config, tmp_path / "resumed", resume=True)
     full, _, _, _ = load_word2vec(tmp_path / "full")
     resumed, _, card, _ = load_word2vec(tmp_path / "resumed")
-    assert card.config["epochs"] == 2
+    assert card.config["epochs"] == 2 and card.metrics["engine"] == engine
     torch.testing.assert_close(resumed.vectors, full.vectors)
     torch.testing.assert_close(resumed.context, full.context)
     assert not (tmp_path / "resumed.ckpt").exists()
 
 
+def test_resume_applies_epochs_and_refuses_model_options(tmp_path, monkeypatch):
+    monkeypatch.setattr(train_module, "CHUNK_WORDS", 4000)
+    corpus = write_planted(tmp_path / "planted.txt", sentences=3000)
+    config = Word2VecConfig(dim=16, window=3, min_count=1, epochs=2, lang="none", workers=1)
+    with pytest.raises(TrainingInterrupted):
+        train_word2vec(str(corpus), config, tmp_path / "m", stop_after_chunks=2)
+    with pytest.raises(UsageError) as refused:
+        train_word2vec(str(corpus), dataclasses.replace(config, dim=50, window=5), tmp_path / "m", resume=True,
+                       given={"dim": 50, "window": 5, "epochs": 3})
+    message = str(refused.value)
+    assert "--dim (the run was started with 16)" in message and "--window (the run was started with 3)" in message
+    summary = train_word2vec(str(corpus), config, tmp_path / "m", resume=True, given={"epochs": 3})
+    _, _, card, _ = load_word2vec(tmp_path / "m")
+    assert card.config["epochs"] == 3 and card.config["dim"] == 16 and summary["dim"] == 16
+
+
 def test_hogwild_workers_train_and_resume(tmp_path, monkeypatch):
     monkeypatch.setattr(train_module, "CHUNK_WORDS", 5000)
-    corpus = encode_corpus(write_planted(tmp_path / "planted.txt"), TokenizerOptions(lang="none"), min_count=1)
-    config = Word2VecConfig(dim=24, window=3, min_count=1, sample=0.0, epochs=4, batch_size=64, seed=3,
+    corpus = _planted(tmp_path)
+    config = Word2VecConfig(dim=24, window=3, min_count=1, sample=0.0, epochs=4, seed=3,
                             vocab_size=len(corpus.vocab), workers=2)
     model = Word2Vec(config)
     with pytest.raises(train_module.Interrupted):
@@ -144,6 +254,16 @@ def test_hogwild_workers_train_and_resume(tmp_path, monkeypatch):
     assert len(state.cursors) == 2 and 0 < state.words_done < 4 * corpus.num_words
     state = train(model, corpus, state)
     assert state.words_done == 4 * corpus.num_words
-    assert all(cursor >= 4 * (-(-corpus.num_words // 5000)) for cursor in state.cursors)
+    assert all(cursor >= 4 * (-(-corpus.num_positions // 5000)) for cursor in state.cursors)
     vectors = KeyedVectors(corpus.vocab.words, model.vectors.numpy())
     assert vectors.analogy("king", "man", "woman", k=1)[0][0] == "queen"
+
+
+def test_one_worker_is_bit_reproducible(tmp_path):
+    corpus = _planted(tmp_path, 2000)
+    results = []
+    for _ in range(2):
+        model = Word2Vec(Word2VecConfig(dim=16, min_count=1, epochs=2, workers=1, vocab_size=len(corpus.vocab)))
+        train(model, corpus)
+        results.append(model.vectors.clone())
+    assert torch.equal(results[0], results[1])

@@ -11,29 +11,36 @@ import typer
 
 from textlab.cli.app import app, echo_json
 from textlab.cli.options import Device, Force, JsonOutput, Lang, ModelName, OutputModel, Resume, Seed
+from textlab.w2v.config import Word2VecConfig
 
 
 def _opt(*names: str, help: str, **kw):
     return typer.Option(*names, help=help, **kw)
 
 
+_W2V = Word2VecConfig()  # the defaults (one source: textlab/w2v/model.py)
+
+
 @app.command("train-w2v")
 def train_w2v_command(
+    ctx: typer.Context,
     corpus: Annotated[str, typer.Argument(help="Dataset name (text8, imdb, tinyshakespeare, hongloumeng) or a path.")],
-    arch: Annotated[Literal["skipgram", "cbow"], _opt("--arch", help="skip-gram or CBOW.")] = "skipgram",
-    dim: Annotated[int, _opt("--dim", help="Vector dimension.", min=1, max=10000)] = 100,
-    window: Annotated[int, _opt("--window", help="Largest window (each centre word draws 1..N).", min=1, max=100)] = 5,
-    negative: Annotated[int, _opt("--negative", help="Noise words per positive pair.", min=1, max=100)] = 5,
-    min_count: Annotated[int, _opt("--min-count", help="Drop words seen fewer times.", min=1)] = 5,
-    max_vocab: Annotated[Optional[int], _opt("--max-vocab", help="Keep at most N most frequent words.", min=2)] = None,
-    sample: Annotated[float, _opt("--sample", help="Subsampling threshold for frequent words (0 = off).", min=0.0, max=1.0)] = 1e-3,
-    epochs: Annotated[int, _opt("--epochs", help="Passes over the corpus.", min=1, max=10000)] = 5,
-    lr: Annotated[float, _opt("--lr", help="Initial learning rate, decaying linearly to ~0.", min=1e-6, max=10.0)] = 0.025,
-    batch_size: Annotated[Optional[int], _opt("--batch-size", help="Centre words per SGD step [512].", min=1, max=10_000_000)] = None,
-    workers: Annotated[int, _opt("--workers", help="Hogwild training processes on CPU: 0 = one per core (at most 8), 1 = one process (bit-reproducible).", min=0, max=64)] = 0,
-    lang: Lang = "auto",
+    arch: Annotated[Literal["skipgram", "cbow"], _opt("--arch", help="skip-gram or CBOW.")] = _W2V.arch,
+    dim: Annotated[int, _opt("--dim", help="Vector dimension.", min=1, max=10000)] = _W2V.dim,
+    window: Annotated[int, _opt("--window", help="Largest window (each centre word draws 1..N).", min=1, max=100)] = _W2V.window,
+    negative: Annotated[int, _opt("--negative", help="Noise words per positive pair.", min=1, max=100)] = _W2V.negative,
+    min_count: Annotated[int, _opt("--min-count", help="Drop words seen fewer times.", min=1)] = _W2V.min_count,
+    max_vocab: Annotated[int, _opt("--max-vocab", help="Keep at most N most frequent words (0 = no limit).", min=0)] = _W2V.max_vocab,
+    sample: Annotated[float, _opt("--sample", help="Subsampling threshold for frequent words (0 = off).", min=0.0, max=1.0)] = _W2V.sample,
+    epochs: Annotated[int, _opt("--epochs", help="Passes over the corpus.", min=1, max=10000)] = _W2V.epochs,
+    lr: Annotated[float, _opt("--lr", help="Initial learning rate, decaying linearly to ~0.", min=1e-6, max=10.0)] = _W2V.lr,
+    engine: Annotated[Literal["auto", "hogwild", "device"], _opt("--engine", help="hogwild: CPU worker threads, word by word (as gensim); device: large tensor steps on --device (the GPU engine); auto: device on a GPU, hogwild on a CPU.")] = _W2V.engine,
+    batch_size: Annotated[int, _opt("--batch-size", help="Device engine: centre words per step.", min=1, max=10_000_000)] = _W2V.batch_size,
+    workers: Annotated[int, _opt("--workers", help="Hogwild engine: worker threads; 0 = one per core (at most 8), 1 = bit-reproducible.", min=0, max=64)] = _W2V.workers,
+    no_cache: Annotated[bool, _opt("--no-cache", help="Encode the corpus into a temporary id file instead of the reusable one in the cache.")] = False,
+    lang: Lang = _W2V.lang,
     device: Device = "auto",
-    seed: Seed = 1,
+    seed: Seed = _W2V.seed,
     output: OutputModel = None,
     force: Force = False,
     resume: Resume = False,
@@ -43,31 +50,36 @@ def train_w2v_command(
 
     Example: textlab train-w2v text8 --arch skipgram --epochs 5 -o text8-sg
 
+    The corpus is encoded once into an id file in the cache and reused by the next run with the
+    same corpus and settings. With --resume, --epochs, --lr, --batch-size and --device may change;
+    options that define the model or its data must match the interrupted run.
+
     Distributed (one model, N processes, gloo on CPU / nccl on GPUs):
     torchrun --nproc-per-node 2 -m textlab train-w2v text8 -o text8-sg
     """
-    from textlab.runtime import console, seed_everything
+    from textlab.cli.options import given_options
+    from textlab.runtime import say, seed_everything
     from textlab.store import output_path
-    from textlab.w2v.model import Word2VecConfig
     from textlab.w2v.pipeline import train_word2vec
     from textlab.w2v.saving import default_name
 
     seed_everything(seed)
     path = output_path(output, default_name(corpus, arch))
     config = Word2VecConfig(arch=arch, dim=dim, window=window, negative=negative, min_count=min_count,
-                            max_vocab=max_vocab or 0, sample=sample, epochs=epochs, lr=lr, lang=lang, seed=seed,
-                            workers=workers)
-    if batch_size:
-        config.batch_size = batch_size
+                            max_vocab=max_vocab, sample=sample, epochs=epochs, lr=lr, lang=lang, seed=seed,
+                            workers=workers, engine=engine, batch_size=batch_size)
     hint = f"textlab train-w2v {shlex.quote(corpus)} -o {shlex.quote(str(path))} --resume"
-    summary = train_word2vec(corpus, config, path, force=force, resume=resume, device=device, resume_hint=hint)
+    given = {k: v for k, v in given_options(ctx, exclude=("resume", "force", "output", "json_output", "no_cache")).items()}
+    summary = train_word2vec(corpus, config, path, force=force, resume=resume, device=device, resume_hint=hint,
+                             cache=not no_cache, given=given)
     if summary.get("rank", 0) != 0:
         return  # torchrun: rank 0 speaks for the job
     if json_output:
         echo_json(summary)
     else:
-        console.print(f"saved {summary['model']}: {summary['vocab_size']:,} words x {dim}, "
-                      f"{summary['words_per_second']:,} words/s, loss {summary['mean_loss']}")
+        say(f"saved {summary['model']}: {summary['vocab_size']:,} words x {summary['dim']}, "
+            f"{summary['words_per_second']:,} words/s ({summary['engine']} engine on {summary['device']}), "
+            f"loss {summary['mean_loss']}")
 
 
 def _pairs_out(rows: list[tuple[str, float]], json_output: bool, query: dict) -> None:

@@ -1,170 +1,291 @@
-"""A corpus as one int32 array of word ids plus sentence boundaries, read in a single streaming
-pass: tokens get provisional ids while counting, then are remapped to the pruned vocabulary.
-No Python string per corpus word is ever kept."""
+"""A corpus encoded once into an id file (see :mod:`textlab.w2v.idfile`) and reused.
+
+Encoding streams the corpus through the tokenizer once. Each token gets a provisional id (one
+dict entry per distinct word) and the provisional ids are spooled to a temporary file with a
+marker at each sentence end; then the vocabulary is pruned and the spool is remapped piece by
+piece into the id file. Memory is the vocabulary plus one piece, whatever the corpus size.
+
+The id file lives in the cache (``$TEXTLAB_HOME/cache/ids``) under a key made of the corpus
+file's identity (path, size, modification time, hash of its first MiB) and the settings that
+shape the ids (tokenizer, min count, vocabulary cap, sentence cut). The next run with the same
+key reuses it and says so; a changed corpus or setting gets a new key; a damaged or foreign
+file under a key is refused in one line and encoded again.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import itertools
+import json
+import os
 import tempfile
+import time
 from array import array
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterator
 
 import numpy as np
 
 from textlab.errors import DataError, UsageError
-from textlab.runtime import ProgressBar
+from textlab.runtime import ProgressBar, console
 from textlab.text import TokenizerOptions, Vocab, tokenize_stream
-from textlab.text.corpus_tokens import iter_corpus_token_lines
+from textlab.w2v import idfile
+from textlab.w2v.idfile import IdFile
 
 #: Longest sentence fed to the window (gensim's MAX_WORDS_IN_BATCH); longer lines are cut.
 MAX_SENTENCE = 10000
+#: Provisional ids per spool write and per remapped piece (bounds the temporaries).
+PIECE_TOKENS = 1 << 18
+#: Bytes of the corpus file hashed into the cache key.
+HEAD_BYTES = 1 << 20
+_SPOOL_END = -1  # sentence end in the spool
 
 
 @dataclass
 class EncodedCorpus:
-    """``ids`` of in-vocabulary words (int32) and ``starts`` of each sentence in ``ids``."""
+    """A corpus as an id file: ``read(begin, end)`` gives ids at positions (a separator ends
+    each sentence); ``num_words`` counts the words (positions minus separators)."""
 
-    ids: np.ndarray
-    starts: np.ndarray
-    vocab: Vocab
+    file: IdFile
     raw_tokens: int  # corpus tokens before vocabulary pruning
+    encode_seconds: float = 0.0  # 0 when the id file was reused
+    reused: bool = False
+
+    @property
+    def vocab(self) -> Vocab:
+        return self.file.vocab
 
     @property
     def num_words(self) -> int:
-        return int(self.ids.size)
+        return self.file.words
 
-    def sentence_ids(self, begin: int, end: int) -> np.ndarray:
-        """Sentence number of every position in ``ids[begin:end]``."""
-        return (np.searchsorted(self.starts, np.arange(begin, end), side="right") - 1).astype(np.int32)
+    @property
+    def num_positions(self) -> int:
+        return self.file.positions
 
+    @property
+    def separator(self) -> int:
+        return self.file.separator
 
-#: Tokens per piece when the spooled ids are read back (bounds the temporaries).
-PIECE_TOKENS = 1 << 20
+    def read(self, begin: int, end: int) -> np.ndarray:
+        return self.file.read(begin, end)
 
+    def words(self) -> np.ndarray:
+        """Every word id in order, separators dropped (small corpora and tests only)."""
+        ids = self.read(0, self.num_positions)
+        return ids[ids != self.separator].astype(np.int64)
 
-class _Spool:
-    """Provisional ids spooled to an anonymous temporary file while the corpus is read, so that
-    only the final (pruned) id array ever lives in memory; plus each line's length."""
-
-    def __init__(self) -> None:
-        self.file = tempfile.TemporaryFile()
-        self.lengths = array("q")
-        self.tokens = 0
-
-    def add(self, ids: np.ndarray) -> None:
-        self.file.write(ids.tobytes())
-        self.lengths.append(ids.size)
-        self.tokens += ids.size
-
-    def pieces(self):
-        """The spooled ids again, in order, ``PIECE_TOKENS`` at a time."""
-        self.file.flush()
-        self.file.seek(0)
-        buffer = np.empty(PIECE_TOKENS, dtype=np.int32)
-        while True:
-            got = self.file.readinto(memoryview(buffer).cast("B")) // 4
-            if got == 0:
-                return
-            yield buffer[:got]
+    def sentences(self) -> list[list[int]]:
+        """The corpus as lists of ids (small corpora and tests only)."""
+        ids = self.read(0, self.num_positions).astype(np.int64)
+        cuts = np.flatnonzero(ids == self.separator)
+        parts = (part[part != self.separator] for part in np.split(ids, cuts + 1))
+        return [part.tolist() for part in parts if part.size]
 
 
-def encode_corpus(
-    path: Path,
-    options: TokenizerOptions,
-    min_count: int = 5,
-    max_vocab: int | None = None,
-    vocab: Vocab | None = None,
-    lines: Iterable[str] | None = None,
-    merge_counts: Callable[[list[str], np.ndarray], tuple[list[str], np.ndarray]] | None = None,
-) -> EncodedCorpus:
-    """Tokenize ``path`` once; build the vocabulary (no specials, by descending count, ties as
-    gensim sorts them) unless ``vocab`` is given, and return the corpus as word ids
-    with out-of-vocabulary words dropped.
+# --------------------------------------------------------------------------- cache keys
 
-    Memory: one int32 per kept corpus token plus one Python string per distinct word.
 
-    Distributed training reads one shard: ``lines`` are its raw lines (default: the whole
-    corpus) and ``merge_counts(words, counts)`` returns the counts of all shards, from which
-    every rank builds the same vocabulary."""
-    provisional: dict[str, int] = {}
-    spool = _Spool()
-    with spool.file, ProgressBar(None, "read corpus", unit="lines") as bar:
-        token_lines = iter_corpus_token_lines(path, options) if lines is None else _tokenized(lines, options)
-        for number, joined in enumerate(token_lines, start=1):
-            tokens = joined.split()
-            if tokens:
-                index = provisional.setdefault  # value = size before insertion
-                spool.add(np.fromiter((index(t, len(provisional)) for t in tokens), np.int32, len(tokens)))
-            if number % 2000 == 0:
-                bar.update(advance=2000, words=f"{spool.tokens:,}")
-        if spool.tokens == 0 and merge_counts is None:
+def cache_dir() -> Path:
+    from textlab.store import textlab_home
+
+    return textlab_home() / "cache" / "ids"
+
+
+def source_identity(path: Path) -> dict:
+    """What identifies a corpus's content without reading it all: for a file its size,
+    modification time and the SHA-256 of its first MiB; for a directory the same summed over
+    its files (names, sizes and times hashed)."""
+    path = Path(path).resolve()
+    if path.is_dir():
+        listing = hashlib.sha256()
+        files = size = 0
+        for root, dirs, names in os.walk(path):
+            dirs.sort()
+            for name in sorted(names):
+                stat = os.stat(os.path.join(root, name))
+                listing.update(f"{os.path.relpath(os.path.join(root, name), path)}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
+                files, size = files + 1, size + stat.st_size
+        return {"path": str(path), "kind": "directory", "files": files, "size": size, "listing_sha256": listing.hexdigest()}
+    stat = path.stat()
+    with open(path, "rb") as handle:
+        head = hashlib.sha256(handle.read(HEAD_BYTES)).hexdigest()
+    return {"path": str(path), "kind": "file", "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "head_sha256": head}
+
+
+def encoding_key(path: Path, options: TokenizerOptions, min_count: int, max_vocab: int | None,
+                 vocab: Vocab | None = None) -> dict:
+    """Everything the ids depend on (a given vocabulary, as on resume, replaces the pruning)."""
+    key = {"format": idfile.FORMAT, "source": source_identity(path), "tokenizer": dataclasses.asdict(options),
+           "max_sentence": MAX_SENTENCE}
+    if vocab is None:
+        key.update(min_count=int(min_count), max_vocab=int(max_vocab or 0))
+    else:
+        key["vocab_sha256"] = idfile.vocab_digest(vocab.to_tsv().encode("utf-8"))
+    return key
+
+
+def key_name(key: dict) -> str:
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode("utf-8")).hexdigest()[:32] + ".ids"
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+def encode_corpus(path: Path, options: TokenizerOptions, min_count: int = 5, max_vocab: int | None = None,
+                  vocab: Vocab | None = None, cache: bool = True, target: Path | None = None,
+                  log: Callable[[str], None] | None = None) -> EncodedCorpus:
+    """The corpus at ``path`` as an id file: reused from the cache when its key matches, else
+    encoded now (into the cache, or into ``target`` / a temporary file with ``cache=False``:
+    the caller deletes that one). ``vocab`` fixes the vocabulary (resume) instead of building
+    it from counts (no specials, by descending count, ties as gensim sorts them)."""
+    if min_count < 1:
+        raise UsageError("--min-count must be at least 1")
+    log = log or (lambda line: console.print(line, markup=False, highlight=False))
+    key = encoding_key(path, options, min_count, max_vocab, vocab)
+    if target is None:
+        directory = cache_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        target = directory / key_name(key) if cache else Path(tempfile.mkstemp(prefix="uncached-", suffix=".ids", dir=directory)[1])
+    elif cache:
+        raise UsageError("an explicit id file target is never a cache entry")
+    if cache and target.exists():
+        try:
+            opened = idfile.open_id_file(target)
+            if opened.header.get("key") != key:
+                raise DataError(f"{target} was encoded from something else")
+            log(f"reusing the encoded corpus {target} ({opened.words:,} words; encoding skipped)")
+            return EncodedCorpus(opened, int(opened.header["raw_tokens"]), 0.0, reused=True)
+        except DataError as exc:
+            log(f"refusing the cached id file: {exc}; encoding the corpus again")
+    started = time.perf_counter()
+    write_id_file(path, options, target, key, min_count, max_vocab, vocab)
+    opened = idfile.open_id_file(target)
+    seconds = time.perf_counter() - started
+    log(f"encoded {path}: {int(opened.header['raw_tokens']):,} tokens -> {opened.words:,} words in "
+        f"{seconds:.1f} s; id file {target}")
+    return EncodedCorpus(opened, int(opened.header["raw_tokens"]), seconds)
+
+
+def write_id_file(path: Path, options: TokenizerOptions, target: Path, key: dict, min_count: int,
+                  max_vocab: int | None, vocab: Vocab | None) -> None:
+    """Tokenize once into a spool of provisional ids, prune, remap into ``target`` (atomically)."""
+    from textlab.atomic import atomic_open
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=target.parent, prefix="spool-") as spool:
+        words, tokens = _spool_provisional_ids(path, options, spool)
+        if tokens == 0:
             raise DataError(f"{path}: the corpus has no words")
-        counts = np.zeros(len(provisional), dtype=np.int64)
-        for piece in spool.pieces():  # bincount widens to int64: keep its input small
-            counts += np.bincount(piece, minlength=len(provisional))
-        words = list(provisional)
-        del provisional
+        counts = np.zeros(len(words), dtype=np.int64)
+        for piece in _spool_pieces(spool):
+            counts += np.bincount(piece[piece >= 0], minlength=len(words))
         if vocab is None:
-            all_words, all_counts = merge_counts(words, counts) if merge_counts else (words, counts)
-            if int(all_counts.sum()) == 0:
-                raise DataError(f"{path}: the corpus has no words")
-            vocab = _build_vocab(all_words, all_counts, min_count, max_vocab)
-            del all_words, all_counts
+            vocab = _build_vocab(words, counts, min_count, max_vocab)
             if len(vocab) < 2:
                 raise DataError(f"{path}: fewer than 2 words occur at least {min_count} times; lower --min-count")
-        remap = np.array([vocab.index.get(w, -1) for w in words], dtype=np.int32)
+        # provisional id -> final id (-1: dropped); the last slot maps the sentence-end marker
+        table = np.array([vocab.index.get(w, -1) for w in words] + [-2], dtype=np.int32)
         del words
-        ids = np.empty(int(counts[remap >= 0].sum()), dtype=np.int32)
-        line_ends = np.cumsum(np.frombuffer(spool.lengths, dtype=np.int64))
-        kept_at_ends = np.zeros(line_ends.size, dtype=np.int64)
-        read = filled = 0
-        for piece in spool.pieces():
-            mapped = remap[piece]
-            keep = mapped >= 0
-            kept = mapped[keep]
-            ids[filled : filled + kept.size] = kept
-            # kept tokens before each line end that falls inside this piece
-            first, last = np.searchsorted(line_ends, [read + 1, read + piece.size + 1])
-            running = np.cumsum(keep)
-            kept_at_ends[first:last] = filled + running[line_ends[first:last] - read - 1]
-            read += piece.size
-            filled += kept.size
-    kept_lengths = np.diff(kept_at_ends, prepend=0)
-    starts = _sentence_starts(kept_lengths)
-    return EncodedCorpus(ids=ids, starts=starts, vocab=vocab, raw_tokens=spool.tokens)
+        dtype = idfile.dtype_for(len(vocab))
+        separator = idfile.separator_of(dtype)
+        vocab_tsv = vocab.to_tsv().encode("utf-8")
+        header = {"dtype": dtype, "separator": separator, "max_sentence": MAX_SENTENCE, "raw_tokens": int(tokens),
+                  "vocab_size": len(vocab), "key": key, "positions": 0, "words": 0, "sentences": 0}
+        with atomic_open(target, "wb") as out:
+            bound = dict(header, positions=2 * tokens + 1, words=tokens + 1, sentences=tokens + 1)
+            reserve = len(json.dumps(bound, ensure_ascii=False, sort_keys=True).encode("utf-8")) + 256
+            offset = idfile.write_header(out, bound, vocab_tsv, reserve=reserve)
+            positions = words_kept = sentences = 0
+            last_was_end = True  # drops empty sentences and a leading marker
+            for piece in _spool_pieces(spool):
+                piece[piece < 0] = len(table) - 1  # the marker's slot (the piece's buffer is reused anyway)
+                mapped = table[piece]
+                mapped = mapped[mapped != -1]
+                ends = mapped == -2
+                keep = ~(ends & np.concatenate([[last_was_end], ends[:-1]]))
+                mapped, ends = mapped[keep], ends[keep]
+                if mapped.size:
+                    last_was_end = bool(ends[-1])
+                    out.write(np.where(ends, separator, mapped).astype(idfile.DTYPES[dtype]).tobytes())
+                    positions += mapped.size
+                    sentences += int(ends.sum())
+                    words_kept += int(mapped.size - ends.sum())
+            if words_kept == 0:
+                raise DataError(f"{path}: no word of the corpus is in the vocabulary")
+            out.seek(0)
+            final = idfile.write_header(out, dict(header, positions=positions, words=words_kept, sentences=sentences),
+                                        vocab_tsv, reserve=reserve)
+            assert final == offset
 
 
-def _tokenized(lines: Iterable[str], options: TokenizerOptions):
-    for block in tokenize_stream(lines, options):
-        yield from block
+def _spool_provisional_ids(path: Path, options: TokenizerOptions, spool) -> tuple[list[str], int]:
+    """Tokenize the corpus once; write provisional ids (first-seen order) and sentence ends to
+    ``spool``; return the distinct words by provisional id and the token count."""
+    provisional: defaultdict[str, int] = defaultdict(itertools.count().__next__)
+    lookup = provisional.__getitem__
+    buffer = array("i")
+    tokens = 0
+    total, unit = _progress_total(path)
+    with ProgressBar(total, "encode corpus", unit=unit) as bar:
+        for lines, raw_bytes in _token_blocks(path, options):
+            for joined in lines:
+                parts = joined.split()
+                for start in range(0, len(parts), MAX_SENTENCE):
+                    buffer.extend(map(lookup, parts[start:start + MAX_SENTENCE]))
+                    buffer.append(_SPOOL_END)
+                tokens += len(parts)
+            if len(buffer) >= PIECE_TOKENS:
+                spool.write(buffer.tobytes())
+                del buffer[:]
+            bar.update(advance=raw_bytes, tokens=f"{tokens:,}")
+        spool.write(buffer.tobytes())
+    return list(provisional), tokens
+
+
+def _progress_total(path: Path) -> tuple[float | None, str]:
+    """The bar counts the corpus's bytes: known in advance for a plain text file."""
+    path = Path(path)
+    plain = path.is_file() and not path.name.lower().endswith((".gz", ".zip", ".tar", ".tgz", ".bz2", ".xz"))
+    return (path.stat().st_size if plain else None), "B"
+
+
+def _token_blocks(path: Path, options: TokenizerOptions) -> Iterator[tuple[list[str], int]]:
+    """Tokenized blocks of the corpus with the UTF-8 bytes of the raw lines they came from."""
+    from textlab.data.corpus import iter_corpus_lines
+
+    sizes: list[int] = []
+
+    def counted() -> Iterator[str]:
+        for line in iter_corpus_lines(path):
+            sizes.append(len(line.encode("utf-8", "surrogatepass")) + 1)
+            yield line
+
+    for block in tokenize_stream(counted(), options):
+        consumed = sum(sizes[: len(block)])
+        del sizes[: len(block)]
+        yield block, consumed
+
+
+def _spool_pieces(spool) -> Iterator[np.ndarray]:
+    """The spooled provisional ids again, in order, ``PIECE_TOKENS`` at a time."""
+    spool.flush()
+    spool.seek(0)
+    buffer = np.empty(PIECE_TOKENS, dtype=np.int32)
+    while True:
+        got = spool.readinto(memoryview(buffer).cast("B")) // 4
+        if got == 0:
+            return
+        yield buffer[:got]
 
 
 def _build_vocab(words: list[str], counts: np.ndarray, min_count: int, max_vocab: int | None) -> Vocab:
     """Words seen at least ``min_count`` times by descending count; no specials. Ties go as in
     gensim's ``sort_by_descending_frequency`` (the word first seen later comes first), so that
     "the 30,000 most frequent words" of an evaluation are the same words in both tools."""
-    if min_count < 1:
-        raise UsageError("--min-count must be at least 1")
     order = np.lexsort((-np.arange(counts.size), -counts))
     order = order[counts[order] >= min_count][: max_vocab or None]
     return Vocab([words[i] for i in order], counts[order])
-
-
-def _sentence_starts(lengths: np.ndarray) -> np.ndarray:
-    """Start offsets of sentences, long ones cut into MAX_SENTENCE pieces, empty ones dropped."""
-    if lengths.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    pieces = np.maximum(1, -(-lengths // MAX_SENTENCE))
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    offsets = np.repeat(starts, pieces) + _ranks(pieces) * MAX_SENTENCE
-    ends = np.repeat(starts + lengths, pieces)
-    offsets = offsets[offsets < ends]
-    return np.unique(offsets).astype(np.int64)
-
-
-def _ranks(groups: np.ndarray) -> np.ndarray:
-    """0, 1, ..., g-1 for each group size g, concatenated."""
-    total = int(groups.sum())
-    first = np.repeat(np.cumsum(groups) - groups, groups)
-    return np.arange(total) - first

@@ -1,9 +1,9 @@
-"""Sampling as word2vec/gensim do it: frequent-word subsampling, unigram^0.75 noise words and
-dynamic windows, all vectorised over a chunk of the corpus."""
+"""Sampling tables as word2vec/gensim define them: the keep probability of each word (frequent-
+word subsampling) and Walker's alias tables for unigram^0.75 noise words. The engines draw
+from them per chunk (:mod:`textlab.w2v.kernels` on the CPU, :mod:`textlab.w2v.engine` on any
+device)."""
 
 from __future__ import annotations
-
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -47,35 +47,3 @@ class NoiseSampler:
         slots = torch.randint(0, self.vocab_size, shape, generator=generator).to(self.alias.device)
         coins = torch.rand(shape, generator=generator).to(self.alias.device)
         return torch.where(coins < self.accept[slots], slots, self.alias[slots])
-
-
-def subsample(ids: np.ndarray, sentences: np.ndarray, keep: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Drop frequent words at random; returns the kept ids and their sentence numbers."""
-    kept = rng.random(ids.size, dtype=np.float32) < keep[ids]
-    return ids[kept], sentences[kept]
-
-
-def window_groups(
-    ids: np.ndarray, sentences: np.ndarray, window: int, rng: np.random.Generator
-) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """Dynamic windows: each centre word gets a window ``b`` drawn uniformly from 1..window
-    (gensim's ``window - reduced_window``). Centres are grouped by ``b`` so that no padding is
-    needed; yields ``(b, centres[n], contexts[n, 2b])`` with -1 where a context position falls
-    outside the sentence or the chunk."""
-    n = ids.size
-    if n == 0:
-        return
-    spans = rng.integers(1, window + 1, size=n)
-    order = np.argsort(spans, kind="stable")
-    bounds = np.searchsorted(spans[order], np.arange(1, window + 2))
-    for b in range(1, window + 1):
-        positions = order[bounds[b - 1] : bounds[b]]
-        if positions.size == 0:
-            continue
-        offsets = np.concatenate([np.arange(-b, 0), np.arange(1, b + 1)])
-        where = positions[:, None] + offsets[None, :]
-        inside = (where >= 0) & (where < n)
-        where = np.where(inside, where, 0)
-        valid = inside & (sentences[where] == sentences[positions][:, None])
-        contexts = np.where(valid, ids[where], -1).astype(np.int64)
-        yield b, ids[positions].astype(np.int64), contexts

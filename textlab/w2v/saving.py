@@ -36,9 +36,8 @@ def save_word2vec(path: Path, model: Word2Vec, vocab: Vocab, data: dict, metrics
     """Save the model with its card; ``history`` ([epoch position, loss] points, as recorded by
     :func:`textlab.w2v.train.train`) becomes ``curve.png`` in the same atomic write."""
     if not (torch.isfinite(model.vectors).all() and torch.isfinite(model.context).all()):
-        # Many updates to one row summed in a single step (a tiny vocabulary) can blow up.
         raise TextlabError(f"training diverged (the vectors became non-finite) with a vocabulary of "
-                           f"{len(vocab):,} words; nothing was saved; try a smaller --batch-size or --lr")
+                           f"{len(vocab):,} words; nothing was saved; try a smaller --lr")
     card = ModelCard(kind=KIND, config=dataclasses.asdict(model.config), data=data, metrics=metrics or {}, extra=extra or {})
     tensors = {"vectors": model.vectors.detach().float().cpu(), "context": model.context.detach().float().cpu()}
     curve = loss_curve(history or [], str(data.get("corpus", "")), model.config.arch)

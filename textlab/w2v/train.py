@@ -1,33 +1,46 @@
-"""The training loop: chunks of the corpus are subsampled, windowed and fed as SGD steps with a
-learning rate decaying linearly to ~0 over all epochs; Ctrl-C saves a resumable checkpoint."""
+"""The training loop: the id file is cut into chunks of ``CHUNK_WORDS`` positions; each
+(epoch, chunk) pair is a work item that an engine trains with a learning rate decaying
+linearly to ~0 over all epochs; Ctrl-C saves a resumable checkpoint.
+
+Two engines train a chunk:
+
+- ``hogwild`` (CPU): worker threads, one per core, each running the compiled word-by-word
+  loop of :mod:`textlab.w2v.kernels` on its own chunks while sharing the two matrices
+  without locks, as gensim's threads and word2vec C do. One worker is bit-reproducible.
+- ``device`` (any torch device, the default on CUDA): :mod:`textlab.w2v.engine`, large steps
+  of tensor operations with no host synchronisation inside a chunk.
+
+Work items are numbered ``epoch * chunks + chunk``; worker ``w`` of ``n`` trains items
+``w, w + n, ...`` and ``cursors[w]`` is its next one, so a resumed run continues exactly
+where each worker stopped.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
 import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from textlab.distributed import Distributed
 from textlab.runtime import ProgressBar, StopRequest, default_workers, load_checkpoint, save_checkpoint
 from textlab.w2v.corpus import EncodedCorpus
 from textlab.w2v.model import Word2Vec, Word2VecConfig
-from textlab.w2v.sampling import NoiseSampler, keep_probabilities, subsample, window_groups
+from textlab.w2v.sampling import NoiseSampler, keep_probabilities
 
-#: Words per chunk: the unit of subsampling, progress updates and checkpoints.
+#: Positions of the id file per work item: the unit of progress, checkpoints and (distributed)
+#: synchronisation.
 CHUNK_WORDS = 1 << 17
+ENGINES = ("hogwild", "device")
 
 
 @dataclass
 class TrainState:
-    """Where training stands. Work items are (epoch, chunk) pairs numbered ``epoch * chunks +
-    chunk``; worker ``w`` of ``n`` trains items ``w, w + n, w + 2n, ...`` and ``cursors[w]`` is
-    its next one. With one worker a resumed run repeats the uninterrupted run exactly."""
+    """Where training stands (see the module docstring for the work items)."""
 
     cursors: list[int] = field(default_factory=lambda: [0])
     words_done: int = 0
@@ -51,34 +64,68 @@ def learning_rate(config: Word2VecConfig, done: float, total: float) -> float:
     return max(config.min_lr, config.lr * (1.0 - done / max(total, 1.0)))
 
 
-def _rng(seed: int, epoch: int, chunk: int, rank: int = 0) -> tuple[np.random.Generator, torch.Generator]:
-    """Random streams that depend only on (seed, epoch, chunk[, rank]), so a resumed run draws the same."""
-    numpy_rng = np.random.default_rng([seed, epoch, chunk] + ([rank] if rank else []))
-    torch_rng = torch.Generator().manual_seed(int(numpy_rng.integers(2**62)))
-    return numpy_rng, torch_rng
-
-
-class _Shared:
-    """Counters the workers update and the parent reads (process-shared)."""
-
-    def __init__(self, context, state: TrainState, stop_after: int | None):
-        self.cursors = context.Array("q", state.cursors)
-        self.words_done = context.Value("q", state.words_done)
-        self.loss = context.Value("d", state.loss_sum)
-        self.pairs = context.Value("q", state.pairs)
-        self.items = context.Value("q", 0)
-        self.stop_after = stop_after or 0
-        self.stop = context.Event()
+def chunk_seed(seed: int, epoch: int, chunk: int, rank: int = 0) -> int:
+    """A 64-bit seed that depends only on (seed, epoch, chunk[, rank]): a resumed or
+    redistributed run draws the same numbers for the same chunk."""
+    entropy = [seed, epoch, chunk] + ([rank] if rank else [])
+    return int(np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0])
 
 
 @dataclass
-class _Plan:
+class Plan:
+    """The work of this process: ``chunks`` per epoch over positions ``[first, last)``."""
+
     chunks: int
     items: int
-    total_words: int  # over all ranks
+    total_words: int  # over all ranks and epochs: the learning-rate schedule's length
     workers: int
+    first: int = 0
+    last: int = 0
     rank: int = 0
     scale: int = 1  # ranks: the global word count is estimated as scale x local words done
+
+    def positions(self, item: int) -> tuple[int, int, int, int]:
+        """(epoch, chunk, begin, end) of a work item."""
+        epoch, chunk = divmod(item, self.chunks)
+        begin = min(self.last, self.first + chunk * CHUNK_WORDS)  # a rank with a shorter shard idles in step
+        return epoch, chunk, begin, min(self.last, begin + CHUNK_WORDS)
+
+
+class Shared:
+    """Counters the workers update and the main thread reads."""
+
+    def __init__(self, state: TrainState, stop_after: int | None):
+        self.lock = threading.Lock()
+        self.cursors = list(state.cursors)
+        self.words_done = state.words_done
+        self.loss = state.loss_sum
+        self.pairs = state.pairs
+        self.items = 0
+        self.stop_after = stop_after or 0
+        self.stop = threading.Event()
+        self.failure: BaseException | None = None
+        self.points: list[tuple[int, object, object]] = []  # (words done, chunk loss, chunk pairs) not yet drawn
+
+    def finished(self, worker: int, item: int, words: int, loss, pairs, workers: int) -> None:
+        with self.lock:
+            self.words_done += words
+            self.loss += loss
+            self.pairs += pairs
+            self.points.append((self.words_done, loss, pairs))
+            self.items += 1
+            self.cursors[worker] = item + workers
+            if self.stop_after and self.items >= self.stop_after:
+                self.stop.set()
+
+
+def make_engine(name: str, model: Word2Vec, corpus: EncodedCorpus, plan: Plan):
+    keep = keep_probabilities(corpus.vocab.counts, model.config.sample)
+    noise = NoiseSampler(corpus.vocab.counts)
+    if name == "device":
+        from textlab.w2v.engine import DeviceEngine
+
+        return DeviceEngine(model, corpus, keep, noise, plan)
+    return HogwildEngine(model, corpus, keep, noise, plan)
 
 
 def train(
@@ -92,52 +139,39 @@ def train(
     dist: Distributed | None = None,
     sync: str = "sum",
     sync_every: int = 1,
+    engine: str = "hogwild",
 ) -> TrainState:
-    """Train ``model`` on ``corpus`` from ``state`` (a fresh run when None) with
-    ``len(state.cursors)`` Hogwild workers (forked processes sharing the two matrices).
+    """Train ``model`` on ``corpus`` from ``state`` (a fresh run when None) with the ``engine``
+    (the hogwild engine runs ``len(state.cursors)`` worker threads).
 
     When ``stop`` becomes true (or after ``stop_after_chunks`` chunks, for tests) the state is
     checkpointed to ``checkpoint_dir`` and :class:`Interrupted` is raised.
 
-    With ``dist`` (a torchrun job) each rank trains its own shard in one process; every
-    ``sync_every`` chunks all ranks combine both matrices (``sync``, see :data:`SYNC_MODES`; a
-    last combination ends training), and the learning rate follows the global word count estimated as
-    ``world_size x`` local words done."""
+    With ``dist`` (a torchrun job) each rank trains its own contiguous share of the id file
+    with one worker; every ``sync_every`` chunks all ranks combine both matrices (``sync``, see
+    :data:`SYNC_MODES`; a last combination ends training), and the learning rate follows the
+    global word count estimated as ``world_size x`` local words done."""
     config = model.config
-    workers = 1 if model.vectors.device.type != "cpu" else config.workers or default_workers()
-    if "fork" not in multiprocessing.get_all_start_methods() or dist is not None:
-        workers = 1  # the workers share the matrices by inheriting them
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}")
+    workers = 1 if engine == "device" or dist is not None else (config.workers or default_workers())
     state = state or TrainState(cursors=list(range(workers)))
-    chunks = max(1, -(-corpus.num_words // CHUNK_WORDS))
-    plan = _Plan(chunks, config.epochs * chunks, config.epochs * corpus.num_words, len(state.cursors))
-    if dist is not None:  # every rank runs the same number of chunks, so the synchronisations pair up
-        chunks, words = dist.all_reduce([chunks, corpus.num_words], "max"), dist.all_reduce([corpus.num_words], "sum")
-        plan = _Plan(int(chunks[0]), config.epochs * int(chunks[0]), config.epochs * int(words[0]), 1,
-                     rank=dist.rank, scale=dist.world_size)
-    keep = keep_probabilities(corpus.vocab.counts, config.sample)
-    noise = NoiseSampler(corpus.vocab.counts)
+    plan = _plan(corpus, config, len(state.cursors), dist)
+    trainer = make_engine(engine, model, corpus, plan)
+    shared = Shared(state, None if dist else stop_after_chunks)
     started = time.perf_counter() - state.seconds
-    threads = torch.get_num_threads()
-    if model.vectors.device.type == "cpu":
-        # One thread per worker: steps are small, and OpenMP threads spinning on shared cores cost 10x.
-        torch.set_num_threads(1)
-    context = multiprocessing.get_context("fork" if plan.workers > 1 else None)
-    shared = _Shared(context, state, None if dist else stop_after_chunks)
-    args = (model, corpus, plan, shared, keep, noise)
-    try:
-        with ProgressBar(plan.total_words, f"train {config.arch}", unit="words") as bar:
-            progress = _Progress(bar, shared, plan, config, state.history)
-            if dist is not None:
-                combine = _Sync(dist, model, shared, state, stop, sync, sync_every, plan.items)
-                _work(0, *args, after_item=lambda: (combine(), progress.show(None)))
-            elif plan.workers == 1:
-                _work(0, *args, after_item=lambda: progress.show(stop))
-            else:
-                _run_processes(context, args, progress, stop)
-    finally:
-        torch.set_num_threads(threads)
-    state = TrainState(cursors=list(shared.cursors), words_done=shared.words_done.value, loss_sum=shared.loss.value,
-                       pairs=shared.pairs.value, seconds=time.perf_counter() - started,
+    with ProgressBar(plan.total_words, f"train {config.arch}", unit="words") as bar:
+        progress = _Progress(bar, shared, plan, config, state.history, started)
+        if dist is not None:
+            combine = _Sync(dist, model, shared, state, stop, sync, sync_every, plan.items)
+            _work(0, trainer, plan, shared, config, after_item=lambda: (combine(), progress.show(None)))
+        elif plan.workers == 1 and engine == "device":
+            _work(0, trainer, plan, shared, config, after_item=lambda: progress.show(stop))
+        else:
+            _run_threads(trainer, plan, shared, config, progress, stop)
+    trainer.finish()
+    state = TrainState(cursors=list(shared.cursors), words_done=shared.words_done, loss_sum=float(shared.loss),
+                       pairs=int(shared.pairs), seconds=time.perf_counter() - started,
                        syncs=state.syncs, sync_seconds=state.sync_seconds, history=progress.history)
     if any(cursor < plan.items for cursor in state.cursors):
         if checkpoint_dir is not None:
@@ -146,30 +180,85 @@ def train(
     return state
 
 
+def _plan(corpus: EncodedCorpus, config: Word2VecConfig, workers: int, dist: Distributed | None) -> Plan:
+    positions = corpus.num_positions
+    if dist is None:
+        chunks = max(1, -(-positions // CHUNK_WORDS))
+        return Plan(chunks, config.epochs * chunks, config.epochs * corpus.num_words, workers, 0, positions)
+    # each rank takes a contiguous share; every rank runs the same number of chunks so that the
+    # synchronisations pair up
+    first, last = positions * dist.rank // dist.world_size, positions * (dist.rank + 1) // dist.world_size
+    chunks = max(1, -(-(positions - positions * (dist.world_size - 1) // dist.world_size) // CHUNK_WORDS))
+    return Plan(chunks, config.epochs * chunks, config.epochs * corpus.num_words, 1, first, last,
+                rank=dist.rank, scale=dist.world_size)
+
+
+class HogwildEngine:
+    """Chunks trained by the compiled word-by-word loop (:mod:`textlab.w2v.kernels`), several
+    threads at a time on the shared matrices."""
+
+    name = "hogwild"
+
+    def __init__(self, model: Word2Vec, corpus: EncodedCorpus, keep: np.ndarray, noise: NoiseSampler, plan: Plan):
+        from textlab.w2v import kernels
+
+        if model.vectors.device.type != "cpu":
+            raise ValueError("the hogwild engine trains on the CPU")
+        self.model, self.corpus, self.plan, self.kernels = model, corpus, plan, kernels
+        self.vectors = model.vectors.data.numpy()  # views: the kernels update the torch matrices in place
+        self.context = model.context.data.numpy()
+        self.keep = keep.astype(np.float32)
+        self.accept = noise.accept.cpu().numpy()
+        self.alias = noise.alias.cpu().numpy()
+        self.tables = kernels.sigmoid_tables()
+
+    def train_item(self, item: int, lr_start: float, lr_end: float) -> tuple[float, int, int]:
+        epoch, chunk, begin, end = self.plan.positions(item)
+        raw = self.corpus.read(begin, end)
+        config = self.model.config
+        seed = chunk_seed(config.seed, epoch, chunk, self.plan.rank)
+        loss, pairs, _kept = self.kernels.train_chunk(
+            raw, self.corpus.separator, self.vectors, self.context, self.keep, self.accept, self.alias,
+            config.window, config.negative, lr_start, lr_end, np.uint64(seed), config.arch == "cbow", *self.tables)
+        return loss, pairs, int(raw.size - np.count_nonzero(raw == self.corpus.separator))
+
+    def finish(self) -> None:
+        pass
+
+
 class _Progress:
     """Updates the bar and records the loss curve: one point (epoch position, mean loss per
-    pair) whenever chunks have finished since the last update (the workers add their loss per
-    chunk)."""
+    pair) per chunk trained."""
 
-    def __init__(self, bar: ProgressBar, shared: _Shared, plan: _Plan, config: Word2VecConfig, history: list):
-        self.bar, self.shared, self.plan, self.config = bar, shared, plan, config
+    def __init__(self, bar: ProgressBar, shared: Shared, plan: Plan, config: Word2VecConfig, history: list,
+                 started: float):
+        self.bar, self.shared, self.plan, self.config, self.started = bar, shared, plan, config, started
         self.history = [list(point) for point in history]
-        self.last_loss, self.last_pairs = shared.loss.value, shared.pairs.value
-        bar.update(completed=shared.words_done.value * plan.scale)
+        self.last_loss, self.last_pairs = float(shared.loss), int(shared.pairs)
+        self.first_done, self.first_time = shared.words_done, time.perf_counter()
+        bar.update(completed=shared.words_done * plan.scale)
 
     def show(self, stop: StopRequest | None) -> None:
         shared = self.shared
         if stop:
             shared.stop.set()
-        loss, pairs, done = shared.loss.value, shared.pairs.value, shared.words_done.value * self.plan.scale
-        fields = {"epoch": f"{min(done * self.config.epochs // max(self.plan.total_words, 1) + 1, self.config.epochs)}/{self.config.epochs}",
-                  "lr": f"{learning_rate(self.config, done, self.plan.total_words):.5f}"}
+        with shared.lock:
+            loss, pairs, words, points = shared.loss, shared.pairs, shared.words_done, shared.points
+            shared.points = []
+        loss, pairs = float(loss), int(pairs)  # device engine: its tensors are read here, not per step
+        done = words * self.plan.scale
+        total = max(self.plan.total_words, 1)
+        fields = {"epoch": f"{min(done * self.config.epochs // total + 1, self.config.epochs)}/{self.config.epochs}"}
+        for at, chunk_loss, chunk_pairs in points:
+            if int(chunk_pairs) > 0:
+                position = at * self.plan.scale * self.config.epochs / total
+                self.history.append([round(position, 4), round(float(chunk_loss) / int(chunk_pairs), 5)])
         if pairs > self.last_pairs:
             fields["loss"] = (loss - self.last_loss) / (pairs - self.last_pairs)
             self.last_loss, self.last_pairs = loss, pairs
-            epochs_done = done * self.config.epochs / max(self.plan.total_words, 1)
-            self.history.append([round(epochs_done, 4), round(fields["loss"], 5)])
-        self.bar.update(completed=done, **fields)
+        seconds = time.perf_counter() - self.first_time
+        rate = (words - self.first_done) * self.plan.scale / seconds if seconds > 0 and words > self.first_done else None
+        self.bar.update(completed=done, rate=rate, **fields)
 
 
 #: How ranks combine their matrices after every chunk: "sum" adds up every rank's change since
@@ -182,7 +271,7 @@ class _Sync:
     """After every chunk: agree on stopping (a signal seen by any rank stops all of them at the
     same chunk); every ``every`` chunks, at the end and before stopping, combine both matrices."""
 
-    def __init__(self, dist: Distributed, model: Word2Vec, shared: _Shared, state: TrainState,
+    def __init__(self, dist: Distributed, model: Word2Vec, shared: Shared, state: TrainState,
                  stop: StopRequest | None, mode: str, every: int, items: int):
         self.dist, self.model, self.shared, self.state, self.stop, self.mode = dist, model, shared, state, stop, mode
         self.every, self.items = max(1, every), items
@@ -212,79 +301,48 @@ class _Sync:
         self.state.sync_seconds += time.perf_counter() - started
 
 
-def _run_processes(context, args, progress: _Progress, stop: StopRequest | None) -> None:
-    model = args[0]
-    model.vectors.share_memory_()
-    model.context.share_memory_()
-    processes = [context.Process(target=_worker_main, args=(w, *args), daemon=True) for w in range(progress.plan.workers)]
-    for process in processes:
-        process.start()
+def _run_threads(trainer, plan: Plan, shared: Shared, config: Word2VecConfig, progress: _Progress,
+                 stop: StopRequest | None) -> None:
+    """Worker threads train; this (main) thread draws progress and receives the signals."""
+
+    def run(worker: int) -> None:
+        try:
+            _work(worker, trainer, plan, shared, config)
+        except BaseException as exc:  # handed to the main thread, which re-raises it
+            shared.failure = exc
+            shared.stop.set()
+
+    threads = [threading.Thread(target=run, args=(w,), name=f"w2v-worker-{w}", daemon=True)
+               for w in range(plan.workers)]
+    for thread in threads:
+        thread.start()
     try:
-        while any(p.is_alive() for p in processes):
+        while any(thread.is_alive() for thread in threads):
             progress.show(stop)
-            for process in processes:
-                process.join(timeout=0.25 / len(processes))
+            for thread in threads:
+                thread.join(timeout=0.25 / len(threads))
     finally:
-        progress.shared.stop.set()
-        for process in processes:
-            process.join()
+        shared.stop.set()
+        for thread in threads:
+            thread.join()
     progress.show(stop)
-    failed = [p.exitcode for p in processes if p.exitcode]
-    if failed:
-        raise RuntimeError(f"a training worker failed (exit code {failed[0]})")
+    if shared.failure is not None:
+        raise shared.failure
 
 
-def _worker_main(worker: int, *args) -> None:
-    # The parent decides when to stop; a terminal's Ctrl-C reaches the whole process group.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    torch.set_num_threads(1)
-    _work(worker, *args)
-
-
-def _work(worker, model, corpus, plan: _Plan, shared: _Shared, keep, noise, after_item=None) -> None:
+def _work(worker: int, trainer, plan: Plan, shared: Shared, config: Word2VecConfig, after_item=None) -> None:
     """Train this worker's items in order until done or told to stop."""
-    size = corpus.num_words
     while shared.cursors[worker] < plan.items and not shared.stop.is_set():
         item = shared.cursors[worker]
-        epoch, chunk = divmod(item, plan.chunks)
-        begin = min(size, chunk * CHUNK_WORDS)  # a rank with a shorter shard idles in step
-        end = min(size, begin + CHUNK_WORDS)
-        loss, pairs = _train_chunk(model, corpus, begin, end, epoch, chunk, keep, noise,
-                                   shared.words_done.value, plan.total_words, plan.scale, plan.rank)
-        with shared.words_done.get_lock():
-            shared.words_done.value += end - begin
-            shared.loss.value += loss
-            shared.pairs.value += pairs
-            shared.items.value += 1
-            shared.cursors[worker] = item + plan.workers
-            if shared.stop_after and shared.items.value >= shared.stop_after:
-                shared.stop.set()
+        _epoch, _chunk, begin, end = plan.positions(item)
+        done = shared.words_done * plan.scale
+        # the chunk's words are not known before it is read: its positions stand in for them
+        lr_start = learning_rate(config, done, plan.total_words)
+        lr_end = learning_rate(config, done + (end - begin) * plan.scale, plan.total_words)
+        loss, pairs, words = trainer.train_item(item, lr_start, lr_end)
+        shared.finished(worker, item, words, loss, pairs, plan.workers)
         if after_item is not None:
             after_item()
-
-
-def _train_chunk(model, corpus, begin, end, epoch, chunk, keep, noise, words_done, total, scale=1, rank=0) -> tuple[float, int]:
-    config = model.config
-    numpy_rng, torch_rng = _rng(config.seed, epoch, chunk, rank)
-    ids, sentences = subsample(corpus.ids[begin:end], corpus.sentence_ids(begin, end), keep, numpy_rng)
-    kept = max(ids.size, 1)
-    done_centres = 0
-    loss = torch.zeros((), dtype=torch.float64, device=model.vectors.device)
-    pairs = 0
-    device = model.vectors.device
-    for _, centres, contexts in window_groups(ids, sentences, config.window, numpy_rng):
-        contexts_t = torch.from_numpy(contexts).to(device)
-        negatives = noise.sample((centres.size, config.negative), torch_rng)  # one draw per group
-        targets = torch.cat([torch.from_numpy(centres)[:, None], negatives], dim=1).to(device)
-        for start in range(0, centres.size, config.batch_size):
-            stop = start + config.batch_size
-            done = scale * (words_done + (end - begin) * (done_centres + start) / kept)
-            lr = learning_rate(config, done, total)
-            loss += model.sgd_step(contexts_t[start:stop], targets[start:stop], lr)
-        done_centres += centres.size
-        pairs += int((contexts >= 0).sum()) if config.arch == "skipgram" else centres.size
-    return float(loss), pairs
 
 
 # --------------------------------------------------------------------------- checkpoints
@@ -302,3 +360,4 @@ def save_training_checkpoint(directory: Path, model: Word2Vec, state: TrainState
 
 def load_training_checkpoint(directory: Path) -> dict:
     return load_checkpoint(directory)
+
