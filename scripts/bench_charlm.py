@@ -3,6 +3,9 @@ validation text with the same code as `textlab eval-charlm`, time sampling; prin
 
 Example: python scripts/bench_charlm.py --corpus tinyshakespeare --max-minutes 10
 
+The JSON line records the CPU (model name, the flags that decide the arithmetic), the load
+average before and after, and the set-up probe's measurements and choice.
+
 With ``--procs N`` the training runs as ``torchrun --nproc-per-node N -m textlab train-charlm``
 (DistributedDataParallel, gloo on CPU; ``--threads`` then sets OMP_NUM_THREADS per process) and
 the saved model is measured the same way.
@@ -42,27 +45,32 @@ def main() -> None:
 
     from textlab.charlm.data import CharCodec, load_char_data
     from textlab.charlm.evaluate import evaluate_file
+    from textlab.charlm.pipeline import plan_setup
     from textlab.charlm.sample import default_seed, generate
-    from textlab.charlm.train import make_configs, train_charlm
+    from textlab.charlm.train import train_charlm
     from textlab.runtime import pick_device, seed_everything
 
+    machine_before = machine()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
     seed_everything(args.seed)
     data = load_char_data(args.corpus, args.valid_fraction)
     codec = CharCodec(data.alphabet)
+    log = lambda line: print(line, file=sys.stderr)  # noqa: E731
+    setup_decided = None
     with tempfile.TemporaryDirectory() as tmp:
         if args.procs:
             model, metrics, model_dict, train_dict, distributed = train_with_torchrun(args, Path(tmp) / "model")
-        else:
-            model_config, train_config = make_configs(
-                len(data.alphabet), device.type, args.cell, None, args.max_minutes, args.seed, hidden=args.hidden,
-                layers=args.layers, dropout=args.dropout, seq_len=args.seq_len, batch_size=args.batch_size, lr=args.lr,
-                precision=args.precision)
-            result = train_charlm(data, model_config, train_config, device, log=lambda line: print(line, file=sys.stderr))
-            model, metrics, model_dict, distributed = result.model, result.metrics, model_config.to_dict(), None
-            train_dict = {"seq_len": train_config.seq_len, "batch_size": train_config.batch_size, "lr": train_config.lr}
+        else:  # exactly what train-charlm does: defaults, the set-up probe where options are left open
+            overrides = {name: getattr(args, name) for name in ("hidden", "layers", "dropout", "seq_len", "batch_size", "lr")}
+            setup = plan_setup(data, device, args.cell, None, args.max_minutes, args.seed, args.precision or "auto",
+                               overrides, log)
+            result = train_charlm(data, setup.model, setup.train, device, log=log)
+            model, metrics, model_dict, distributed = result.model, result.metrics, setup.model.to_dict(), None
+            train_dict = {"seq_len": setup.train.seq_len, "batch_size": setup.train.batch_size, "lr": setup.train.lr,
+                          "max_minutes": round(setup.train.max_minutes, 3)}
+            setup_decided = setup.decided
         model = model.to(device)
         held_out = Path(tmp) / "valid.txt"  # the held-out text as a file, measured like eval-charlm
         held_out.write_text(codec.decode(data.valid), encoding="utf-8")
@@ -87,13 +95,27 @@ def main() -> None:
         "train_chars_per_cpu_s": metrics["train_chars_per_cpu_s"], "procs": args.procs or 1,
         "torchrun": bool(args.procs), **({"distributed": distributed} if distributed else {}),
         "sample_chars_per_s": round(1000 / sample_seconds), "sample_1000_chars_s": round(sample_seconds, 3),
-        "sample_1000_chars_cpu_s": round(sample_cpu_seconds, 3), "load_average": round(os.getloadavg()[0], 2),
+        "sample_1000_chars_cpu_s": round(sample_cpu_seconds, 3),
         "parameters": metrics["parameters"], "epochs": metrics["epochs"], "steps": metrics["steps"],
-        "precision": metrics.get("precision"),
+        "precision": metrics.get("precision"), "threads_tuner": metrics.get("threads"),
         "device": str(device), "threads": (args.threads or int(os.environ.get("OMP_NUM_THREADS", "1"))) if args.procs
         else torch.get_num_threads(), "minutes": metrics["minutes"],
-        "max_minutes": args.max_minutes, "model": model_dict, "train": train_dict,
+        "max_minutes": args.max_minutes, "model": model_dict, "train": train_dict, "setup": setup_decided,
+        "machine_before": machine_before, "machine_after": machine(),
     }))
+
+
+def machine() -> dict:
+    """The CPU this ran on (model name and the flags that decide the arithmetic) and the load."""
+    info = {"load_average": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count()}
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        info["cpu"] = next(line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name"))
+        flags = set(next(line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")))
+        info["flags"] = sorted(flags & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "avx512_vnni", "fma"})
+    except (OSError, StopIteration):
+        pass
+    return info
 
 
 def train_with_torchrun(args, output: Path):

@@ -61,3 +61,17 @@ def test_user_fixed_threads_disables_tuning(monkeypatch):
     assert not ThreadTuner.for_device(torch.device("cuda")).enabled
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert not ThreadTuner.for_device(torch.device("cpu")).enabled
+
+
+def test_a_run_ending_inside_a_probe_reports_the_count_it_trained_with():
+    machine = FakeMachine({2: 0.05, 1: 0.08})
+    tuner = ThreadTuner([2, 1], interval=1.0, probe_steps=4, clock=machine.clock, set_threads=machine.set_threads)
+    for _ in range(12):  # first round: 2 threads are faster
+        machine.run_step(tuner)
+    assert tuner.history and tuner.chosen == 2
+    while not (tuner._probing and machine.threads == 1):  # the next round is now timing one thread
+        machine.run_step(tuner)
+    summary = tuner.summary()
+    assert summary["threads"] == 2 and summary["ended_during_probe"] is True
+    tuner.finish()
+    assert machine.threads == 2 and tuner.current == 2

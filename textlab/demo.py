@@ -97,7 +97,8 @@ def step_word2vec(settings: DemoSettings, workdir: Path) -> StepResult:
 def step_charlm(settings: DemoSettings, workdir: Path) -> StepResult:
     from textlab.charlm.data import CharCodec, load_char_data
     from textlab.charlm.sample import generate
-    from textlab.charlm.train import make_configs, train_charlm
+    from textlab.charlm.pipeline import make_configs
+    from textlab.charlm.train import train_charlm
     from textlab.runtime import pick_device
 
     device = pick_device(settings.device)

@@ -26,11 +26,13 @@ def render_training_curve(
     xlabel: str = "epoch",
     secondary: Mapping[str, Sequence[float]] | None = None,
     secondary_label: str = "accuracy",
-    x: Sequence[float] | None = None,
+    x: Sequence[float] | Mapping[str, Sequence[float]] | None = None,
 ) -> bytes | None:
     """Plot each named series (e.g. train/valid loss per epoch) as PNG bytes, to be saved with
     a model (``curve.png``). ``secondary`` series (e.g. validation accuracy) go on a right-hand
-    axis. ``x`` gives the positions of the points (e.g. fractional epochs); default 1, 2, 3...
+    axis. ``x`` gives the positions of the points (e.g. fractional epochs), for all series or
+    per series name (a training loss read every few steps beside a validation loss per
+    epoch); default 1, 2, 3... Series of many points are drawn as lines without markers.
     Returns None when there is nothing to plot (no series with at least one point).
     """
     if not any(len(values) for values in series.values()):
@@ -44,7 +46,9 @@ def render_training_curve(
     try:
         for name, values in series.items():
             if len(values):
-                axis.plot(_positions(x, values), list(values), marker="o", markersize=3, label=name)
+                dense = len(values) > 60
+                axis.plot(_positions(x, values, name), list(values), marker=None if dense else "o", markersize=3,
+                          linewidth=1.0 if dense else 1.5, label=name)
         if x is None:
             from matplotlib.ticker import MaxNLocator
 
@@ -57,7 +61,7 @@ def render_training_curve(
             right = axis.twinx()
             for name, values in secondary.items():
                 if len(values):
-                    right.plot(_positions(x, values), list(values), linestyle="--", marker="s", markersize=3,
+                    right.plot(_positions(x, values, name), list(values), linestyle="--", marker="s", markersize=3,
                                color="tab:green", label=name)
             right.set_ylabel(secondary_label)
             more_handles, more_labels = right.get_legend_handles_labels()
@@ -72,5 +76,7 @@ def render_training_curve(
     return buffer.getvalue()
 
 
-def _positions(x: Sequence[float] | None, values: Sequence[float]) -> list[float]:
+def _positions(x, values: Sequence[float], name: str = "") -> list[float]:
+    if isinstance(x, Mapping):
+        x = x.get(name)
     return list(range(1, len(values) + 1)) if x is None else list(x)[: len(values)]

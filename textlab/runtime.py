@@ -46,37 +46,47 @@ def pick_device(name: str = "auto") -> torch.device:
     raise UsageError(f"unknown device {name!r}; use one of: auto, cpu, cuda")
 
 
-PRECISIONS = ("auto", "fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
-def pick_precision(name: str, device: torch.device) -> str:
-    """``fp32`` or ``bf16`` (autocast for the matrix products; weights stay float32).
-
-    ``auto`` is bf16 where the hardware multiplies bf16 natively: CUDA GPUs that support it
-    and CPUs with AMX or AVX-512 BF16 (measured on a 2-core AMX machine: a 512-unit char LSTM
-    trains 2.6x faster, 34.7k vs 8.1k chars/s at 64 streams); fp32 everywhere else, where
-    bf16 would be emulated and slower."""
+def precision_candidates(device: torch.device) -> tuple[str, ...]:
+    """The precisions worth timing on ``device`` ("auto" picks the one measured faster there):
+    fp32 always; on a CPU bf16 autocast where the CPU has bf16 instructions (AMX or AVX-512
+    BF16: measured 2.5-4x faster on an AMX CPU, slower on a Zen 4 one: README, char LSTM); on
+    CUDA fp16 autocast with a gradient scaler where tensor cores exist (compute capability 7.0
+    or newer). bf16 autocast is not offered on CUDA: the recurrent layers go through cuDNN,
+    whose autocast path computes in fp16 whatever dtype is asked (unscaled fp16 gradients)."""
     import torch
 
-    name = (name or "auto").lower()
-    if name not in PRECISIONS:
-        raise UsageError(f"unknown precision {name!r}; use one of: {', '.join(PRECISIONS)}")
-    if name != "auto":
-        return name
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
     if device.type == "cpu":
         native = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)() or \
             getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
-        return "bf16" if native else "fp32"
-    return "fp32"
+        return ("fp32", "bf16") if native else ("fp32",)
+    if device.type == "cuda":
+        return ("fp32", "fp16") if torch.cuda.get_device_capability(device)[0] >= 7 else ("fp32",)
+    return ("fp32",)
+
+
+def check_precision(name: str, device: torch.device) -> str:
+    """An explicit ``--precision`` for ``device`` ("auto" passes through, to be measured)."""
+    name = (name or "auto").lower()
+    if name not in PRECISIONS:
+        raise UsageError(f"unknown precision {name!r}; use one of: {', '.join(PRECISIONS)}")
+    if name == "fp16" and device.type != "cuda":
+        raise UsageError("--precision fp16 is for CUDA (with a gradient scaler); on a CPU use bf16 or fp32")
+    if name == "bf16" and device.type == "cuda":
+        raise UsageError("--precision bf16 is not offered on CUDA: cuDNN's recurrent layers compute in fp16 "
+                         "under autocast whatever dtype is asked; use --precision fp16 (with a gradient "
+                         "scaler) or fp32")
+    return name
 
 
 def autocast(device: torch.device, precision: str):
-    """The autocast context for ``precision`` (a no-op for fp32)."""
+    """The autocast context for ``precision`` (a no-op for fp32; weights stay float32)."""
     import torch
 
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+    dtype = torch.float16 if precision == "fp16" else torch.bfloat16
+    return torch.autocast(device_type=device.type, dtype=dtype, enabled=precision in ("bf16", "fp16"))
 
 
 def checkpoint_dir_for(output: Path) -> Path:
@@ -97,7 +107,8 @@ def default_workers(cap: int = 8) -> int:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (CPU and CUDA) for reproducible runs."""
+    """Seed Python, NumPy and torch (CPU and CUDA: ``torch.manual_seed`` seeds every GPU) for
+    reproducible runs."""
     import torch
 
     random.seed(seed)
@@ -386,11 +397,14 @@ def rng_state() -> dict[str, Any]:
     import torch
 
     np_state = np.random.get_state()
-    return {
+    state = {
         "python": json.dumps(random.getstate()),
         "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *map(_plain, np_state[2:])],
         "torch": torch.get_rng_state(),
     }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():  # every GPU's generator (dropout on CUDA)
+        state["cuda"] = list(torch.cuda.get_rng_state_all())
+    return state
 
 
 def _plain(x: Any) -> Any:
@@ -407,6 +421,9 @@ def set_rng_state(state: dict[str, Any]) -> None:
     kind, keys, *rest = state["numpy"]
     np.random.set_state((kind, keys.numpy().astype(np.uint32), *rest))
     torch.set_rng_state(state["torch"])
+    if state.get("cuda") and torch.cuda.is_available():
+        saved = list(state["cuda"])[: torch.cuda.device_count()]
+        torch.cuda.set_rng_state_all([s.cpu() for s in saved])
 
 
 def say(line: str) -> None:

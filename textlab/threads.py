@@ -52,6 +52,7 @@ class ThreadTuner:
         self.clock, self.set_threads = clock, set_threads
         self.enabled = len(self.candidates) > 1
         self.current = self.candidates[0] if self.candidates else 1
+        self.chosen = self.current  # the count training runs with between probes (current may be a probe's)
         self.history: list[dict] = []  # one record per probe round: rates and the choice
         self._probing = self.enabled
         self._next_probe = 0.0
@@ -84,7 +85,7 @@ class ThreadTuner:
     def _finish_round(self) -> None:
         best = max(self._rates, key=self._rates.get)
         self.history.append({"rates": {str(k): round(v, 1) for k, v in self._rates.items()}, "chosen": best})
-        self.current = best
+        self.current = self.chosen = best
         self.set_threads(best)
         self._probing = False
         self._next_probe = self.clock() + self.interval
@@ -111,7 +112,16 @@ class ThreadTuner:
             else:
                 self._finish_round()
 
+    def finish(self) -> None:
+        """End of training: a probe cut short leaves the count the last complete round chose."""
+        if self.enabled and self.current != self.chosen:
+            self.current = self.chosen
+            self.set_threads(self.chosen)
+        self._probing = False
+
     def summary(self) -> dict:
-        """For the model card: the candidates, the count in use and the last measured rates."""
-        return {"candidates": self.candidates, "threads": self.current,
-                "last_rates": self.history[-1]["rates"] if self.history else {}, "rounds": len(self.history)}
+        """For the model card: the candidates, the count training ran with (the last complete
+        round's choice, not a probe's count a run may have ended in) and that round's rates."""
+        return {"candidates": self.candidates, "threads": self.chosen,
+                "last_rates": self.history[-1]["rates"] if self.history else {}, "rounds": len(self.history),
+                "ended_during_probe": bool(self.enabled and self._probing)}

@@ -20,7 +20,7 @@ from textlab.distributed import environment_without_torchrun, local_torchrun
 from textlab.errors import UsageError
 
 FLAGS = ["--hidden", "48", "--layers", "1", "--dropout", "0", "--seq-len", "32", "--batch-size", "8",
-         "--epochs", "3", "--lr", "0.01", "--valid-fraction", "0.25"]
+         "--epochs", "3", "--lr", "0.01", "--valid-fraction", "0.25", "--precision", "fp32"]
 
 
 def _torchrun(corpus, output, *extra) -> list[str]:

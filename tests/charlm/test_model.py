@@ -44,15 +44,31 @@ def test_bf16_autocast_learns_as_well(corpus_file):
     assert bf16.metrics["val_loss"] == pytest.approx(fp32.metrics["val_loss"], abs=0.1)
 
 
-def test_precision_choice():
+def test_explicit_precisions_are_checked_per_device():
     from textlab.errors import UsageError
-    from textlab.runtime import pick_precision
+    from textlab.runtime import check_precision
 
-    assert pick_precision("fp32", torch.device("cpu")) == "fp32"
-    assert pick_precision("bf16", torch.device("cpu")) == "bf16"
-    assert pick_precision("auto", torch.device("cpu")) in ("fp32", "bf16")
-    with pytest.raises(UsageError):
-        pick_precision("fp8", torch.device("cpu"))
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert check_precision("fp32", cpu) == "fp32" and check_precision("bf16", cpu) == "bf16"
+    assert check_precision("auto", cpu) == "auto" and check_precision("fp16", cuda) == "fp16"
+    for name, device, words in (("fp16", cpu, "for CUDA"), ("bf16", cuda, "cuDNN"), ("fp8", cpu, "unknown")):
+        with pytest.raises(UsageError) as refused:
+            check_precision(name, device)
+        assert words in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_bf16_is_a_candidate_exactly_where_the_cpu_has_bf16_instructions():
+    from pathlib import Path
+
+    from textlab.runtime import precision_candidates
+
+    flags = set()
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[1].split())
+            break
+    expected = ("fp32", "bf16") if flags & {"amx_bf16", "amx_tile", "avx512_bf16"} else ("fp32",)
+    assert precision_candidates(torch.device("cpu")) == expected
 
 
 @pytest.mark.parametrize("cell", ["gru", "rnn"])

@@ -43,7 +43,8 @@ import torch
 from textlab.charlm.data import CharData, eval_streams, load_char_data
 from textlab.charlm.evaluate import loss_sums, metrics_from_loss, stream_count
 from textlab.charlm.model import CharLMConfig
-from textlab.charlm.train import TrainConfig, Trainer, TrainResult, load_resume_state
+from textlab.charlm.config import TrainConfig
+from textlab.charlm.train import Trainer, TrainResult, load_resume_state
 from textlab.distributed import Distributed, init_from_environment
 from textlab.errors import DataError, TextlabError, TrainingInterrupted, UsageError
 from textlab.runtime import StopRequest, checkpoint_dir_for, console, load_checkpoint, rng_state, save_checkpoint, stop_signal_handler
@@ -228,7 +229,7 @@ def train_under_torchrun(corpus: str, output: Path, valid_fraction: float, confi
                          resume: bool = False, force: bool = False, log: Callable[[str], None] = print,
                          resume_hint: str = "") -> dict | None:
     """One process of ``torchrun ... -m textlab train-charlm``: read the corpus, train with DDP,
-    process 0 saves ``output``. ``configure(alphabet_size, device_type)`` gives the model and
+    process 0 saves ``output``. ``configure(alphabet_size, device)`` gives the model and
     training configs. Returns the saved metrics on process 0, None on the others."""
     from textlab.atomic import check_writable_target
     from textlab.charlm.saving import save_charlm
@@ -248,7 +249,7 @@ def train_under_torchrun(corpus: str, output: Path, valid_fraction: float, confi
         log(f"reading {corpus} ...")
         data = agreed(dist, lambda: load_char_data(corpus, valid_fraction))
         info = data.summary()
-        model_config, train_config = agreed(dist, lambda: configure(len(data.alphabet), dist.device.type))
+        model_config, train_config = agreed(dist, lambda: configure(len(data.alphabet), dist.device))
         log(f"{info['train_chars']:,} training and {info['valid_chars']:,} validation characters, alphabet of "
             f"{len(data.alphabet)}; device {dist.device}")
         with stop_on_signals(dist) as stop:

@@ -20,9 +20,11 @@ def save_charlm(path: Path, model: CharLM, alphabet: list[str], data: dict, metr
     card = ModelCard(kind=KIND, config=model.config.to_dict(), data=data, metrics=metrics,
                      extra={"alphabet": list(alphabet), "training": settings})
     history = settings.get("history") or []
+    steps = settings.get("curve") or [[h["epoch"], h["train_loss"]] for h in history]  # older runs: per validation
     curve = render_training_curve(
-        {"train loss": [h["train_loss"] for h in history], "validation loss": [h["val_loss"] for h in history]},
-        f"char LM: {Path(str(data.get('corpus', ''))).name}", x=[h["epoch"] for h in history],
+        {"train loss": [y for _, y in steps], "validation loss": [h["val_loss"] for h in history]},
+        f"char LM: {Path(str(data.get('corpus', ''))).name}",
+        x={"train loss": [x for x, _ in steps], "validation loss": [h["epoch"] for h in history]},
     )
     return save_model(path, card, model.weights(), extra_files={CURVE_FILE: curve} if curve else None, force=force)
 

@@ -2,13 +2,18 @@
 
 Per step: take the next ``seq_len`` characters of every stream, carry the (detached) hidden
 state over from the previous chunk (a few random streams start afresh, see
-``forget_some_streams``), AdamW step with gradient clipping. The learning rate
-warms up, then follows a cosine toward ``min_lr_ratio * lr`` over the run (the run's length is
-the epoch count or the ``--max-minutes`` budget, whichever ends first), and halves whenever
-validation stops improving. The best weights by validation loss are kept.
+``forget_some_streams``), AdamW step with gradient clipping (and a gradient scaler under fp16
+autocast on CUDA). The learning rate warms up, then follows a cosine toward
+``min_lr_ratio * lr`` over the run (the run's length is the epoch count or the
+``--max-minutes`` budget, whichever ends first), and halves whenever validation stops
+improving. The best weights by validation loss are kept.
 
-Ctrl-C / SIGTERM: a checkpoint (model, optimizer, RNG, position, hidden state) is written and
-:class:`TrainingInterrupted` raised; ``resume=True`` continues from exactly that step.
+The streams live on the device and the loss is summed there; the host reads it every
+``read_every`` steps (every step on a CPU, where reading costs nothing), so a GPU never waits
+for the host inside that window.
+
+Ctrl-C / SIGTERM: a checkpoint (model, optimizer, scaler, RNG, position, hidden state) is
+written and :class:`TrainingInterrupted` raised; resuming continues from exactly that step.
 
 Data-parallel training under torchrun lives in :mod:`textlab.charlm.distributed`: it subclasses
 :class:`Trainer` and overrides the few hooks marked "hook" below (the forward module, validation,
@@ -25,33 +30,13 @@ from typing import Callable
 
 import torch
 
+from textlab.charlm.config import TrainConfig
 from textlab.charlm.data import CharData, chunk, make_streams
 from textlab.charlm.evaluate import evaluate_ids, metrics_from_loss
 from textlab.charlm.model import CharLM, CharLMConfig, detach_state
 from textlab.errors import DataError, TrainingInterrupted, UsageError
-from textlab.runtime import (
-    ProgressBar, autocast, load_checkpoint, pick_precision, rng_state, save_checkpoint, set_rng_state,
-)
+from textlab.runtime import ProgressBar, autocast, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from textlab.threads import ThreadTuner
-
-
-@dataclass
-class TrainConfig:
-    seq_len: int = 128
-    batch_size: int = 64
-    epochs: int = 0  # 0 = no epoch limit (then max_minutes must be set)
-    max_minutes: float = 0.0  # 0 = no time limit
-    lr: float = 2e-3
-    min_lr_ratio: float = 0.02  # the cosine ends at lr * min_lr_ratio
-    warmup_steps: int = 50
-    weight_decay: float = 0.1
-    clip: float = 1.0
-    eval_interval: int = 0  # steps between validations; 0 = every epoch, at most 1000 steps apart
-    eval_chars: int = 2_000_000  # periodic validation uses at most this many validation chars
-    patience: int = 1  # validations without improvement before the learning rate halves
-    reset_prob: float = 0.02  # chance per stream and chunk that its hidden state starts afresh
-    precision: str = "fp32"  # fp32 | bf16 (autocast for training steps; validation is always fp32)
-    seed: int = 1
 
 
 @dataclass
@@ -60,6 +45,7 @@ class TrainResult:
     metrics: dict
     config: TrainConfig
     history: list = field(default_factory=list)
+    curve: list = field(default_factory=list)  # [epoch position, mean training loss] every read window
 
 
 def lr_at(config: TrainConfig, step: int, progress: float, scale: float) -> float:
@@ -68,6 +54,14 @@ def lr_at(config: TrainConfig, step: int, progress: float, scale: float) -> floa
     progress = min(max(progress, 0.0), 1.0)
     ratio = config.min_lr_ratio + (1.0 - config.min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
     return config.lr * warm * ratio * scale
+
+
+def build_optimizer(model: CharLM, config: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW; no weight decay on biases, norms and the embedding."""
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and not n.startswith("embed")]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2 or n.startswith("embed")]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
+                              {"params": no_decay, "weight_decay": 0.0}], lr=config.lr, betas=(0.9, 0.99))
 
 
 class Trainer:
@@ -83,15 +77,13 @@ class Trainer:
         self.model = CharLM(model_config).to(device)
         self.net = self.model  # hook: what the training step calls (a DistributedDataParallel wrapper under torchrun)
         self.world_size = 1
-        decay = [p for n, p in self.model.named_parameters() if p.dim() >= 2 and not n.startswith("embed")]
-        no_decay = [p for n, p in self.model.named_parameters() if p.dim() < 2 or n.startswith("embed")]
-        self.optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=config.lr, betas=(0.9, 0.99))
-        self.streams = make_streams(data.train, config.batch_size)
+        self.optimizer = build_optimizer(self.model, config)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "fp16")
+        self.streams = make_streams(data.train, config.batch_size).to(device)  # resident: no copy per step
         self.steps_per_epoch = max(1, math.ceil((self.streams.size(1) - 1) / config.seq_len))
         self.eval_interval = config.eval_interval or min(self.steps_per_epoch, 1000)
         self.valid_ids = data.valid[: config.eval_chars]
+        self.read_every = 1 if device.type == "cpu" else 16  # steps between host reads of the loss
         # the run's position and bookkeeping (all of it goes into a checkpoint)
         self.step, self.epoch, self.position = 0, 0, 0
         self.hidden = None
@@ -100,6 +92,7 @@ class Trainer:
         self.lr_scale, self.bad_evals = 1.0, 0
         self.loss_sum, self.loss_count = 0.0, 0
         self.history: list[dict] = []
+        self.curve: list[list[float]] = []
         self.eval_seconds = self.eval_seconds_total = 0.0  # the final validation is kept inside the budget
 
     # ------------------------------------------------------------------ schedule and budget
@@ -119,11 +112,13 @@ class Trainer:
     def state(self, elapsed: float) -> dict:
         return {
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "rng": rng_state(),
+            "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
             "step": self.step, "epoch": self.epoch, "position": self.position,
             "hidden": None if self.hidden is None else list(self.hidden if isinstance(self.hidden, tuple) else [self.hidden]),
             "elapsed": elapsed, "best_loss": self.best_loss, "best_weights": self.best_weights,
             "lr_scale": self.lr_scale, "bad_evals": self.bad_evals, "loss_sum": self.loss_sum,
-            "loss_count": self.loss_count, "history": self.history,
+            "loss_count": self.loss_count, "history": self.history, "curve": self.curve,
+            "eval_interval": self.eval_interval,
             "model_config": self.model.config.to_dict(), "train_config": asdict(self.config),
             "alphabet": self.data.alphabet, "data": self.data.summary(),
         }
@@ -134,6 +129,8 @@ class Trainer:
     def restore(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        if state.get("scaler") and self.scaler.is_enabled():
+            self.scaler.load_state_dict(state["scaler"])
         set_rng_state(state["rng"])
         self.step, self.epoch, self.position = int(state["step"]), int(state["epoch"]), int(state["position"])
         hidden = state["hidden"]
@@ -147,6 +144,8 @@ class Trainer:
         self.lr_scale, self.bad_evals = float(state["lr_scale"]), int(state["bad_evals"])
         self.loss_sum, self.loss_count = float(state["loss_sum"]), int(state["loss_count"])
         self.history = list(state["history"])
+        self.curve = [list(point) for point in state.get("curve") or []]
+        self.eval_interval = int(state.get("eval_interval") or self.eval_interval)
 
     # ------------------------------------------------------------------ validation
     def validate(self, elapsed: float) -> dict:
@@ -201,68 +200,104 @@ class Trainer:
         if state is None or self.config.reset_prob <= 0:
             return state
         keep = (self.stream_uniforms() >= self.config.reset_prob).float()
-        keep = keep.to(self.device).view(1, -1, 1)  # state: (layers, batch, hidden)
+        keep = keep.to(self.device, non_blocking=True).view(1, -1, 1)  # state: (layers, batch, hidden)
         return tuple(s * keep for s in state) if isinstance(state, tuple) else state * keep
+
+    # ------------------------------------------------------------------ one step
+    def train_step(self, lr: float) -> torch.Tensor:
+        """One optimiser step on the next chunk of every stream; returns the loss (on the device)."""
+        config = self.config
+        x, y = chunk(self.streams, self.position, config.seq_len)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        with autocast(self.device, config.precision):
+            _, loss, hidden = self.net(x, y, self.hidden)
+        self.hidden = self.forget_some_streams(detach_state(hidden))
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.optimizer)
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return loss.detach().float()
+
+    def _read_losses(self, window: torch.Tensor, steps: int) -> float:
+        """The mean loss of the last ``steps`` steps (the one host read of a window)."""
+        mean = self.sum_over_processes(float(window)) / self.world_size / steps
+        if not math.isfinite(mean):
+            raise DataError("the training loss became NaN/inf; try a smaller --lr")
+        self.loss_sum += mean * steps
+        self.loss_count += steps
+        self.curve.append([round(self.step / self.steps_per_epoch, 4), round(mean, 5)])
+        return mean
+
+    def _plan_validations(self, seconds_per_step: float) -> None:
+        """With a time budget and no --eval-interval: about ten validations over the run (at
+        most an epoch and 1000 steps apart), from the speed of the first steps."""
+        if self.config.eval_interval or self.config.max_minutes <= 0:
+            return
+        steps = self.config.max_minutes * 60.0 / max(seconds_per_step, 1e-9)
+        if self.total_steps:
+            steps = min(steps, self.total_steps)
+        self.eval_interval = int(max(20, min(self.steps_per_epoch, 1000, steps / 10)))
 
     # ------------------------------------------------------------------ the loop
     def run(self, stop=None) -> TrainResult:
         config = self.config
         chars_per_step = config.batch_size * config.seq_len
-        total_chars = self.total_steps * chars_per_step if self.total_steps else None
+        budget = config.max_minutes * 60.0
         start, cpu_start = time.perf_counter(), time.process_time()
         steps_this_session, chars_this_session = 0, 0
+        window, window_steps, last_loss = torch.zeros((), device=self.device), 0, None
         self.model.train()
 
         def elapsed() -> float:
             return self.elapsed_before + time.perf_counter() - start
 
+        def training_seconds() -> float:
+            return max(time.perf_counter() - start - self.eval_seconds_total, 1e-9)
+
         threads = ThreadTuner.for_device(self.device)  # 1 or 2 CPU threads, whichever is faster now
-        with ProgressBar(total=total_chars, description="train", unit="chars") as bar:
-            bar.update(completed=self.step * chars_per_step)
+        total = budget if budget else self.total_steps * chars_per_step
+        with ProgressBar(total=total, description="train", unit="chars") as bar:
+            bar.update(completed=min(elapsed(), budget) if budget else self.step * chars_per_step)
             while True:
                 if self.total_steps and self.step >= self.total_steps:
                     break
-                signum, now, eval_seconds = self.agree(stop, elapsed())
-                if config.max_minutes > 0 and now + eval_seconds >= config.max_minutes * 60.0:
-                    break
-                if signum:
-                    where = "no checkpoint kept"
-                    if self.checkpoint_dir is not None:
-                        self.save_checkpoint(now)
-                        where = f"checkpoint saved in {self.checkpoint_dir}"
-                    raise TrainingInterrupted(f"training interrupted at step {self.step}; {where}", signum)
-                x, y = chunk(self.streams, self.position, config.seq_len)
-                x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
-                for group in self.optimizer.param_groups:
-                    group["lr"] = lr_at(config, self.step, self.progress(now), self.lr_scale)
-                with autocast(self.device, config.precision):
-                    _, loss, hidden = self.net(x, y, self.hidden)
-                self.hidden = self.forget_some_streams(detach_state(hidden))
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.clip)
-                self.optimizer.step()
-                loss_value = self.sum_over_processes(loss.item()) / self.world_size
-                if not math.isfinite(loss_value):
-                    raise DataError("the training loss became NaN/inf; try a smaller --lr")
-                self.loss_sum += loss_value
-                self.loss_count += 1
+                if steps_this_session % self.read_every == 0:
+                    signum, now, eval_seconds = self.agree(stop, elapsed())
+                    if budget and now + eval_seconds >= budget:
+                        break
+                    if signum:
+                        self._interrupted(now, signum)
+                lr = lr_at(config, self.step, self.progress(elapsed()), self.lr_scale)
+                window = window + self.train_step(lr)
+                window_steps += 1
                 self.step += 1
                 steps_this_session += 1
-                step_chars = x.size(1) * config.batch_size  # over all processes
-                chars_this_session += step_chars
+                chars_this_session += chars_per_step
                 self.position += config.seq_len
                 if self.position >= self.streams.size(1) - 1:  # epoch done: start the streams afresh
                     self.position, self.epoch, self.hidden = 0, self.epoch + 1, None
-                fields = {"loss": loss_value, "lr": group["lr"]}
-                if config.max_minutes > 0:
-                    fields["left"] = f"{max(0.0, config.max_minutes * 60 - elapsed()) / 60:.1f}min"
-                bar.update(advance=step_chars, **fields)
-                threads.step(step_chars)
-                if self.step % self.eval_interval == 0 or self.position == 0:
+                if steps_this_session == 20:
+                    self._plan_validations(training_seconds() / 20)
+                threads.step(chars_per_step)
+                validating = self.step % self.eval_interval == 0 or self.position == 0
+                if window_steps >= self.read_every or validating:
+                    last_loss = self._read_losses(window, window_steps)
+                    window, window_steps = torch.zeros((), device=self.device), 0
+                    rate = chars_this_session / training_seconds()
+                    self._show(bar, budget, elapsed(), rate, chars_per_step, last_loss, lr)
+                if validating:
+                    bar.update(phase="validating")
                     self.validate(elapsed())
+                    bar.update(phase="")
+            if window_steps:
+                self._read_losses(window, window_steps)
             if not self.history or self.history[-1]["step"] != self.step:
+                bar.update(phase="validating")
                 self.validate(elapsed())
+                bar.update(phase="")
 
         train_seconds = time.perf_counter() - start
         cpu_seconds = self.sum_over_processes(time.process_time() - cpu_start)  # includes validation; the wall-clock rate does not
@@ -278,16 +313,39 @@ class Trainer:
             "parameters": self.model.num_parameters(), "precision": config.precision,
             "threads": threads.summary(),
         }
-        return TrainResult(self.model, metrics, self.config, self.history)
+        threads.finish()
+        return TrainResult(self.model, metrics, self.config, self.history, self.curve)
+
+    def _show(self, bar: ProgressBar, budget: float, now: float, rate: float, chars_per_step: int,
+              loss: float, lr: float) -> None:
+        """The bar: share of the budget (or of the steps), the training rate the summary will
+        report, and an ETA that counts the validations still to come."""
+        if budget:
+            bar.update(completed=min(now, budget), rate=rate, eta=max(0.0, budget - now), loss=round(loss, 4),
+                       epoch=f"{self.step / self.steps_per_epoch:.2f}")
+            return
+        steps_left = max(0, self.total_steps - self.step)
+        validations_left = 1 + steps_left // max(self.eval_interval, 1)
+        eta = steps_left * chars_per_step / max(rate, 1e-9) + validations_left * self.eval_seconds
+        bar.update(completed=self.step * chars_per_step, rate=rate, eta=eta, loss=round(loss, 4),
+                   epoch=f"{self.step / self.steps_per_epoch:.2f}/{self.config.epochs}", lr=f"{lr:.2g}")
+
+    def _interrupted(self, now: float, signum: int) -> None:
+        where = "no checkpoint kept"
+        if self.checkpoint_dir is not None:
+            self.save_checkpoint(now)
+            where = f"checkpoint saved in {self.checkpoint_dir}"
+        raise TrainingInterrupted(f"training interrupted at step {self.step}; {where}", signum)
 
 
 def train_charlm(data: CharData, model_config: CharLMConfig, config: TrainConfig, device: torch.device,
                  checkpoint_dir: Path | None = None, resume: bool = False, stop=None,
-                 log: Callable[[str], None] = print) -> TrainResult:
-    """Train (or resume) a char LM; with ``resume`` the configs come from the checkpoint."""
-    state = None
-    if resume:
+                 log: Callable[[str], None] = print, state: dict | None = None) -> TrainResult:
+    """Train (or resume) a char LM. With ``resume`` the configs come from the checkpoint in
+    ``checkpoint_dir`` (or from ``state``, a checkpoint the caller has loaded and checked)."""
+    if resume and state is None:
         state, model_config, config = load_resume_state(checkpoint_dir, data)
+    if state is not None:
         world = (state.get("distributed") or {}).get("world_size", 1)
         if world != 1:
             raise UsageError(f"the checkpoint in {checkpoint_dir} was written by {world} torchrun processes; "
@@ -310,49 +368,3 @@ def load_resume_state(checkpoint_dir: Path | None, data: CharData) -> tuple[dict
         raise DataError(f"the checkpoint in {checkpoint_dir} was made with a different corpus or --valid-fraction")
     model_config = CharLMConfig.from_dict(state["model_config"], where=f"{checkpoint_dir}")
     return state, model_config, TrainConfig(**state["train_config"])
-
-
-def device_defaults(device_type: str, precision: str = "fp32") -> dict:
-    """Model and batch shape used when the user gives none (``precision``: the resolved one).
-
-    CPU, tuned on tinyshakespeare with a 10-minute budget on 2 cores (epoch-matched runs,
-    validation loss after N epochs of the nanoGPT split):
-    - bf16 (AMX / AVX-512 BF16 CPUs): autocast makes the LSTM's matrix products 2.5-4x faster
-      at no loss (1x512, 16 streams, 10 epochs: 1.4738 bf16 vs 1.4761 fp32), so a wider model
-      with more dropout fits the budget: 1x768, 32 streams, dropout 0.2 reaches 1.4526 after 11
-      epochs.
-    - fp32: one 512-unit layer and 16 streams. On a CPU the recurrence runs step by step, so
-      16 streams cost only ~15% more time per character than 64 but give 4x more updates per
-      character (validation after one epoch: 1.81 with 16 streams, 1.91 with 32, 2.19 with 64);
-      a second layer costs 2-3x the time per character.
-    CUDA: a wider two-layer model the GPU can afford (not measured: no GPU in these sessions).
-    """
-    if device_type == "cuda":
-        return {"hidden": 1024, "layers": 2, "dropout": 0.25, "seq_len": 256, "batch_size": 64,
-                "lr": 2e-3, "embed_dim": 128}
-    if precision == "bf16":
-        return {"hidden": 768, "layers": 1, "dropout": 0.2, "seq_len": 128, "batch_size": 32,
-                "lr": 2e-3, "embed_dim": 64}
-    return {"hidden": 512, "layers": 1, "dropout": 0.1, "seq_len": 128, "batch_size": 16,
-            "lr": 2e-3, "embed_dim": 64}
-
-
-def make_configs(vocab_size: int, device_type: str, cell: str = "lstm", epochs: int | None = None,
-                 max_minutes: float | None = None, seed: int = 1, **overrides) -> tuple[CharLMConfig, TrainConfig]:
-    """The model and training configs for a run: the device's defaults, then what the user gave
-    (``overrides`` with value None are ignored). Without epochs or a budget: 10 epochs."""
-    precision = pick_precision(overrides.pop("precision", None) or "auto", torch.device(device_type))
-    chosen = device_defaults(device_type, precision)
-    unknown = set(overrides) - set(chosen)
-    if unknown:
-        raise TypeError(f"unknown settings: {sorted(unknown)}")
-    chosen.update({k: v for k, v in overrides.items() if v is not None})
-    dropout = float(chosen["dropout"])
-    model_config = CharLMConfig(vocab_size=vocab_size, cell=cell, embed_dim=chosen["embed_dim"],
-                                hidden=chosen["hidden"], layers=chosen["layers"], dropout=dropout,
-                                embed_dropout=dropout / 2)
-    model_config.check()
-    train_config = TrainConfig(seq_len=chosen["seq_len"], batch_size=chosen["batch_size"],
-                               epochs=epochs or (0 if max_minutes else 10), max_minutes=max_minutes or 0.0,
-                               lr=chosen["lr"], seed=seed, precision=precision)
-    return model_config, train_config

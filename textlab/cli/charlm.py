@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import shlex
 import sys
-from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Literal, Optional
 
 import typer
 
 from textlab.cli.app import app, echo_json
+from textlab.charlm.config import CPU_SHAPES, CUDA_SHAPE, TrainConfig
 from textlab.cli.options import Device, Force, JsonOutput, MaxMinutes, ModelName, OutputModel, Resume, Seed
 
 
@@ -18,22 +18,33 @@ def _opt(name: str, help: str, **kw):
     return typer.Option(name, help=help, **kw)
 
 
+_TRAIN = TrainConfig()  # the defaults have one source: textlab/charlm/config.py
+_CPU, _GPU = CPU_SHAPES[0], CUDA_SHAPE
+_PROBED = " and ".join(s.name for s in CPU_SHAPES)
+
+
+def _shape_help(what: str, field: str) -> str:
+    return (f"{what} [CPU: {getattr(_CPU, field)}, or chosen by the set-up probe among {_PROBED} with --max-minutes; "
+            f"CUDA: {getattr(_GPU, field)}].")
+
+
 @app.command("train-charlm")
 def train_charlm_command(
+    ctx: typer.Context,
     corpus: Annotated[str, typer.Argument(help="Dataset name (tinyshakespeare, text8, hongloumeng) or a path.")],
     cell: Annotated[Literal["lstm", "gru", "rnn"], _opt("--cell", "Recurrent cell.")] = "lstm",
-    hidden: Annotated[Optional[int], _opt("--hidden", "Hidden units per layer [CPU: 768 with bf16, 512 with fp32; CUDA: 1024].", min=1, max=8192)] = None,
-    layers: Annotated[Optional[int], _opt("--layers", "Recurrent layers [CPU: 1, CUDA: 2].", min=1, max=16)] = None,
-    dropout: Annotated[Optional[float], _opt("--dropout", "Dropout between layers, on the output and (half) on the input [CPU: 0.2 with bf16, 0.1 with fp32; CUDA: 0.25].", min=0.0, max=0.95)] = None,
-    seq_len: Annotated[Optional[int], _opt("--seq-len", "Characters per BPTT chunk [CPU: 128, CUDA: 256].", min=2, max=100_000)] = None,
-    batch_size: Annotated[Optional[int], _opt("--batch-size", "Parallel streams [CPU: 32 with bf16, 16 with fp32; CUDA: 64].", min=1, max=100_000)] = None,
+    hidden: Annotated[Optional[int], _opt("--hidden", _shape_help("Hidden units per layer", "hidden"), min=1, max=8192)] = None,
+    layers: Annotated[Optional[int], _opt("--layers", _shape_help("Recurrent layers", "layers"), min=1, max=16)] = None,
+    dropout: Annotated[Optional[float], _opt("--dropout", _shape_help("Dropout between layers, on the output and (half) on the input", "dropout"), min=0.0, max=0.95)] = None,
+    seq_len: Annotated[Optional[int], _opt("--seq-len", _shape_help("Characters per BPTT chunk", "seq_len"), min=2, max=100_000)] = None,
+    batch_size: Annotated[Optional[int], _opt("--batch-size", _shape_help("Parallel streams", "batch_size"), min=1, max=100_000)] = None,
     epochs: Annotated[Optional[int], _opt("--epochs", "Passes over the training text [10; unlimited with --max-minutes].", min=1)] = None,
     max_minutes: MaxMinutes = None,
-    lr: Annotated[Optional[float], _opt("--lr", "Peak learning rate (AdamW, warmup then cosine) [2e-3].", min=1e-7, max=10.0)] = None,
-    precision: Annotated[Literal["auto", "fp32", "bf16"], _opt("--precision", "Training arithmetic: bf16 autocast (weights stay fp32) or fp32; auto = bf16 where the CPU (AMX / AVX-512 BF16) or GPU does it natively.")] = "auto",
+    lr: Annotated[Optional[float], _opt("--lr", f"Peak learning rate (AdamW, warm-up then cosine) [{_TRAIN.lr:g}].", min=1e-7, max=10.0)] = None,
+    precision: Annotated[Literal["auto", "fp32", "bf16", "fp16"], _opt("--precision", "Training arithmetic (weights stay fp32): bf16 autocast on a CPU, fp16 autocast with a gradient scaler on CUDA, or fp32; auto = the one measured faster here, in a few seconds before training.")] = "auto",
     valid_fraction: Annotated[float, _opt("--valid-fraction", "Last fraction of the corpus held out for validation (text8: standard 5M/5M split).", min=1e-4, max=0.9)] = 0.1,
     device: Device = "auto",
-    seed: Seed = 1,
+    seed: Seed = _TRAIN.seed,
     resume: Resume = False,
     output: OutputModel = None,
     force: Force = False,
@@ -42,62 +53,37 @@ def train_charlm_command(
 
     Example: textlab train-charlm tinyshakespeare --max-minutes 10 -o shakespeare
 
-    Defaults depend on the device (see each option). On a CPU the trainer times its thread count against one thread now and then and keeps the faster (TEXTLAB_THREADS or OMP_NUM_THREADS fix the count).
+    On a CPU with --max-minutes and no shape option, a probe of a few seconds (at most 3% of the
+    budget) times the candidate shapes and precisions on the corpus and picks the one expected to
+    reach the lowest validation loss in the budget; the card records its figures. The trainer also
+    times its thread count against one thread now and then and keeps the faster (TEXTLAB_THREADS
+    or OMP_NUM_THREADS fix the count). With --resume, --epochs, --max-minutes, --precision and
+    --device may change; options that define the model or its data must match.
 
     Distributed (one model, DistributedDataParallel; the --batch-size streams are split over the processes):
     torchrun --nproc-per-node 2 -m textlab train-charlm tinyshakespeare -o shakespeare
     """
-    from functools import partial
-
-    from textlab.atomic import check_writable_target
-    from textlab.charlm.data import load_char_data
-    from textlab.charlm.saving import save_charlm
-    from textlab.charlm.train import make_configs, train_charlm
+    from textlab.charlm.pipeline import train_charlm_job
+    from textlab.cli.options import given_options
     from textlab.data.registry import get_dataset
     from textlab.distributed import launched_by_torchrun, relaunch_prefix
-    from textlab.errors import TrainingInterrupted
-    from textlab.runtime import checkpoint_dir_for, console, graceful_stop, pick_device, seed_everything
+    from textlab.runtime import graceful_stop, pick_device, say
     from textlab.store import output_path
-
-    def log(line: str) -> None:
-        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
     default_name = "charlm-" + (corpus if get_dataset(corpus) else Path(corpus).name.split(".")[0] or "corpus")
     path = output_path(output, default_name)
-    configure = partial(make_configs, cell=cell, epochs=epochs, max_minutes=max_minutes, seed=seed, hidden=hidden,
-                        layers=layers, dropout=dropout, seq_len=seq_len, batch_size=batch_size, lr=lr,
-                        precision=precision)
+    overrides = dict(hidden=hidden, layers=layers, dropout=dropout, seq_len=seq_len, batch_size=batch_size, lr=lr)
+    again = f" {shlex.quote(corpus)} --resume" + (f" -o {shlex.quote(output)}" if output else "")
     if launched_by_torchrun():
-        _train_under_torchrun(corpus, path, valid_fraction, configure, device, resume, force, seed, log,
-                              hint=f"{relaunch_prefix()} -m textlab train-charlm {shlex.quote(corpus)} --resume"
-                              + (f" -o {shlex.quote(output)}" if output else ""))
+        _train_under_torchrun(corpus, path, valid_fraction, cell, epochs, max_minutes, precision, seed, overrides,
+                              device, resume, force, say, hint=f"{relaunch_prefix()} -m textlab train-charlm{again}")
         return
-    torch_device = pick_device(device)
-    checkpoint_dir = checkpoint_dir_for(path)
-    check_writable_target(path, force, "model")
-
-    seed_everything(seed)
-    log(f"reading {corpus} ...")
-    data = load_char_data(corpus, valid_fraction)
-    info = data.summary()
-    log(f"{info['train_chars']:,} training and {info['valid_chars']:,} validation characters, "
-                  f"alphabet of {len(data.alphabet)}; device {torch_device}")
-    model_config, train_config = configure(len(data.alphabet), torch_device.type)
     with graceful_stop() as stop:
-        try:
-            result = train_charlm(data, model_config, train_config, torch_device, checkpoint_dir=checkpoint_dir,
-                                  resume=resume, stop=stop, log=log)
-        except TrainingInterrupted as exc:
-            again = f"textlab train-charlm {shlex.quote(corpus)} --resume" + (f" -o {shlex.quote(output)}" if output else "")
-            raise TrainingInterrupted(f"{exc}; resume with: {again}", exc.signum) from None
-    metrics = result.metrics
-    settings = {"train": asdict(result.config), "device": str(torch_device), "history": result.history}
-    save_charlm(path, result.model, data.alphabet, info, metrics, settings, force=force or resume)
-    if checkpoint_dir.exists():
-        import shutil
-
-        shutil.rmtree(checkpoint_dir, ignore_errors=True)
-    _report_saved(log, path, metrics)
+        metrics = train_charlm_job(corpus, path, cell=cell, epochs=epochs, max_minutes=max_minutes, precision=precision,
+                                   valid_fraction=valid_fraction, device=pick_device(device), seed=seed, resume=resume,
+                                   force=force, overrides=overrides, given=given_options(ctx), stop=stop,
+                                   resume_hint=f"textlab train-charlm{again}")
+    _report_saved(say, path, metrics)
 
 
 def _report_saved(log, path, metrics: dict) -> None:
@@ -106,11 +92,21 @@ def _report_saved(log, path, metrics: dict) -> None:
         f"{metrics['train_chars_per_s']:,} chars/s")
 
 
-def _train_under_torchrun(corpus, path, valid_fraction, configure, device, resume, force, seed, log, hint) -> None:
-    """train-charlm as one process of a torchrun job; process 0 speaks for the job."""
+def _train_under_torchrun(corpus, path, valid_fraction, cell, epochs, max_minutes, precision, seed, overrides,
+                          device, resume, force, log, hint) -> None:
+    """train-charlm as one process of a torchrun job; process 0 speaks for the job. The ranks
+    must agree on the set-up, so nothing is probed: precision auto is fp32 on a CPU and fp16 on
+    CUDA where tensor cores exist."""
     from textlab.charlm.distributed import train_under_torchrun
+    from textlab.charlm.pipeline import make_configs
     from textlab.errors import TextlabError
-    from textlab.runtime import seed_everything
+    from textlab.runtime import check_precision, precision_candidates, seed_everything
+
+    def configure(vocab_size: int, device):
+        chosen = check_precision(precision, device)
+        if chosen == "auto":
+            chosen = precision_candidates(device)[-1] if device.type == "cuda" else "fp32"
+        return make_configs(vocab_size, device.type, cell, epochs, max_minutes, seed, chosen, **overrides)
 
     seed_everything(seed)
     try:

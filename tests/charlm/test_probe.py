@@ -1,0 +1,63 @@
+"""The set-up probe: a fake clock feeds it the rates of an AMD Zen 4 CPU (bf16 slower than fp32)
+and of an Intel CPU with AMX (bf16 2.5-4x faster); the rule must choose from those rates alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from textlab.charlm.config import CPU_SHAPES
+from textlab.charlm.probe import PROBE_SHARE, Measurement, choose, probe
+
+TRAIN_CHARS = 1_003_854  # tinyshakespeare's training part
+
+# chars/s measured on each kind of CPU (2 cores; README, char LSTM: the probe's figures)
+AMD_ZEN4 = {("1x512/16", "fp32"): 15_600, ("1x512/16", "bf16"): 13_000,
+            ("1x768/32", "fp32"): 8_400, ("1x768/32", "bf16"): 11_900}
+INTEL_AMX = {("1x512/16", "fp32"): 9_100, ("1x512/16", "bf16"): 30_000,
+             ("1x768/32", "fp32"): 5_200, ("1x768/32", "bf16"): 22_500}
+
+
+class FakeMachine:
+    """Runs 'steps' by advancing a clock by the work divided by the rate of that set-up."""
+
+    def __init__(self, rates: dict):
+        self.rates, self.now, self.calls = rates, 0.0, []
+
+    def clock(self) -> float:
+        return self.now
+
+    def run_steps(self, shape, precision, steps) -> int:
+        chars = steps * shape.batch_size * shape.seq_len
+        self.now += chars / self.rates[(shape.name, precision)]
+        self.calls.append((shape.name, precision, steps))
+        return chars
+
+
+@pytest.mark.parametrize("rates, budget, expected", [
+    (INTEL_AMX, 600, ("1x768/32", "bf16")),   # bf16 makes the wide model fit 10 minutes
+    (AMD_ZEN4, 600, ("1x512/16", "fp32")),    # here fp32 is faster for 1x512 and 1x768 gets too few epochs
+    (AMD_ZEN4, 1200, ("1x768/32", "bf16")),   # with 20 minutes the wide one fits (bf16 is its faster precision)
+    (INTEL_AMX, 120, ("1x512/16", "bf16")),   # 2 minutes: too few epochs for the wide one
+])
+def test_the_rule_picks_from_measured_rates_alone(rates, budget, expected):
+    machine = FakeMachine(rates)
+    choice = probe(machine.run_steps, CPU_SHAPES, ("fp32", "bf16"), budget, TRAIN_CHARS, clock=machine.clock)
+    assert (choice.shape.name, choice.precision) == expected
+    assert choice.probe_seconds <= PROBE_SHARE * budget + 5  # the probe's share of the budget (one set-up may overrun)
+    assert choice.summary()["measurements"] and choice.summary()["reason"]
+    fastest = max(rates[(choice.shape.name, p)] for p in ("fp32", "bf16"))
+    assert choice.expected_epochs == pytest.approx(fastest * (budget - choice.probe_seconds) / TRAIN_CHARS)
+
+
+def test_fp32_wins_ties_and_a_huge_corpus_gets_the_fastest_shape():
+    near = [Measurement("1x512/16", "fp32", 10_000, 1), Measurement("1x512/16", "bf16", 10_400, 1)]
+    assert choose(near, CPU_SHAPES, TRAIN_CHARS, 600).precision == "fp32"  # within 5%: the exact arithmetic
+    rates = [Measurement("1x512/16", "fp32", 15_000, 1), Measurement("1x768/32", "fp32", 8_000, 1)]
+    huge = choose(rates, CPU_SHAPES, 90_000_000, 600)  # text8: a tenth of an epoch at most
+    assert huge.shape.name == "1x512/16" and "1x768/32 0.1 (needs 8)" in huge.reason
+
+
+def test_the_probe_stays_within_its_share_of_a_short_budget():
+    machine = FakeMachine(INTEL_AMX)
+    choice = probe(machine.run_steps, CPU_SHAPES, ("fp32", "bf16"), 150, TRAIN_CHARS, clock=machine.clock)
+    assert choice.probe_seconds < 0.1 * 150 and len(machine.calls) < 8

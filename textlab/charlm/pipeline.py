@@ -1,0 +1,205 @@
+"""``train-charlm`` as a library call: corpus → set-up (defaults, measured where the user left
+them open) → training (resumable) → saved model with its card.
+
+Defaults have one source, :mod:`textlab.charlm.config`: the CPU and CUDA shapes and
+:class:`~textlab.charlm.config.TrainConfig`.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from textlab.charlm.data import CharData, chunk, load_char_data, make_streams
+from textlab.charlm.model import CharLM, CharLMConfig, detach_state
+from textlab.charlm.config import CPU_SHAPES, CUDA_SHAPE, RESUMABLE, SHAPE_OPTIONS, Shape, TrainConfig
+from textlab.charlm.probe import MIN_PROBE_BUDGET, Choice, probe
+from textlab.charlm.train import TrainResult, build_optimizer, load_resume_state, train_charlm
+from textlab.errors import TrainingInterrupted, UsageError
+from textlab.resume import reconcile
+from textlab.runtime import autocast, check_precision, checkpoint_dir_for, precision_candidates, say
+
+def default_shape(device_type: str) -> Shape:
+    """The shape used when nothing is probed: CUDA's, or the narrowest CPU candidate."""
+    return CUDA_SHAPE if device_type == "cuda" else CPU_SHAPES[0]
+
+
+def make_configs(vocab_size: int, device_type: str, cell: str = "lstm", epochs: int | None = None,
+                 max_minutes: float | None = None, seed: int = 1, precision: str = "fp32", shape: Shape | None = None,
+                 **overrides) -> tuple[CharLMConfig, TrainConfig]:
+    """The model and training configs for a run: ``shape`` (default: the device's), then what
+    the user gave (``overrides`` with value None are ignored). Without epochs or a budget: 10
+    epochs. ``precision`` must already be resolved (not "auto")."""
+    chosen = (shape or default_shape(device_type)).settings()
+    unknown = set(overrides) - set(chosen)
+    if unknown:
+        raise TypeError(f"unknown settings: {sorted(unknown)}")
+    chosen.update({k: v for k, v in overrides.items() if v is not None})
+    dropout = float(chosen["dropout"])
+    model_config = CharLMConfig(vocab_size=vocab_size, cell=cell, embed_dim=chosen["embed_dim"],
+                                hidden=chosen["hidden"], layers=chosen["layers"], dropout=dropout,
+                                embed_dropout=dropout / 2)
+    model_config.check()
+    train_config = TrainConfig(seq_len=chosen["seq_len"], batch_size=chosen["batch_size"],
+                               epochs=epochs or (0 if max_minutes else 10), max_minutes=max_minutes or 0.0,
+                               lr=chosen["lr"], seed=seed, precision=precision)
+    return model_config, train_config
+
+
+@dataclass
+class Setup:
+    """What a run will train with, and how it was decided (recorded in the card)."""
+
+    model: CharLMConfig
+    train: TrainConfig
+    decided: dict = field(default_factory=dict)
+
+
+def time_steps(data: CharData, vocab_size: int, cell: str, device: torch.device) -> Callable[[Shape, str, int], int]:
+    """``run(shape, precision, n)``: train a fresh model ``n`` real steps on the corpus and
+    return the characters processed (the probe's measuring stick; synchronised on CUDA)."""
+
+    def run(shape: Shape, precision: str, n: int) -> int:
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):  # leaves the run's RNG alone
+            return steps(shape, precision, n)
+
+    def steps(shape: Shape, precision: str, n: int) -> int:
+        model_config, train_config = make_configs(vocab_size, device.type, cell, epochs=1, shape=shape,
+                                                  precision=precision)
+        torch.manual_seed(0)
+        model = CharLM(model_config).to(device)
+        optimizer = build_optimizer(model, train_config)
+        scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+        streams = make_streams(data.train[: max(shape.batch_size * (n + 2) * shape.seq_len, 1)], shape.batch_size)
+        streams = streams.to(device)
+        state = None
+        for step in range(n):
+            x, y = chunk(streams, step * shape.seq_len, shape.seq_len)
+            with autocast(device, precision):
+                _, loss, state = model(x, y, state)
+            state = detach_state(state)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return n * shape.batch_size * shape.seq_len
+
+    return run
+
+
+def plan_setup(data: CharData, device: torch.device, cell: str, epochs: int | None, max_minutes: float | None,
+               seed: int, precision: str, overrides: dict, log: Callable[[str], None] = say,
+               measure: Callable | None = None) -> Setup:
+    """Defaults, then the user's options; what is left open is measured:
+
+    - on a CPU with ``--max-minutes`` (at least :data:`MIN_PROBE_BUDGET` seconds) and no shape
+      option given: the shape and precision probe of :mod:`textlab.charlm.probe`;
+    - otherwise, with ``--precision auto``: the candidates of
+      :func:`textlab.runtime.precision_candidates` timed on the run's own shape.
+    """
+    precision = check_precision(precision, device)
+    fixed = {k: v for k, v in overrides.items() if v is not None}
+    vocab = len(data.alphabet)
+    measure = measure or time_steps(data, vocab, cell, device)
+    candidates = precision_candidates(device) if precision == "auto" else (precision,)
+    budget = (max_minutes or 0.0) * 60.0
+    decided: dict = {}
+    shape = default_shape(device.type)
+    if device.type == "cpu" and budget >= MIN_PROBE_BUDGET and not (set(fixed) & set(SHAPE_OPTIONS)):
+        choice = probe(measure, CPU_SHAPES, candidates, budget, len(data.train))
+        shape, precision = choice.shape, choice.precision
+        decided = {"probe": choice.summary()}
+        log(f"set-up probe ({choice.probe_seconds:.1f} s): {shape.name} {precision}, "
+            f"{_rate(choice, shape, precision):,.0f} chars/s, ~{choice.expected_epochs:.1f} epochs expected; "
+            f"{choice.reason}")
+        max_minutes = max(0.01, (budget - choice.probe_seconds) / 60.0)  # the probe's time counts
+    elif len(candidates) > 1:
+        choice = probe(measure, (replace(shape, **{k: v for k, v in fixed.items() if k in shape.settings()}),),
+                       candidates, max(budget, 600.0), len(data.train))
+        precision = choice.precision
+        decided = {"precision_probe": choice.summary()}
+        log(f"precision: {precision}, measured faster here ("
+            + ", ".join(f"{m.precision} {m.chars_per_second:,.0f} chars/s" for m in choice.measurements) + ")")
+        if budget:
+            max_minutes = max(0.01, (budget - choice.probe_seconds) / 60.0)
+    else:
+        precision = candidates[0]
+    model_config, train_config = make_configs(vocab, device.type, cell, epochs, max_minutes, seed, precision,
+                                              shape=shape, **fixed)
+    return Setup(model_config, train_config, decided)
+
+
+def _rate(choice: Choice, shape: Shape, precision: str) -> float:
+    return next(m.chars_per_second for m in choice.measurements if m.shape == shape.name and m.precision == precision)
+
+
+def train_charlm_job(corpus: str, output: Path, *, cell: str = "lstm", epochs: int | None = None,
+                     max_minutes: float | None = None, precision: str = "auto", valid_fraction: float = 0.1,
+                     device: torch.device, seed: int = 1, resume: bool = False, force: bool = False,
+                     overrides: dict | None = None, given: dict | None = None, stop=None,
+                     resume_hint: str = "", log: Callable[[str], None] = say) -> dict:
+    """Train (or resume) and save a char LM at ``output``; returns the saved metrics.
+
+    With ``resume``, ``given`` (the options typed on this command line) is checked against the
+    checkpoint: :data:`RESUMABLE` options apply, the others must match."""
+    from textlab.atomic import check_writable_target
+    from textlab.charlm.saving import save_charlm
+    from textlab.runtime import seed_everything
+
+    checkpoint_dir = checkpoint_dir_for(output)
+    check_writable_target(output, force or resume, "model")
+    seed_everything(seed)
+    log(f"reading {corpus} ...")
+    data = load_char_data(corpus, valid_fraction)
+    info = data.summary()
+    log(f"{info['train_chars']:,} training and {info['valid_chars']:,} validation characters, "
+        f"alphabet of {len(data.alphabet)}; device {device}")
+    state = None
+    if resume:
+        state, model_config, train_config = load_resume_state(checkpoint_dir, data)
+        train_config, applied = resume_settings(model_config, train_config, given or {}, checkpoint_dir, device)
+        setup = Setup(model_config, train_config, {"resumed_with": applied})
+        if applied:
+            log("applied on resume: " + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in applied.items()))
+    else:
+        setup = plan_setup(data, device, cell, epochs, max_minutes, seed, precision, overrides or {}, log)
+    try:
+        result = train_charlm(data, setup.model, setup.train, device, checkpoint_dir, stop=stop, log=log, state=state)
+    except TrainingInterrupted as exc:
+        raise TrainingInterrupted(f"{exc}; resume with: {resume_hint}" if resume_hint else str(exc), exc.signum) from None
+    save(result, output, data, info, setup, device, force or resume, save_charlm)
+    if checkpoint_dir.exists():
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    return result.metrics
+
+
+def resume_settings(model_config: CharLMConfig, train_config: TrainConfig, given: dict, checkpoint_dir: Path,
+                    device: torch.device) -> tuple[TrainConfig, dict]:
+    """Apply the resumable options the user typed; refuse model/data options that differ."""
+    saved = {**asdict(model_config), **asdict(train_config)}
+    applied = reconcile(saved, given, RESUMABLE, where=str(checkpoint_dir))
+    changes = {k: v for k, v in applied.items() if k in ("epochs", "max_minutes")}
+    if "precision" in applied:
+        precision = check_precision(applied["precision"], device)
+        if precision == "auto":
+            precision = train_config.precision if train_config.precision in precision_candidates(device) else "fp32"
+        changes["precision"] = precision
+    if applied.get("epochs") is not None and applied.get("max_minutes") is None and "max_minutes" not in given:
+        changes.setdefault("max_minutes", train_config.max_minutes)
+    updated = replace(train_config, **changes)
+    if updated.epochs <= 0 and updated.max_minutes <= 0:
+        raise UsageError("give --epochs or --max-minutes (or both)")
+    return updated, {k: v for k, v in applied.items()}
+
+
+def save(result: TrainResult, output: Path, data: CharData, info: dict, setup: Setup, device: torch.device,
+         force: bool, save_charlm) -> None:
+    settings = {"train": asdict(result.config), "device": str(device), "history": result.history,
+                "curve": result.curve, "setup": setup.decided}
+    save_charlm(output, result.model, data.alphabet, info, result.metrics, settings, force=force)
