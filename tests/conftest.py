@@ -49,3 +49,15 @@ def shared_data(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"shared data {path} not available")
     return path
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``cuda`` are skipped (and say so) where no CUDA GPU is present."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (run scripts/gpu_check.py on one)")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)

@@ -79,7 +79,7 @@ def test_device_step_matches_autograd(arch):
     reference, expected_loss = _autograd_reference(arch, vectors, context, contexts, targets)
     sink_vectors = torch.cat([vectors, torch.zeros(1, dim)])
     sink_context = torch.cat([context, torch.zeros(1, dim)])
-    step = StepMath(arch, vocab, dim, torch.device("cpu"), scaling=False)
+    step = StepMath(arch, vocab, dim, torch.device("cpu"), limit=None)
     loss = step(sink_vectors, sink_context, torch.where(contexts < 0, vocab, contexts), targets,
                 torch.ones(targets.shape), lr)
     assert float(loss) == pytest.approx(float(expected_loss), rel=1e-5)
@@ -92,14 +92,35 @@ def test_device_step_matches_autograd(arch):
     assert float(sink_vectors[vocab].abs().sum()) == 0 and float(sink_context[vocab].abs().sum()) == 0
 
 
-def test_row_scale_is_sgd_for_few_updates_and_newton_like_for_many():
-    curvature = torch.tensor([0.0, 1e-3, 1.0, 40.0, 4000.0])
-    scale = row_scale(curvature, 0.025)
-    assert float(scale[0]) == 1.0 and float(scale[1]) == pytest.approx(1.0, abs=1e-4)
-    x = 0.025 * curvature[2:]
-    torch.testing.assert_close(scale[2:], (1 - torch.exp(-x)) / x)
-    assert float(scale[-1] * 0.025 * 4000.0) == pytest.approx(1.0, rel=1e-3)  # step ~ gradient / curvature
-    assert bool((scale[1:] <= 1).all()) and bool((scale[:-1] >= scale[1:]).all())
+def test_row_scale_leaves_plain_sgd_alone_and_caps_crowded_rows():
+    curvature = torch.tensor([0.0, 1.0, 40.0, 80.0, 4000.0])
+    scale = row_scale(curvature, 0.025, limit=1.5)
+    assert scale[:3].tolist() == [1.0, 1.0, 1.0]  # x = 0, 0.025, 1.0: under the limit
+    x = 0.025 * curvature[3:]
+    torch.testing.assert_close(scale[3:], 1.5 / x)  # capped at 1.5 Newton steps
+    assert float(scale[-1] * x[-1]) == pytest.approx(1.5)
+
+
+def test_a_tiny_vocabulary_shrinks_the_device_step_so_training_stays_finite(tmp_path):
+    """Twelve equally frequent words: at 256 centre words per step every row gets hundreds of
+    stale summed updates and skip-gram diverges; the step is capped at 4 centres per word."""
+    import random
+
+    from textlab.w2v.config import device_step
+
+    rng = random.Random(0)
+    words = "the king queen man woman rules land sea castle crown sword horse".split()
+    path = tmp_path / "w12.txt"
+    path.write_text("\n".join(" ".join(rng.choice(words) for _ in range(30)) for _ in range(3000)) + "\n")
+    corpus = encode_corpus(path, TokenizerOptions(lang="none"), min_count=1, log=quiet)
+    for arch in ("skipgram", "cbow"):
+        config = Word2VecConfig(arch=arch, dim=32, min_count=1, epochs=1, sample=0.0, vocab_size=len(corpus.vocab))
+        assert device_step(config)[0] == 48
+        model = Word2Vec(config)
+        train(model, corpus, engine="device")
+        assert bool(torch.isfinite(model.vectors).all()) and float(model.vectors.abs().max()) < 10
+    assert device_step(Word2VecConfig(arch="cbow", vocab_size=30_000)) == (4096, 4.0)
+    assert device_step(Word2VecConfig(arch="skipgram", vocab_size=30_000)) == (2048, 1.5)
 
 
 def test_device_steps_make_no_host_synchronisation(tmp_path):

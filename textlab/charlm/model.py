@@ -116,3 +116,20 @@ def detach_state(state):
     if isinstance(state, tuple):
         return tuple(s.detach() for s in state)
     return state.detach()
+
+
+@torch.no_grad()
+def rnn_compute_dtype(model: CharLM, device: torch.device, precision: str) -> str:
+    """The dtype the recurrent layer really computes in under the training arithmetic (on CUDA,
+    cuDNN's autocast path runs fp16 whatever autocast dtype is asked): one short forward pass
+    with a hook on the layer's output."""
+    from textlab.runtime import autocast
+
+    seen: list[torch.dtype] = []
+    handle = model.rnn.register_forward_hook(lambda module, inputs, output: seen.append(output[0].dtype))
+    try:
+        with autocast(device, precision):
+            model(torch.zeros(1, 4, dtype=torch.int64, device=device))
+    finally:
+        handle.remove()
+    return str(seen[0]).replace("torch.", "")

@@ -11,7 +11,7 @@ import typer
 
 from textlab.cli.app import app, echo_json
 from textlab.cli.options import Device, Force, JsonOutput, Lang, ModelName, OutputModel, Resume, Seed
-from textlab.w2v.config import Word2VecConfig
+from textlab.w2v.config import DEVICE_STEPS, Word2VecConfig
 
 
 def _opt(*names: str, help: str, **kw):
@@ -35,7 +35,7 @@ def train_w2v_command(
     epochs: Annotated[int, _opt("--epochs", help="Passes over the corpus.", min=1, max=10000)] = _W2V.epochs,
     lr: Annotated[float, _opt("--lr", help="Initial learning rate, decaying linearly to ~0.", min=1e-6, max=10.0)] = _W2V.lr,
     engine: Annotated[Literal["auto", "hogwild", "device"], _opt("--engine", help="hogwild: CPU worker threads, word by word (as gensim); device: large tensor steps on --device (the GPU engine); auto: device on a GPU, hogwild on a CPU.")] = _W2V.engine,
-    batch_size: Annotated[int, _opt("--batch-size", help="Device engine: centre words per step.", min=1, max=10_000_000)] = _W2V.batch_size,
+    batch_size: Annotated[int, _opt("--batch-size", help="Device engine: centre words per step (0 = " + ", ".join(f"{size:,} for {arch}" for arch, (size, _) in DEVICE_STEPS.items()) + ").", min=0, max=10_000_000)] = _W2V.batch_size,
     workers: Annotated[int, _opt("--workers", help="Hogwild engine: worker threads; 0 = one per core (at most 8), 1 = bit-reproducible.", min=0, max=64)] = _W2V.workers,
     no_cache: Annotated[bool, _opt("--no-cache", help="Encode the corpus into a temporary id file instead of the reusable one in the cache.")] = False,
     lang: Lang = _W2V.lang,

@@ -20,7 +20,8 @@ class Word2VecConfig:
     epochs: int = 5
     lr: float = 0.025
     min_lr: float = 0.0001
-    batch_size: int = 16384  # device engine: centre words per step (see textlab.w2v.engine)
+    batch_size: int = 0  # device engine: centre words per step; 0 = DEVICE_STEPS[arch]
+    row_limit: float = 0.0  # device engine: cap on a row's summed update in Newton steps; 0 = DEVICE_STEPS[arch]
     lang: str = "auto"
     seed: int = 1
     workers: int = 0  # hogwild engine: worker threads; 0 = one per CPU core, 1 = bit-reproducible
@@ -28,8 +29,26 @@ class Word2VecConfig:
     vocab_size: int = 0
 
 
+#: The device engine's defaults per architecture: (centre words per step, row limit). The largest
+#: steps that kept gensim's quality on the 8M-word IMDb slice (README, word2vec engines).
+DEVICE_STEPS = {"cbow": (4096, 4.0), "skipgram": (2048, 1.5)}
+
+
+def device_step(config: Word2VecConfig) -> tuple[int, float]:
+    """The device engine's step size and row limit for ``config`` (its own, or the defaults).
+    A step never holds more than 4 centre words per vocabulary word (at least 16): with a tiny
+    vocabulary every row would otherwise get hundreds of stale updates per step and diverge
+    (measured: 12 words, 256 centres per step)."""
+    size, limit = DEVICE_STEPS.get(config.arch, (2048, 1.5))
+    size = config.batch_size or size
+    if config.vocab_size:
+        size = min(size, max(16, 4 * config.vocab_size))
+    return size, config.row_limit or limit
+
+
 #: Bounds checked before a saved config allocates anything.
 CONFIG_LIMITS = {
     "dim": (1, 10000), "window": (1, 100), "negative": (1, 100), "epochs": (1, 10000),
-    "vocab_size": (1, 50_000_000), "batch_size": (1, 10_000_000), "min_count": (1, 10**12), "workers": (0, 64),
+    "vocab_size": (1, 50_000_000), "batch_size": (0, 10_000_000), "min_count": (1, 10**12), "workers": (0, 64),
+    "row_limit": (0.0, 1e6),
 }

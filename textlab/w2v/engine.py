@@ -11,16 +11,17 @@ loop's length), and on CUDA it is prepared on a side stream while the previous c
 run, so the host never waits for the device inside a chunk; the loss stays on the device and
 is read when progress is drawn.
 
-**Summed updates.** A step of 16k centre words hands a frequent word hundreds of updates,
-all computed from the same (stale) matrices and summed: a plain sum overshoots and diverges
-(measured on IMDb: CBOW diverges at 16k centres, skip-gram already at 4k). Sequential SGD does
-not overshoot because each of its small steps sees the previous ones. Each row's summed update
-is therefore scaled by ``(1 - exp(-x)) / x``, with ``x = lr * C`` and ``C`` the row's summed
-Gauss-Newton curvature in this step (``sigmoid'(score) * |other vector|^2`` over its updates):
-what ``n`` sequential steps would do on the row's local quadratic model. A row touched a few
-times keeps its plain SGD update (x is small); a row touched hundreds of times takes a Newton-
-like step instead of hundreds of stale ones. The README shows the quality this reaches
-against gensim on the same corpus and evaluation.
+**Summed updates.** A step hands a frequent word many updates, all computed from the same
+(stale) matrices and summed; sequential SGD never overshoots because each of its small steps
+sees the previous ones. Measured on the 8M-word IMDb slice (3 epochs, the evaluation of
+``scripts/bench_w2v.py``): a plain sum is as good as word-by-word SGD for CBOW up to 4,096
+centre words per step and diverges at 16k; skip-gram diverges already at 4k. Each row's summed
+update is therefore capped: with ``C`` the row's summed Gauss-Newton curvature in this step
+(``sigmoid'(score) * |other vector|^2`` over its updates) and ``x = lr * C``, the update is
+scaled by ``min(1, row_limit / x)``, i.e. never more than ``row_limit`` Newton steps of the
+row's local quadratic model. Rows touched a few times keep their plain SGD update. Larger steps
+still lose quality (a table in the README); the defaults (:data:`textlab.w2v.config.DEVICE_STEPS`)
+are the largest that keep gensim's quality.
 
 Padding (context positions outside the window, the sentence or the chunk) points at a sink
 row appended to both matrices, zero before every step, so that every tensor has a static shape.
@@ -31,17 +32,17 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from textlab.w2v.config import device_step
 from textlab.w2v.corpus import EncodedCorpus
 from textlab.w2v.model import Word2Vec
 from textlab.w2v.sampling import NoiseSampler
 
 
-def row_scale(curvature: torch.Tensor, lr: float | torch.Tensor) -> torch.Tensor:
-    """``(1 - exp(-x)) / x`` with ``x = lr * curvature`` (1 where x is ~0)."""
+def row_scale(curvature: torch.Tensor, lr: float, limit: float) -> torch.Tensor:
+    """``min(1, limit / x)`` with ``x = lr * curvature``: a row's summed update is left alone
+    unless it would move the row more than ``limit`` Newton steps of its local quadratic model."""
     x = curvature * lr
-    small = x < 1e-4
-    safe = torch.where(small, torch.ones_like(x), x)
-    return torch.where(small, 1.0 - 0.5 * x, -torch.expm1(-safe) / safe)
+    return torch.where(x > limit, limit / x.clamp(min=1e-30), torch.ones_like(x))
 
 
 class StepMath:
@@ -52,10 +53,11 @@ class StepMath:
     the centre or, for CBOW, the centre has no context). Returns the summed loss (a 0-d tensor
     on the device)."""
 
-    def __init__(self, arch: str, vocab_size: int, dim: int, device: torch.device, scaling: bool = True):
+    def __init__(self, arch: str, vocab_size: int, dim: int, device: torch.device, limit: float | None = None):
         self.cbow = arch == "cbow"
         self.sink = vocab_size
-        self.scaling = scaling
+        self.limit = limit
+        self.scaling = limit is not None
         self.curv_in = torch.zeros(vocab_size + 1, device=device)
         self.curv_out = torch.zeros(vocab_size + 1, device=device)
 
@@ -95,7 +97,7 @@ class StepMath:
                 self._accumulate(self.curv_in, contexts, (slope * (outputs * outputs).sum(2)[:, None, :]).sum(2))
                 self._accumulate(self.curv_out, targets, (slope * (inputs * inputs).sum(2)[:, :, None]).sum(1))
         if self.scaling:
-            scale_in, scale_out = row_scale(self.curv_in, lr), row_scale(self.curv_out, lr)
+            scale_in, scale_out = row_scale(self.curv_in, lr, self.limit), row_scale(self.curv_out, lr, self.limit)
             grad_inputs = grad_inputs * scale_in.index_select(0, contexts.reshape(-1)).view(m, width, 1)
             grad_outputs = grad_outputs * scale_out.index_select(0, targets.reshape(-1)).view(*targets.shape, 1)
             self.curv_in.zero_()
@@ -150,7 +152,8 @@ class DeviceEngine:
         self.keep = torch.from_numpy(np.append(keep, 0.0).astype(np.float32)).to(device)  # the sink: never kept
         self.accept = noise.accept.to(device)
         self.alias = noise.alias.to(device)
-        self.step = StepMath(config.arch, vocab, config.dim, device)
+        self.step_size, limit = device_step(config)
+        self.step = StepMath(config.arch, vocab, config.dim, device, limit=limit)
         offsets = [o for o in range(-config.window, config.window + 1) if o != 0]
         self.offsets = torch.tensor(offsets, device=device)
         self.reach = torch.tensor([abs(o) for o in offsets], device=device)
@@ -219,7 +222,7 @@ class DeviceEngine:
         self.pending = self.prepare(item + 1) if self.cuda and item + 1 < self.plan.items else None
         loss = torch.zeros((), dtype=torch.float64, device=self.device)
         pairs = torch.zeros((), dtype=torch.int64, device=self.device)
-        size = max(1, self.config.batch_size)
+        size = self.step_size
         for start in range(0, kept, size):
             stop = min(kept, start + size)
             lr = lr_start + (lr_end - lr_start) * start / kept

@@ -20,8 +20,38 @@ Everything here reads and writes numpy views of the model's torch matrices (shar
 
 from __future__ import annotations
 
+import numba
 import numpy as np
-from numba import njit
+
+from textlab.runtime import say
+
+
+def _compiled(**options):
+    """``numba.njit(nogil=True, cache=True, ...)``. The compiled code is cached beside this file,
+    or (installed read-only) in textlab's cache directory; where neither can be written it is
+    compiled in every process (a few seconds), and that is said once."""
+
+    def decorate(function):
+        try:
+            return numba.njit(nogil=True, cache=True, **options)(function)
+        except RuntimeError:  # numba found no writable place for its cache
+            if not numba.config.CACHE_DIR:
+                from textlab.store import textlab_home
+
+                numba.config.CACHE_DIR = str(textlab_home() / "cache" / "numba")
+                try:
+                    return numba.njit(nogil=True, cache=True, **options)(function)
+                except RuntimeError:
+                    pass
+            if not _compiled.warned:
+                _compiled.warned = True
+                say("note: no writable cache for compiled code; compiling the word2vec loop for this run only")
+            return numba.njit(nogil=True, **options)(function)
+
+    return decorate
+
+
+_compiled.warned = False
 
 EXP_TABLE_SIZE = 1000
 MAX_EXP = 6.0
@@ -34,18 +64,18 @@ def sigmoid_tables() -> tuple[np.ndarray, np.ndarray]:
     return sig.astype(np.float32), np.log(sig).astype(np.float32)
 
 
-@njit(nogil=True, cache=True, inline="always")
+@_compiled(inline="always")
 def _lcg(state):
     return state * np.uint64(25214903917) + np.uint64(11)
 
 
-@njit(nogil=True, cache=True, inline="always")
+@_compiled(inline="always")
 def _uniform(state):
     """A float in [0, 1) from 24 bits of the generator's state."""
     return ((state >> np.uint64(16)) & np.uint64(0xFFFFFF)) / 16777216.0
 
 
-@njit(nogil=True, cache=True, inline="always")
+@_compiled(inline="always")
 def _score(f, label, lr, sig_table, logsig_table):
     """(gradient coefficient, loss) of one (input, output) pair with score ``f``."""
     if f >= MAX_EXP:
@@ -61,7 +91,7 @@ def _score(f, label, lr, sig_table, logsig_table):
     return -sig_table[slot] * lr, -logsig_table[EXP_TABLE_SIZE - 1 - slot]
 
 
-@njit(nogil=True, cache=True, fastmath=True)
+@_compiled(fastmath=True)
 def train_chunk(raw, separator, vectors, context, keep, accept, alias, window, negative, lr_start, lr_end, seed,
                 cbow, sig_table, logsig_table):
     """Train on the ids ``raw`` (positions of the id file; ``separator`` ends a sentence).

@@ -21,6 +21,7 @@ from textlab.runtime import checkpoint_dir_for, graceful_stop, pick_device, say
 from textlab.store import config_from_dict
 from textlab.text import TokenizerOptions, Vocab
 from textlab.w2v.corpus import EncodedCorpus, encode_corpus
+from textlab.w2v.config import device_step
 from textlab.w2v.model import ARCHS, CONFIG_LIMITS, Word2Vec, Word2VecConfig
 from textlab.w2v.saving import save_word2vec
 from textlab.w2v.train import (
@@ -29,7 +30,7 @@ from textlab.w2v.train import (
 
 #: Options that may change when a run is resumed (they say how long, how fast or where to go
 #: on); every other option defines the model or its data and must match the checkpoint.
-RESUMABLE = ("epochs", "lr", "min_lr", "device", "batch_size")
+RESUMABLE = ("epochs", "lr", "min_lr", "device", "batch_size", "row_limit")
 
 
 def choose_engine(engine: str, device: torch.device) -> str:
@@ -108,6 +109,9 @@ def train_word2vec(
                            vocab=vocab, cache=cache)
     try:
         config = dataclasses.replace(config, vocab_size=len(corpus.vocab))
+        if engine == "device":  # the card records the step the device engine really took
+            size, limit = device_step(config)
+            config = dataclasses.replace(config, batch_size=size, row_limit=limit)
         model = Word2Vec(config)
         state = None
         if checkpoint is not None:

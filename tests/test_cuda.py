@@ -1,0 +1,106 @@
+"""Every CUDA path, run where a GPU is present (skipped, and saying so, elsewhere):
+``scripts/gpu_check.py`` runs these first. The CPU suite proves the same code paths on a CPU."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from textlab.text import TokenizerOptions
+from textlab.w2v.corpus import encode_corpus
+
+from .w2v.helpers import write_planted
+
+pytestmark = pytest.mark.cuda
+CUDA = torch.device("cuda")
+
+
+def _planted(tmp_path):
+    return encode_corpus(write_planted(tmp_path / "planted.txt"), TokenizerOptions(lang="none"), min_count=1,
+                         log=lambda line: None)
+
+
+@pytest.mark.parametrize("resident", [True, False])
+@pytest.mark.parametrize("arch", ["skipgram", "cbow"])
+def test_device_engine_trains_on_the_gpu_without_syncing_inside_a_chunk(tmp_path, arch, resident, monkeypatch):
+    from textlab.w2v.engine import DeviceEngine
+    from textlab.w2v.keyed_vectors import KeyedVectors
+    from textlab.w2v.model import Word2Vec, Word2VecConfig
+    from textlab.w2v.train import train
+
+    if not resident:  # the id file streamed through pinned memory instead of uploaded whole
+        monkeypatch.setattr(DeviceEngine, "RESIDENT_SHARE", 0.0)
+    corpus = _planted(tmp_path)
+    config = Word2VecConfig(arch=arch, dim=24, window=3, min_count=1, sample=0.0, epochs=4, batch_size=256, seed=3,
+                            lr=0.025 if arch == "skipgram" else 0.05, vocab_size=len(corpus.vocab))
+    model = Word2Vec(config).to(CUDA)
+    original = DeviceEngine.batch
+
+    def strict_batch(self, *args, **kwargs):  # any implicit device-to-host copy in a step raises
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            contexts, targets, weight = original(self, *args, **kwargs)
+            self.step(self.vectors, self.context, contexts, targets, weight, 0.0)  # lr 0: checks the step, changes nothing
+        finally:
+            torch.cuda.set_sync_debug_mode(0)
+        return contexts, targets, weight
+
+    monkeypatch.setattr(DeviceEngine, "batch", strict_batch)
+    train(model, corpus, engine="device")
+    assert model.vectors.device.type == "cuda" and bool(torch.isfinite(model.vectors).all())
+    vectors = KeyedVectors(corpus.vocab.words, model.vectors.cpu().numpy())
+    assert vectors.analogy("king", "man", "woman", k=1)[0][0] == "queen"
+
+
+def test_train_w2v_auto_picks_the_device_engine_on_the_gpu(tmp_path, cli):
+    corpus = write_planted(tmp_path / "planted.txt")
+    result = cli("train-w2v", str(corpus), "--lang", "none", "--min-count", "1", "--epochs", "2", "-o",
+                 str(tmp_path / "m"), "--json")
+    assert result.exit_code == 0, result.stderr
+    assert "on cuda" in result.stderr and "device engine" in result.stderr
+
+
+def test_char_lstm_trains_in_fp16_with_a_scaler_and_resumes_exactly(tmp_path):
+    from textlab.charlm.data import load_char_data, unigram_entropy
+    from textlab.charlm.model import CharLMConfig, rnn_compute_dtype
+    from textlab.charlm.train import TrainConfig, train_charlm
+    from textlab.errors import TrainingInterrupted
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("the cat sat on the mat. a dog ate my homework.\n" * 400)
+    data = load_char_data(str(corpus), 0.1)
+    model_config = CharLMConfig(vocab_size=len(data.alphabet), embed_dim=16, hidden=64, layers=2, dropout=0.1)
+    config = TrainConfig(seq_len=32, batch_size=8, epochs=2, lr=1e-2, warmup_steps=5, precision="fp16", seed=3)
+    straight = train_charlm(data, model_config, config, CUDA, log=lambda line: None)
+    assert rnn_compute_dtype(straight.model, CUDA, "fp16") == "float16"
+    assert straight.metrics["val_loss"] < 0.5 * unigram_entropy(data.train)
+    assert all(p.dtype == torch.float32 for p in straight.model.parameters())
+
+    class StopAfter:
+        def __init__(self, steps):
+            self.calls, self.steps, self.signum = 0, steps, None
+
+        def __bool__(self):
+            self.calls += 1
+            if self.calls > self.steps:
+                self.signum = 2
+            return self.signum is not None
+
+    with pytest.raises(TrainingInterrupted):
+        train_charlm(data, model_config, config, CUDA, checkpoint_dir=tmp_path / "ckpt", stop=StopAfter(3),
+                     log=lambda line: None)
+    resumed = train_charlm(data, model_config, config, CUDA, checkpoint_dir=tmp_path / "ckpt", resume=True,
+                           log=lambda line: None)
+    assert resumed.metrics["val_loss"] == pytest.approx(straight.metrics["val_loss"], rel=1e-4)
+
+
+def test_generate_and_eval_on_a_gpu_trained_model(tmp_path, cli):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("to be or not to be, that is the question.\n" * 300)
+    result = cli("train-charlm", str(corpus), "--epochs", "1", "--hidden", "64", "--layers", "1", "--batch-size", "8",
+                 "--seq-len", "32", "-o", str(tmp_path / "m"))
+    assert result.exit_code == 0, result.stderr
+    sample = cli("generate", "--model", str(tmp_path / "m"), "--seed", "to", "--len", "50", "--random-seed", "1")
+    assert sample.exit_code == 0 and sample.stdout.startswith("to") and len(sample.stdout) == 53
+    measured = cli("eval-charlm", "--model", str(tmp_path / "m"), str(corpus), "--json")
+    assert measured.exit_code == 0, measured.stderr
