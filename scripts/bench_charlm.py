@@ -48,9 +48,9 @@ def main() -> None:
     from textlab.charlm.pipeline import plan_setup
     from textlab.charlm.sample import default_seed, generate
     from textlab.charlm.train import train_charlm
-    from textlab.runtime import pick_device, seed_everything
+    from textlab.runtime import machine_info, pick_device, seed_everything
 
-    machine_before = machine()
+    machine_before = machine_info()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
@@ -101,21 +101,8 @@ def main() -> None:
         "device": str(device), "threads": (args.threads or int(os.environ.get("OMP_NUM_THREADS", "1"))) if args.procs
         else torch.get_num_threads(), "minutes": metrics["minutes"],
         "max_minutes": args.max_minutes, "model": model_dict, "train": train_dict, "setup": setup_decided,
-        "machine_before": machine_before, "machine_after": machine(),
+        "machine_before": machine_before, "machine_after": machine_info(),
     }))
-
-
-def machine() -> dict:
-    """The CPU this ran on (model name and the flags that decide the arithmetic) and the load."""
-    info = {"load_average": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count()}
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        info["cpu"] = next(line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name"))
-        flags = set(next(line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")))
-        info["flags"] = sorted(flags & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "avx512_vnni", "fma"})
-    except (OSError, StopIteration):
-        pass
-    return info
 
 
 def train_with_torchrun(args, output: Path):

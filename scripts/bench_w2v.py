@@ -1,20 +1,27 @@
-"""Side-by-side word2vec benchmark: textlab vs gensim on the same tokens, same settings, same
-evaluation code. Prints ONE JSON line.
+"""Side-by-side word2vec benchmark, whole job against whole job: ``textlab train-w2v`` (a real
+process: encoding the corpus, training, saving) against gensim (reading the corpus, building the
+vocabulary, training: ``LineSentence`` and ``corpus_file`` modes) on the same tokens, same
+settings, evaluated by the same code. Prints ONE JSON line.
 
-Example: python scripts/bench_w2v.py --max-words 3000000 --epochs 1 --arch skipgram
-Distributed textlab (torchrun, gloo on CPU): ... --only textlab --ranks 2
+    python scripts/bench_w2v.py --max-words 8000000 --epochs 3 --arch cbow
+    python scripts/bench_w2v.py --scale 1 4 --arch cbow --epochs 1 --only textlab gensim   # memory vs corpus size
+    python scripts/bench_w2v.py --synthetic 500000000 --arch cbow --epochs 1 --only textlab  # 500M Zipf words
 
 The corpus (default: all 100k IMDb reviews, lowercased, tokenized once with textlab's English
-tokenizer) is written as a whitespace-tokenized file, one review per line; both trainers then
-read it with white-space splitting (textlab ``--lang none``, gensim ``LineSentence``). Each
-trainer runs in its own subprocess so that peak memory (ru_maxrss) is measured separately.
+tokenizer) is a whitespace-tokenized file, one review per line; textlab reads it with
+``--lang none``. ``--scale N`` repeats it N times; ``--synthetic N`` writes N words drawn from a
+Zipf distribution over a 500k-word vocabulary instead (deleted afterwards).
+
+Each trainer runs as its own process; its peak memory is the kernel's high-water mark of that
+process (``wait4``'s ``ru_maxrss``: every worker of both tools is a thread of that process) and
+its time the process's wall time. The JSON names the CPU and the load average before and after.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
 import shutil
 import subprocess
 import sys
@@ -23,10 +30,13 @@ import tempfile
 import time
 from pathlib import Path
 
-DEFAULT_IMDB = Path(__file__).resolve().parents[2] / "shared" / "data" / "aclImdb_v1-text.tar.gz"
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_IMDB = REPO.parent / "shared" / "data" / "aclImdb_v1-text.tar.gz"
+TOOLS = ("textlab", "gensim", "gensim-corpus-file")
 
 
 def iter_reviews(tarball: Path):
+    """Every review of the aclImdb tarball (train, test and unsup), one line each."""
     with tarfile.open(tarball, mode="r|*") as archive:
         for member in archive:
             parts = member.name.split("/")
@@ -51,11 +61,146 @@ def prepare_corpus(source: Path, target: Path, max_words: int | None) -> int:
     return words
 
 
+def synthetic_corpus(target: Path, words: int, vocab: int = 500_000, seed: int = 0) -> None:
+    """``words`` words in lines of 1,000, ranks drawn from Zipf(1.1) truncated to ``vocab``."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    names = np.array([f"w{i}" for i in range(vocab + 1)])
+    with open(target, "w") as out:
+        for start in range(0, words, 1_000_000):
+            n = min(1_000_000, words - start)
+            ranks = rng.zipf(1.1, size=n)
+            ranks[ranks > vocab] = vocab
+            lines = names[ranks].reshape(-1, 1000) if n % 1000 == 0 else names[ranks][None, :]
+            out.write("\n".join(" ".join(line) for line in lines) + "\n")
+
+
+def timed(command: list[str], env: dict | None = None) -> dict:
+    """Run one process: wall time, peak RSS (MB, that process alone) and CPU seconds from its
+    rusage, plus the last JSON line it printed."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    out_chunks, err_chunks = [], []
+    import threading
+
+    def drain(stream, into):
+        for chunk in iter(lambda: stream.read(65536), b""):
+            into.append(chunk)
+
+    readers = [threading.Thread(target=drain, args=(proc.stdout, out_chunks)),
+               threading.Thread(target=drain, args=(proc.stderr, err_chunks))]
+    for reader in readers:
+        reader.start()
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    for reader in readers:
+        reader.join()
+    seconds = time.perf_counter() - started
+    out, err = b"".join(out_chunks).decode(), b"".join(err_chunks).decode()
+    result = {"process_seconds": round(seconds, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+              "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2)}
+    if os.waitstatus_to_exitcode(status) != 0:
+        result["error"] = (err.strip().splitlines() or ["?"])[-1][:400]
+        return result
+    lines = [line for line in out.strip().splitlines() if line.startswith("{")]
+    if lines:
+        result.update(json.loads(lines[-1]))
+    return result
+
+
+def settings(args) -> dict:
+    return {"arch": args.arch, "epochs": args.epochs, "dim": args.dim, "window": args.window,
+            "negative": args.negative, "min_count": args.min_count, "sample": args.sample, "alpha": args.lr}
+
+
+def run_textlab(args, corpus: Path, out: Path, home: Path) -> dict:
+    command = [sys.executable, "-m", "textlab", "train-w2v", str(corpus), "--lang", "none", "--arch", args.arch,
+               "--epochs", str(args.epochs), "--dim", str(args.dim), "--window", str(args.window),
+               "--negative", str(args.negative), "--min-count", str(args.min_count), "--sample", str(args.sample),
+               "--lr", str(args.lr), "--engine", args.engine, "--device", args.device, "--no-cache", "--force",
+               "-o", str(out), "--json"]
+    if args.workers:
+        command += ["--workers", str(args.workers)]
+    env = {**os.environ, "TEXTLAB_HOME": str(home), "TEXTLAB_NO_PROGRESS": "1"}
+    result = timed(command, env)
+    keep = ("train_seconds", "encode_seconds", "words_per_second", "engine", "device", "vocab_size", "tokens")
+    return {k: v for k, v in result.items() if k in keep or k in ("process_seconds", "peak_rss_mb", "cpu_seconds", "error")}
+
+
+GENSIM_CHILD = """
+import json, sys, time
+from gensim.models import Word2Vec
+from gensim.models.word2vec import LineSentence
+corpus, out, mode, s = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+started = time.perf_counter()
+options = dict(vector_size=s["dim"], window=s["window"], negative=s["negative"], hs=0, min_count=s["min_count"],
+               sample=s["sample"], sg=int(s["arch"] == "skipgram"), workers=s["workers"], seed=s["seed"],
+               alpha=s["alpha"], epochs=s["epochs"])
+if mode == "corpus_file":
+    model = Word2Vec(corpus_file=corpus, **options)
+else:
+    model = Word2Vec(LineSentence(corpus), **options)
+trained = time.perf_counter()
+model.wv.save_word2vec_format(out, binary=True)
+print(json.dumps({"job_seconds": round(trained - started, 2), "vocab_size": len(model.wv)}))
+"""
+
+
+def run_gensim(args, corpus: Path, out: Path, mode: str) -> dict:
+    options = {**settings(args), "workers": args.procs, "seed": args.seed}
+    return timed([sys.executable, "-c", GENSIM_CHILD, str(corpus), str(out), mode, json.dumps(options)])
+
+
+def evaluate(tool: str, out: Path) -> dict:
+    from textlab.w2v.evaluate import evaluate_all
+    from textlab.w2v.formats import load_word2vec_format
+    from textlab.w2v.keyed_vectors import KeyedVectors, load_keyed_vectors
+
+    if tool == "textlab":
+        vectors = load_keyed_vectors(out)
+    else:
+        words, matrix = load_word2vec_format(out, binary=True)
+        vectors = KeyedVectors(words, matrix)
+    figures = evaluate_all(vectors)
+    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in figures.items()
+            if k in ("analogy_accuracy", "analogy_seen", "simlex999", "wordsim353")}
+
+
+def one_corpus(args, corpus: Path, work: Path) -> dict:
+    tokens = sum(len(line.split()) for line in open(corpus, encoding="utf-8")) if not args.synthetic else args.synthetic
+    result: dict = {"corpus": str(corpus), "tokens": tokens, "bytes": corpus.stat().st_size}
+    for tool in args.only:
+        out = work / f"{tool}-{args.arch}"
+        if tool == "textlab":
+            figures = run_textlab(args, corpus, out, work / "home")
+        else:
+            out = out.with_suffix(".bin")
+            figures = run_gensim(args, corpus, out, "corpus_file" if tool == "gensim-corpus-file" else "lines")
+        figures["job_words_per_second"] = round(tokens * args.epochs / figures["process_seconds"])
+        if "error" not in figures and not args.synthetic:
+            figures.update(evaluate(tool, out))
+        shutil.rmtree(out, ignore_errors=True) if out.is_dir() else out.unlink(missing_ok=True)
+        result[tool] = figures
+    tl = result.get("textlab", {})
+    for other in ("gensim", "gensim-corpus-file"):
+        theirs = result.get(other, {})
+        if "process_seconds" in tl and "process_seconds" in theirs and "error" not in tl and "error" not in theirs:
+            ratio = {"job_speed": round(theirs["process_seconds"] / tl["process_seconds"], 3),
+                     "peak_rss": round(tl["peak_rss_mb"] / theirs["peak_rss_mb"], 3)}
+            if "analogy_accuracy" in tl and "analogy_accuracy" in theirs:
+                ratio["analogy_points"] = round(100 * (tl["analogy_accuracy"] - theirs["analogy_accuracy"]), 2)
+                ratio["simlex999"] = round((tl["simlex999"] or 0) - (theirs["simlex999"] or 0), 4)
+            result[f"textlab_vs_{other}"] = ratio
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_IMDB, help="aclImdb tarball, or an already tokenized text file with --tokenized")
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_IMDB, help="aclImdb tarball, or a tokenized text file with --tokenized")
     parser.add_argument("--tokenized", action="store_true", help="--corpus is already whitespace-tokenized")
     parser.add_argument("--max-words", type=int, default=None, help="use only the first N words")
+    parser.add_argument("--scale", type=int, nargs="*", default=[1], help="repeat the corpus N times (several: one run each)")
+    parser.add_argument("--synthetic", type=int, default=0, help="N Zipf words over 500k word types instead")
     parser.add_argument("--arch", choices=("skipgram", "cbow"), default="skipgram")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--dim", type=int, default=100)
@@ -63,171 +208,57 @@ def main() -> None:
     parser.add_argument("--negative", type=int, default=5)
     parser.add_argument("--min-count", type=int, default=5)
     parser.add_argument("--sample", type=float, default=1e-3)
-    parser.add_argument("--batch-size", type=int, default=None, help="textlab centre words per step")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--lr", type=float, default=0.025, help="both tools' initial learning rate (gensim's alpha)")
+    parser.add_argument("--engine", default="auto", help="textlab --engine")
+    parser.add_argument("--device", default="auto", help="textlab --device")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--procs", type=int, default=2, help="gensim worker threads")
-    parser.add_argument("--workers", type=int, default=0, help="textlab Hogwild worker processes (0 = one per core, as train-w2v does)")
-    parser.add_argument("--ranks", type=int, default=1, help="textlab torch.distributed processes (torchrun; gloo on CPU)")
-    parser.add_argument("--sync", choices=("sum", "average"), default="sum", help="how --ranks combine their matrices")
-    parser.add_argument("--sync-every", type=int, default=1, help="--ranks combine every N chunks of 131,072 words")
-    parser.add_argument("--only", choices=("textlab", "gensim"), default=None)
+    parser.add_argument("--workers", type=int, default=0, help="textlab --workers (0 = one per core, as train-w2v does)")
+    parser.add_argument("--only", nargs="*", choices=TOOLS, default=["textlab", "gensim", "gensim-corpus-file"])
     parser.add_argument("--workdir", type=Path, default=None)
-    parser.add_argument("--_run", choices=("textlab", "gensim"), help=argparse.SUPPRESS)
-    parser.add_argument("--_file", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--_out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args._run:
-        return run_trainer(args)
+
+    from textlab.runtime import machine_info
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench_w2v_"))
     workdir.mkdir(parents=True, exist_ok=True)
+    report: dict = {"settings": settings(args), "machine_before": machine_info(), "engine": args.engine,
+                    "gensim_threads": args.procs, "textlab_workers": args.workers or "one per core"}
     try:
-        print(json.dumps(benchmark(args, workdir)))
+        if args.synthetic:
+            base = workdir / f"zipf-{args.synthetic}.txt"
+            synthetic_corpus(base, args.synthetic)
+        elif args.tokenized:
+            base = args.corpus
+        else:
+            base = workdir / f"imdb-{args.max_words or 'all'}.txt"
+            if not base.exists():
+                prepare_corpus(args.corpus, base, args.max_words)
+        runs = {}
+        for scale in args.scale:
+            corpus = base
+            if scale > 1:
+                corpus = workdir / f"scaled-{scale}.txt"
+                with open(corpus, "wb") as out:
+                    for _ in range(scale):
+                        with open(base, "rb") as part:
+                            shutil.copyfileobj(part, out)
+            runs[str(scale)] = one_corpus(args, corpus, workdir)
+            if corpus != base:
+                corpus.unlink()
+        report["runs"] = runs
+        if len(args.scale) > 1:  # how time and memory grow with the corpus
+            first, last = runs[str(args.scale[0])], runs[str(args.scale[-1])]
+            report["growth"] = {tool: {"peak_rss_mb": round(last[tool]["peak_rss_mb"] - first[tool]["peak_rss_mb"], 1),
+                                       "seconds_ratio": round(last[tool]["process_seconds"] / first[tool]["process_seconds"], 2)}
+                                for tool in args.only if "peak_rss_mb" in first.get(tool, {}) and "peak_rss_mb" in last.get(tool, {})}
+        if args.synthetic:
+            base.unlink(missing_ok=True)
     finally:
+        report["machine_after"] = machine_info()
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
-
-
-def benchmark(args, workdir: Path) -> dict:
-    if args.tokenized:
-        corpus_file = args.corpus
-    else:
-        corpus_file = workdir / f"imdb-{args.max_words or 'all'}.txt"
-        if not corpus_file.exists():
-            prepare_corpus(args.corpus, corpus_file, args.max_words)
-    tokens = sum(len(line.split()) for line in open(corpus_file, encoding="utf-8"))
-    result = {"corpus": str(corpus_file), "tokens": tokens, "arch": args.arch, "epochs": args.epochs,
-              "dim": args.dim, "window": args.window, "negative": args.negative, "min_count": args.min_count,
-              "sample": args.sample, "ranks": args.ranks, "sync": args.sync, "sync_every": args.sync_every, "seed": args.seed, "note": "2 shared CPU cores; other jobs may have been running"}
-    for tool in ("textlab", "gensim"):
-        if args.only and tool != args.only:
-            continue
-        out = workdir / f"{tool}-{args.arch}"
-        command = [sys.executable, __file__, "--_run", tool, "--_file", str(corpus_file), "--_out", str(out)]
-        if tool == "textlab" and args.ranks > 1:
-            from textlab.distributed import local_torchrun
-
-            command = local_torchrun(args.ranks, *command[1:])
-        command += [f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items()
-                    if k in ("arch", "epochs", "dim", "window", "negative", "min_count", "sample", "batch_size", "device", "procs", "workers", "sync", "sync_every", "seed") and v is not None]
-        started = time.perf_counter()
-        proc = subprocess.run(command, capture_output=True, text=True)
-        if proc.returncode != 0:
-            result[tool] = {"error": proc.stderr.strip().splitlines()[-1:]}
-            continue
-        figures = json.loads(proc.stdout.strip().splitlines()[-1])
-        figures["process_seconds"] = round(time.perf_counter() - started, 2)
-        figures["words_per_second"] = round(tokens * args.epochs / figures["train_seconds"])
-        figures["process_words_per_second"] = round(tokens * args.epochs / figures["process_seconds"])
-        figures["words_per_cpu_second"] = round(tokens * args.epochs / max(figures["train_cpu_seconds"], 1e-9))
-        result[tool] = figures
-    if "textlab" in result and "gensim" in result and "train_seconds" in result["textlab"] and "train_seconds" in result["gensim"]:
-        t, g = result["textlab"], result["gensim"]
-        result["ratios"] = {
-            "words_per_second": round(t["words_per_second"] / g["words_per_second"], 3),
-            "process_words_per_second": round(t["process_words_per_second"] / g["process_words_per_second"], 3),
-            "words_per_cpu_second": round(t["words_per_cpu_second"] / g["words_per_cpu_second"], 3),
-            "peak_rss": round(t["peak_rss_mb"] / g["peak_rss_mb"], 3),
-            "analogy_accuracy_diff": round(t["analogy_accuracy"] - g["analogy_accuracy"], 4),
-            "simlex999_diff": round((t["simlex999"] or 0) - (g["simlex999"] or 0), 4),
-        }
-    return result
-
-
-def cpu_seconds() -> float:
-    """User + system CPU time of this process (all its threads) and of its finished children."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-def peak_rss_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
-def run_trainer(args) -> None:
-    """Runs in a subprocess: train one tool, evaluate with textlab's code, print JSON."""
-    import numpy as np
-
-    from textlab.w2v.keyed_vectors import KeyedVectors
-
-    stages = {}
-    if args._run == "gensim":
-        from gensim.models import Word2Vec as GensimWord2Vec
-        from gensim.models.word2vec import LineSentence
-
-        stages["imports"] = peak_rss_mb()
-        started = time.perf_counter()
-        model = GensimWord2Vec(vector_size=args.dim, window=args.window, negative=args.negative, hs=0,
-                               min_count=args.min_count, sample=args.sample, sg=int(args.arch == "skipgram"),
-                               workers=args.procs, seed=args.seed)
-        model.build_vocab(LineSentence(str(args._file)))
-        prepared, cpu_before = time.perf_counter(), cpu_seconds()
-        stages["prepared"] = peak_rss_mb()
-        model.train(LineSentence(str(args._file)), total_examples=model.corpus_count, epochs=args.epochs)
-        trained = time.perf_counter()
-        kv = model.wv
-        vectors = KeyedVectors(list(kv.index_to_key), np.asarray(kv.vectors, dtype=np.float32))
-    else:
-        from textlab.distributed import launched_by_torchrun
-        from textlab.text import TokenizerOptions
-        from textlab.w2v.corpus import encode_corpus
-        from textlab.w2v.model import Word2Vec, Word2VecConfig
-        from textlab.w2v.train import train
-
-        stages["imports"] = peak_rss_mb()
-        if launched_by_torchrun():
-            return run_distributed(args, stages)
-        started = time.perf_counter()
-        corpus = encode_corpus(args._file, TokenizerOptions(lang="none"), min_count=args.min_count)
-        config = Word2VecConfig(arch=args.arch, dim=args.dim, window=args.window, negative=args.negative,
-                                min_count=args.min_count, sample=args.sample, epochs=args.epochs, lang="none",
-                                vocab_size=len(corpus.vocab), workers=args.workers, seed=args.seed)
-        if args.batch_size:
-            config.batch_size = args.batch_size
-        model = Word2Vec(config).to(args.device)
-        prepared, cpu_before = time.perf_counter(), cpu_seconds()
-        stages["prepared"] = peak_rss_mb()
-        train(model, corpus)
-        trained = time.perf_counter()
-        vectors = KeyedVectors(corpus.vocab.words, model.vectors.detach().cpu().numpy())
-    report(vectors, stages, {"prepare_seconds": round(prepared - started, 2), "train_seconds": round(trained - prepared, 2),
-                             "train_cpu_seconds": round(cpu_seconds() - cpu_before, 2)})
-
-
-def run_distributed(args, stages: dict) -> None:
-    """One torchrun rank: train through the library call (sharded corpus, averaged model); rank 0
-    evaluates the saved model. CPU seconds and memory are rank 0's."""
-    from textlab.w2v.keyed_vectors import load_keyed_vectors
-    from textlab.w2v.model import Word2VecConfig
-    from textlab.w2v.pipeline import train_word2vec
-
-    config = Word2VecConfig(arch=args.arch, dim=args.dim, window=args.window, negative=args.negative,
-                            min_count=args.min_count, sample=args.sample, epochs=args.epochs, lang="none", workers=1,
-                            seed=args.seed)
-    if args.batch_size:
-        config.batch_size = args.batch_size
-    cpu_before = cpu_seconds()
-    summary = train_word2vec(str(args._file), config, args._out, force=True, device=args.device, sync=args.sync,
-                             sync_every=args.sync_every)
-    if summary["rank"] != 0:
-        return
-    extra = {k: summary[k] for k in ("prepare_seconds", "train_seconds", "syncs", "sync_seconds", "sync_bytes")}
-    report(load_keyed_vectors(args._out), stages, {**extra, "train_cpu_seconds": round(cpu_seconds() - cpu_before, 2),
-                                                   "world_size": summary["distributed"]["world_size"]})
-
-
-def report(vectors, stages: dict, figures: dict) -> None:
-    """Evaluate with textlab's code and print the trainer's JSON line."""
-    from textlab.w2v.evaluate import evaluate_all
-
-    stages["trained"] = peak_rss_mb()
-    figures = {**figures, "vocab_size": len(vectors.words)}
-    evaluation = evaluate_all(vectors)
-    figures.update({k: v for k, v in evaluation.items() if k not in ("analogy_sections", "similarity")})
-    figures["peak_rss_mb"] = peak_rss_mb()
-    figures["peak_rss_mb_by_stage"] = stages  # peak so far after imports / corpus+vocab / training
-    print(json.dumps(figures))
+    print(json.dumps(report))
 
 
 if __name__ == "__main__":

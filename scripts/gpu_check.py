@@ -71,17 +71,14 @@ def main() -> None:
 def machine(device: str) -> dict:
     import torch
 
-    info = {"torch": torch.__version__, "cpus": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()]}
+    from textlab.runtime import machine_info
+
+    info = {"torch": torch.__version__, **machine_info()}
     if device == "cuda" and torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
         info.update(gpu=props.name, capability=list(torch.cuda.get_device_capability(0)),
                     gpu_memory_gb=round(props.total_memory / 2**30, 1), cuda=torch.version.cuda,
                     cudnn=torch.backends.cudnn.version())
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        info["cpu"] = next(line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     return info
 
 
@@ -136,7 +133,6 @@ def word2vec(args, work: Path) -> dict:
 
 def charlm(args, work: Path) -> dict:
     """The train-charlm defaults for ``--charlm-minutes``, measured like eval-charlm."""
-    import torch
 
     from textlab.charlm.data import load_char_data
     from textlab.charlm.evaluate import evaluate_ids

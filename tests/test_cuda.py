@@ -66,6 +66,8 @@ def test_char_lstm_trains_in_fp16_with_a_scaler_and_resumes_exactly(tmp_path):
     from textlab.charlm.train import TrainConfig, train_charlm
     from textlab.errors import TrainingInterrupted
 
+    from .charlm.conftest import StopAfter
+
     corpus = tmp_path / "c.txt"
     corpus.write_text("the cat sat on the mat. a dog ate my homework.\n" * 400)
     data = load_char_data(str(corpus), 0.1)
@@ -75,16 +77,6 @@ def test_char_lstm_trains_in_fp16_with_a_scaler_and_resumes_exactly(tmp_path):
     assert rnn_compute_dtype(straight.model, CUDA, "fp16") == "float16"
     assert straight.metrics["val_loss"] < 0.5 * unigram_entropy(data.train)
     assert all(p.dtype == torch.float32 for p in straight.model.parameters())
-
-    class StopAfter:
-        def __init__(self, steps):
-            self.calls, self.steps, self.signum = 0, steps, None
-
-        def __bool__(self):
-            self.calls += 1
-            if self.calls > self.steps:
-                self.signum = 2
-            return self.signum is not None
 
     with pytest.raises(TrainingInterrupted):
         train_charlm(data, model_config, config, CUDA, checkpoint_dir=tmp_path / "ckpt", stop=StopAfter(3),

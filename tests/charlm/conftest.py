@@ -29,3 +29,16 @@ def corpus_file(tmp_path, repetitive_text):
     path = tmp_path / "tiny.txt"
     path.write_text(repetitive_text, encoding="utf-8")
     return path
+
+
+class StopAfter:
+    """A stop flag that trips after ``n`` polls, like a Ctrl-C between two steps."""
+
+    def __init__(self, n):
+        self.polls, self.n, self.signum = 0, n, None
+
+    def __bool__(self):
+        self.polls += 1
+        if self.polls > self.n:
+            self.signum = 2
+        return self.signum is not None

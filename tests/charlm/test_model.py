@@ -9,6 +9,8 @@ from textlab.charlm.saving import load_charlm, save_charlm
 from textlab.charlm.train import TrainConfig, train_charlm
 from textlab.errors import DataError, TrainingInterrupted
 
+from .conftest import StopAfter
+
 TINY = dict(embed_dim=16, hidden=48, layers=1, dropout=0.0)
 
 
@@ -110,19 +112,6 @@ def test_load_refuses_absurd_config(tmp_path):
     config_file.write_text(config_file.read_text().replace('"hidden": 48', '"hidden": 10000000'))
     with pytest.raises(DataError, match="hidden"):
         load_charlm(path)
-
-
-class StopAfter:
-    """A stop flag that trips after ``n`` polls, like a Ctrl-C between two steps."""
-
-    def __init__(self, n):
-        self.polls, self.n, self.signum = 0, n, None
-
-    def __bool__(self):
-        self.polls += 1
-        if self.polls > self.n:
-            self.signum = 2
-        return self.signum is not None
 
 
 def test_resume_continues_from_saved_step(tmp_path, corpus_file):
