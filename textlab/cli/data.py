@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -54,13 +55,16 @@ def download(
     name: Annotated[str, typer.Argument(help="Dataset name (see `textlab datasets`).")],
     force: Force = False,
     extract: Annotated[bool, typer.Option("--extract", help="Also unpack an archive next to it (safely).")] = False,
+    source: Annotated[Optional[Path], typer.Option("--from", help="Copy this local file into the cache instead of downloading (for machines without network access); its size and SHA-256 are checked as a download's are.")] = None,
 ) -> None:
     """Download a dataset into the cache (resumable, size and SHA-256 checked).
 
     Example: textlab download text8
+
+    Offline: textlab download text8 --from ~/Downloads/text8.zip
     """
     from textlab.data.archive import is_tar, is_zip, safe_extract
-    from textlab.data.download import download_dataset
+    from textlab.data.download import copy_into_cache, download_dataset
     from textlab.data.registry import get_dataset, registry
     from textlab.errors import UsageError
     from textlab.runtime import console
@@ -71,7 +75,12 @@ def download(
     if dataset.shipped and dataset.local_path() is not None and not force:
         console.print(f"{name} ships with textlab: {dataset.local_path()}")
         return
-    path = download_dataset(dataset, force=force)
+    if source is not None:
+        if dataset.cache_path.is_file() and not force:
+            raise UsageError(f"{name} is already in the cache ({dataset.cache_path}); pass --force to replace it")
+        path = copy_into_cache(dataset, source, force=force)
+    else:
+        path = download_dataset(dataset, force=force)
     console.print(f"{name}: {path}")
     if extract and (is_tar(path) or is_zip(path)):
         target = path.parent / (name + "-extracted")
