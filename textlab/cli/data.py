@@ -1,13 +1,14 @@
-"""Commands: datasets, download, models."""
+"""Commands: datasets, download, models (list, rm, mv)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from textlab.cli.app import app, echo_json
+from textlab.cli.app import app, echo_json, echo_table
 from textlab.cli.options import Force, JsonOutput
 
 
@@ -88,31 +89,79 @@ def download(
         console.print(f"extracted into {target}")
 
 
-@app.command()
+models_app = typer.Typer(
+    help="List, remove and rename models. With no command: the table of models, yours and the shipped ones.",
+    rich_markup_mode="rich", context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(models_app, name="models")
+
+
+@models_app.callback(invoke_without_command=True)
 def models(
+    ctx: typer.Context,
     kind: Annotated[Optional[str], typer.Option("--kind", help="Only this kind: word2vec, charlm, sentiment.")] = None,
     json_output: JsonOutput = False,
 ) -> None:
-    """List saved models: kind, name, created, metrics.
+    """List models, yours (newest first) and the shipped ones (shipped:NAME): name, kind, language, key figure.
 
     Example: textlab models --kind word2vec
     """
+    if ctx.invoked_subcommand is not None:
+        return
+    from rich import box
     from rich.table import Table
+    from rich.text import Text
 
-    from textlab.runtime import console
-    from textlab.store import list_models, models_dir
+    from textlab.errors import UsageError
+    from textlab.store import KINDS, key_metric, model_catalogue, models_dir
 
-    found = [(p, c) for p, c in list_models() if kind is None or c.kind == kind]
+    if kind is not None and kind not in KINDS:
+        raise UsageError(f"unknown --kind {kind!r}; use one of: {', '.join(KINDS)}")
+    found = model_catalogue(kind)
     if json_output:
-        echo_json([{"name": c.name, "kind": c.kind, "path": str(p), "created": c.created, "metrics": c.metrics} for p, c in found])
+        echo_json([{"name": m.name, "kind": m.card.kind, "shipped": m.shipped, "path": str(m.path),
+                    "lang": m.card.config.get("lang"), "created": m.card.created, "summary": key_metric(m.card),
+                    "metrics": m.card.metrics} for m in found])
         return
     if not found:
-        console.print(f"no models yet in {models_dir()}")
+        sys.stdout.write(f"no models yet in {models_dir()}\n")
         return
-    table = Table(title=f"models in {models_dir()}")
-    for column in ("kind", "name", "created", "metrics"):
-        table.add_column(column, overflow="fold")
-    for path, card in found:
-        metrics = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in card.metrics.items())
-        table.add_row(card.kind, path.name, card.created, metrics)
-    console.print(table)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1))
+    table.add_column("name", no_wrap=True, min_width=min(max(len(m.name) for m in found), 40))
+    table.add_column("kind", no_wrap=True)
+    table.add_column("lang", no_wrap=True)
+    table.add_column("key figure")
+    for m in found:
+        lang = m.card.config.get("lang")
+        table.add_row(Text(m.name), m.card.kind, lang if isinstance(lang, str) and lang else "-", Text(key_metric(m.card)))
+    echo_table(table)
+    sys.stdout.write(f"yours (newest first) are in {models_dir()}\n")
+
+
+@models_app.command("rm")
+def models_rm(name: Annotated[str, typer.Argument(help="A model of yours, as `textlab models` lists it.")]) -> None:
+    """Remove one of your models (shipped models cannot be removed).
+
+    Example: textlab models rm w2v-text8-skipgram
+    """
+    from textlab.runtime import console
+    from textlab.store import remove_model
+
+    path = remove_model(name)
+    console.print(f"removed {name} ({path})", markup=False, highlight=False, soft_wrap=True)
+
+
+@models_app.command("mv")
+def models_mv(
+    old: Annotated[str, typer.Argument(help="A model of yours.")],
+    new: Annotated[str, typer.Argument(help="Its new name (must not exist).")],
+) -> None:
+    """Rename one of your models.
+
+    Example: textlab models mv w2v-text8-skipgram text8
+    """
+    from textlab.runtime import console
+    from textlab.store import rename_model
+
+    path = rename_model(old, new)
+    console.print(f"renamed {old} to {new} ({path})", markup=False, highlight=False, soft_wrap=True)
