@@ -224,7 +224,7 @@ def report(vectors, stages: dict, figures: dict) -> None:
     stages["trained"] = peak_rss_mb()
     figures = {**figures, "vocab_size": len(vectors.words)}
     evaluation = evaluate_all(vectors)
-    figures.update({k: v for k, v in evaluation.items() if k not in ("analogy_sections", "similarity")})
+    figures.update({k: v for k, v in evaluation.items() if k not in ("analogy_sections", "analogies", "similarity")})
     figures["peak_rss_mb"] = peak_rss_mb()
     figures["peak_rss_mb_by_stage"] = stages  # peak so far after imports / corpus+vocab / training
     print(json.dumps(figures))
