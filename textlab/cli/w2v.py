@@ -226,10 +226,11 @@ def plot_w2v_command(
     words: Annotated[Optional[List[str]], _opt("--words", help="Words to plot (repeat, or comma-separated).")] = None,
     top: Annotated[int, _opt("--top", help="Plot the N most frequent words when --words is absent.", min=2, max=5000)] = 300,
     method: Annotated[Literal["tsne", "pca"], _opt("--method", help="2-D projection.")] = "tsne",
+    font: Annotated[Optional[str], _opt("--font", help="Font for the labels: an installed font's name or a font file (default: an installed CJK font such as Noto Sans CJK or WenQuanYi when a label is Chinese).")] = None,
     seed: Seed = 1,
     force: Force = False,
 ) -> None:
-    """Draw a labelled 2-D map (t-SNE or PCA) of word vectors; fonts that render Chinese.
+    """Draw a labelled 2-D map (t-SNE or PCA) of word vectors; Chinese labels use an installed CJK font.
 
     Example: textlab plot-w2v --top 300 -o words.png
     """
@@ -244,7 +245,8 @@ def plot_w2v_command(
     for word in chosen or ():
         vectors.id_of(word)  # an unknown word is refused before anything is said or drawn
     announce_model(vectors.choice)
-    info = plot_words(vectors, output, words=chosen, top=top, method=method, seed=seed)
+    info = plot_words(vectors, output, words=chosen, top=top, method=method, seed=seed, font=font)
     if info["warning"]:
-        console.print(f"[yellow]warning: {info['warning']}")
-    console.print(f"plotted {info['words']} words ({info['method']}, font {info['font']}) to {output}")
+        console.print(f"warning: {info['warning']}", markup=False, highlight=False, soft_wrap=True, style="yellow")
+    console.print(f"plotted {info['words']} words ({info['method']}, {info['seconds']:.1f} s, font {info['font']}) "
+                  f"to {output}", markup=False, highlight=False, soft_wrap=True)
