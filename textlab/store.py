@@ -8,6 +8,11 @@ A model is a directory::
 
 Saves are atomic (a temporary directory renamed into place) and never overwrite an
 existing model unless ``force`` is given. Loading checks the card before any tensor is read.
+
+Models live in the store (``$TEXTLAB_HOME/models/NAME``) or ship inside the package
+(``textlab/pretrained/KIND/NAME``, named ``shipped:NAME``). :func:`choose_model` decides which
+one answers a command (see its docstring); :class:`ModelChoice` says so on stderr when the
+user did not name it.
 """
 
 from __future__ import annotations

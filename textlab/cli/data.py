@@ -120,7 +120,7 @@ def models(
     found = model_catalogue(kind)
     if json_output:
         echo_json([{"name": m.name, "kind": m.card.kind, "shipped": m.shipped, "path": str(m.path),
-                    "lang": m.card.config.get("lang"), "created": m.card.created, "summary": key_metric(m.card),
+                    "lang": _language(m), "created": m.card.created, "summary": key_metric(m.card),
                     "metrics": m.card.metrics} for m in found])
         return
     if not found:
@@ -132,10 +132,19 @@ def models(
     table.add_column("lang", no_wrap=True)
     table.add_column("key figure")
     for m in found:
-        lang = m.card.config.get("lang")
-        table.add_row(Text(m.name), m.card.kind, lang if isinstance(lang, str) and lang else "-", Text(key_metric(m.card)))
+        table.add_row(Text(m.name), m.card.kind, _language(m) or "-", Text(key_metric(m.card)))
     echo_table(table)
     sys.stdout.write(f"yours (newest first) are in {models_dir()}\n")
+
+
+def _language(model) -> str | None:
+    """``en``/``zh``/...: the card's, or told from the vocabulary of word vectors trained with --lang auto."""
+    if model.card.kind == "word2vec":
+        from textlab.w2v.keyed_vectors import model_language
+
+        return model_language(model.path, model.card)
+    lang = model.card.config.get("lang")
+    return lang if isinstance(lang, str) and lang else None
 
 
 @models_app.command("rm")
