@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import json
 
-from tests.fakes import (  # noqa: F401  (fixtures)
-    EN_OTHER, EN_PAIRS, SHAKESPEARE_ALPHABET, ZH_OTHER, ZH_PAIRS, fake_shipped, nothing_shipped, planted_vectors,
-    save_char_model, save_word_model,
+from tests.fakes import (
+    EN_OTHER, EN_PAIRS, SHAKESPEARE_ALPHABET, ZH_OTHER, ZH_PAIRS, planted_vectors, save_char_model, save_word_model,
 )
 
 

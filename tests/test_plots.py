@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fakes import fake_shipped, make_font  # noqa: F401  (fixture)
+from tests.fakes import make_font
 from textlab.plots import Font, find_cjk_font, missing_glyphs, resolve_font, save_training_curve
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 import torch
 
-from tests.fakes import EN_OTHER, EN_PAIRS, fake_shipped, planted_vectors, save_word_model  # noqa: F401
+from tests.fakes import EN_OTHER, EN_PAIRS, planted_vectors, save_word_model
 from textlab.errors import DataError, TextlabError
 from textlab.store import (
     ModelCard, choose_model, config_from_dict, key_metric, list_models, load_tensors, read_card, resolve_model,

@@ -163,10 +163,12 @@ def generate_command(
             out.write(char)
             out.flush()
 
-        generate(loaded, codec, seed_text, length, temperature, top_k, torch_device, on_char=on_char, generator=generator)
+        generate(loaded, codec, seed_text, length, temperature, top_k, torch_device, on_char=on_char,
+                 generator=generator)
         out.write("\n")
     else:
-        out.write(generate(loaded, codec, seed_text, length, temperature, top_k, torch_device, generator=generator) + "\n")
+        text = generate(loaded, codec, seed_text, length, temperature, top_k, torch_device, generator=generator)
+        out.write(text + "\n")
     out.flush()
 
 
