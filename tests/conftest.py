@@ -16,6 +16,8 @@ os.environ.setdefault("TEXTLAB_NO_PROGRESS", "1")
 # torch is imported; subprocesses started by tests inherit it.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+pytest_plugins = ["tests.fakes"]  # fake_shipped, nothing_shipped: tiny stand-ins for textlab/pretrained
+
 
 @pytest.fixture(autouse=True)
 def textlab_home(tmp_path_factory, monkeypatch) -> Path:

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 import pytest
 import torch
 
+from tests.fakes import EN_OTHER, EN_PAIRS, planted_vectors, save_word_model
 from textlab.errors import DataError, TextlabError
 from textlab.store import (
-    ModelCard, config_from_dict, list_models, load_tensors, read_card, resolve_model, save_model, update_card,
+    ModelCard, choose_model, config_from_dict, key_metric, list_models, load_tensors, read_card, resolve_model,
+    save_model, update_card,
 )
 
 
@@ -97,3 +99,85 @@ def test_resolve_model_by_name_path_and_newest(textlab_home, tmp_path):
     with pytest.raises(TextlabError, match="no model named"):
         resolve_model("nope", "charlm")
     assert len(list_models()) == 3
+
+
+def test_choose_model_prefers_a_fitting_user_model_then_a_fitting_shipped_one(textlab_home, fake_shipped):
+    def saved(name, created, lang):
+        card = ModelCard(kind="word2vec", config={"lang": lang}, created=created)
+        return save_model(textlab_home / "models" / name, card, {"w": torch.zeros(1)})
+
+    choice = choose_model(None, "word2vec")  # nothing in the store: the first shipped model, said so
+    assert (choice.name, choice.implicit, choice.shipped) == ("shipped:en", True, True)
+    assert choice.notice() == "using shipped:en (word2vec, English, shipped with textlab)"
+    saved("old-zh", "2026-01-01T00:00:00+00:00", "zh")
+    saved("new-en", "2026-01-02T00:00:00+00:00", "en")
+    assert choose_model(None, "word2vec").name == "new-en"
+    chinese = choose_model(None, "word2vec", fits=lambda path, card: card.config["lang"] == "zh", fit_reason="in Chinese")
+    assert chinese.notice() == "using old-zh (word2vec, Chinese, newest in the store in Chinese)"
+    french = choose_model(None, "word2vec", fits=lambda path, card: card.config["lang"] == "fr",
+                          shipped_order=("zh",))
+    assert french.name == "new-en" and french.implicit  # nothing fits: the newest, whose checks then speak
+    assert choose_model(None, "word2vec", fits=lambda p, c: p.name == "zh", shipped_order=("zh",)).name == "shipped:zh"
+    named = choose_model("old-zh", "word2vec")
+    assert not named.implicit and named.notice() is None and named.path == textlab_home / "models" / "old-zh"
+    with pytest.raises(TextlabError, match=r"^no sentiment model yet: train one with 'textlab train-sentiment imdb'$"):
+        choose_model(None, "sentiment")
+
+
+def test_key_metric_is_one_readable_figure_per_kind():
+    def card(kind, config=None, metrics=None):
+        return ModelCard(kind=kind, config=config or {}, metrics=metrics or {})
+
+    assert key_metric(card("word2vec", {"vocab_size": 71290, "dim": 100})) == "71,290 words x 100"
+    assert key_metric(card("word2vec", {"vocab_size": 71290, "dim": 100}, {"analogy_accuracy": 0.3217})) == \
+        "71,290 words x 100, analogy 32.2%"
+    assert key_metric(card("charlm", metrics={"val_loss": 1.41234, "val_bpc": 2.0376, "threads": {"x": 1}})) == \
+        "val loss 1.412, 2.038 bpc"
+    assert key_metric(card("sentiment", metrics={"valid_accuracy": 0.9089, "history": [1, 2]})) == "valid acc 90.9%"
+    assert key_metric(card("charlm")) == "-"
+
+
+def test_models_lists_shipped_and_user_models_readably(cli, fake_shipped, textlab_home, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    long_name = "w2v-a-long-model-name-skipgram"
+    save_word_model(textlab_home / "models" / long_name, *planted_vectors(EN_PAIRS, EN_OTHER), lang="en",
+                    metrics={"analogy_accuracy": 0.3217, "threads": {"candidates": [1, 2]}},
+                    created="2026-01-02T00:00:00+00:00")
+    save_word_model(textlab_home / "models" / "older", *planted_vectors(EN_PAIRS, EN_OTHER), lang="en",
+                    created="2026-01-01T00:00:00+00:00")
+    result = cli("models")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines), lines
+    rows = {line.split()[0]: line.rstrip() for line in lines[2:-1]}  # header, rule, rows, where yours are
+    assert list(rows) == [long_name, "older", "shipped:shakespeare", "shipped:en", "shipped:zh"]  # newest first
+    assert rows[long_name].split(None, 3)[1:] == ["word2vec", "en", "20 words x 16, analogy 32.2%"]
+    assert rows["shipped:shakespeare"].split(None, 3)[1:] == ["charlm", "-", "val loss 1.500, 2.160 bpc"]
+    assert "{" not in result.stdout and "threads" not in result.stdout
+    listed = json.loads(cli("models", "--kind", "word2vec", "--json").stdout)
+    assert [(m["name"], m["shipped"]) for m in listed] == [(long_name, False), ("older", False), ("shipped:en", True),
+                                                          ("shipped:zh", True)]
+    assert listed[0]["metrics"]["analogy_accuracy"] == 0.3217 and listed[0]["created"].startswith("2026-01-02")
+    assert cli("models", "--kind", "nope").exit_code == 2
+
+
+def test_models_rm_and_mv(cli, fake_shipped, textlab_home):
+    models = textlab_home / "models"
+    save_word_model(models / "a", *planted_vectors(EN_PAIRS, EN_OTHER), lang="en")
+    save_word_model(models / "b", *planted_vectors(EN_PAIRS, EN_OTHER), lang="en")
+    result = cli("models", "mv", "a", "b")
+    assert result.exit_code == 1 and "already exists" in result.stderr and (models / "a").is_dir()
+    result = cli("models", "mv", "a", "c")
+    assert result.exit_code == 0 and result.stderr.splitlines() == [f"renamed a to c ({models / 'c'})"]
+    assert not (models / "a").exists() and json.loads((models / "c" / "config.json").read_text())["name"] == "c"
+    assert cli("neighbors", "king", "--model", "c").exit_code == 0
+    result = cli("models", "rm", "b")
+    assert result.exit_code == 0 and result.stderr.splitlines() == [f"removed b ({models / 'b'})"]
+    assert sorted(p.name for p in models.iterdir()) == ["c"]  # nothing half-deleted left behind
+    for args, message in [(["models", "rm", "shipped:en"], "shipped:en is shipped with textlab; it cannot be removed"),
+                          (["models", "rm", "b"], "no model named 'b'"),
+                          (["models", "mv", "c", "../escape"], "is not a model name"),
+                          (["models", "rm", ".."], "is not a model name")]:
+        result = cli(*args)
+        assert result.exit_code != 0 and len(result.stderr.splitlines()) == 1 and message in result.stderr, args
+    assert (fake_shipped / "word2vec" / "en" / "config.json").is_file()

@@ -1,10 +1,13 @@
-"""Pictures people would rather look at than read: training curves (headless matplotlib)."""
+"""Pictures people would rather look at than read: training curves (headless matplotlib), and
+the fonts that render their labels (Chinese included)."""
 
 from __future__ import annotations
 
+import contextlib
 import io
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 from textlab.atomic import atomic_write_bytes
 
@@ -80,3 +83,105 @@ def _positions(x, values: Sequence[float], name: str = "") -> list[float]:
     if isinstance(x, Mapping):
         x = x.get(name)
     return list(range(1, len(values) + 1)) if x is None else list(x)[: len(values)]
+
+
+# --------------------------------------------------------------------------- fonts
+
+#: Fonts known to render Chinese, best first; any installed font whose name carries one of
+#: :data:`CJK_TAGS` and that has the glyphs also counts.
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans SC", "Noto Serif CJK SC", "Source Han Sans SC",
+             "Source Han Sans CN", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei",
+             "PingFang SC", "Heiti SC", "Hiragino Sans GB", "AR PL UMing CN", "AR PL UKai CN", "Droid Sans Fallback",
+             "Arial Unicode MS")
+CJK_TAGS = ("CJK", "WenQuanYi", "Hei", "Song", "Ming", "Kai", "Han Sans", "Han Serif", "YaHei", "Fallback")
+#: Characters a font must have to count as rendering Chinese.
+CJK_PROBE = "中文的是一"
+#: What to do when no installed font renders Chinese (one warning line names it).
+CJK_FONT_FIX = "install one (e.g. `apt install fonts-noto-cjk`) or pass --font PATH"
+
+
+@dataclass(frozen=True)
+class Font:
+    """A font file and the name it goes by."""
+
+    name: str
+    path: str
+
+
+def missing_glyphs(font: Font, text: str) -> list[str]:
+    """The distinct characters of ``text`` (white space aside) that ``font`` has no glyph for."""
+    from matplotlib.ft2font import FT2Font
+
+    charmap = FT2Font(font.path).get_charmap()
+    return [c for c in dict.fromkeys(text) if not c.isspace() and ord(c) not in charmap]
+
+
+def _installed_fonts() -> dict[str, str]:
+    """Installed font names (as matplotlib knows them) → a file of that font."""
+    from matplotlib import font_manager
+
+    fonts: dict[str, str] = {}
+    for entry in sorted(font_manager.fontManager.ttflist, key=lambda e: (e.name, e.style != "normal", e.weight != 400)):
+        fonts.setdefault(entry.name, entry.fname)
+    return fonts
+
+
+def find_cjk_font() -> Font | None:
+    """An installed font that renders Chinese (:data:`CJK_FONTS` first), or None."""
+    installed = _installed_fonts()
+    candidates = [n for n in CJK_FONTS if n in installed]
+    candidates += [n for n in sorted(installed) if n not in candidates and any(t in n for t in CJK_TAGS)]
+    for name in candidates:
+        font = Font(name, installed[name])
+        try:
+            if not missing_glyphs(font, CJK_PROBE):
+                return font
+        except (OSError, RuntimeError):  # an unreadable font file: try the next one
+            continue
+    return None
+
+
+def resolve_font(spec: str) -> Font:
+    """``--font NAME|PATH``: an installed font's name (any case) or a font file."""
+    from textlab.errors import DataError, UsageError
+
+    path = Path(spec).expanduser()
+    if path.is_file() or "/" in spec or path.suffix.lower() in (".ttf", ".otf", ".ttc", ".otc"):
+        if not path.is_file():
+            raise UsageError(f"--font: no such font file: {spec}")
+        font = Font(path.stem, str(path))
+        try:
+            from matplotlib.ft2font import FT2Font
+
+            font = Font(FT2Font(str(path)).family_name or path.stem, str(path))
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise DataError(f"--font: {spec} is not a font file matplotlib can read ({exc})") from None
+        return font
+    installed = _installed_fonts()
+    by_lower = {name.lower(): name for name in installed}
+    if spec.lower() in by_lower:
+        name = by_lower[spec.lower()]
+        return Font(name, installed[name])
+    cjk = find_cjk_font()
+    hint = f"an installed font that renders Chinese: {cjk.name!r}" if cjk else f"none renders Chinese; {CJK_FONT_FIX}"
+    raise UsageError(f"--font: no installed font named {spec!r} ({hint})")
+
+
+@contextlib.contextmanager
+def quiet_font_warnings() -> Iterator[None]:
+    """Silence matplotlib's per-glyph warnings (``Glyph 20013 ... missing from font(s) DejaVu
+    Sans``, hundreds for a Chinese plot) and its font-search log while drawing; callers say
+    once what is missing (:func:`missing_glyphs`)."""
+    import logging
+    import warnings
+
+    logger = logging.getLogger("matplotlib.font_manager")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"(?s).*Glyph .* missing from")
+            warnings.filterwarnings("ignore", message=r"(?s).*findfont")
+            yield
+    finally:
+        logger.setLevel(level)

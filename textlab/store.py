@@ -8,10 +8,16 @@ A model is a directory::
 
 Saves are atomic (a temporary directory renamed into place) and never overwrite an
 existing model unless ``force`` is given. Loading checks the card before any tensor is read.
+
+Models live in the store (``$TEXTLAB_HOME/models/NAME``) or ship inside the package
+(``textlab/pretrained/KIND/NAME``, named ``shipped:NAME``). :func:`choose_model` decides which
+one answers a command (see its docstring); :class:`ModelChoice` says so on stderr when the
+user did not name it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
 import json
@@ -20,11 +26,11 @@ import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from textlab import __version__
 from textlab.atomic import atomic_directory, atomic_write_text
-from textlab.errors import DataError, TextlabError
+from textlab.errors import DataError, TextlabError, UsageError
 
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
@@ -228,6 +234,30 @@ def list_models(root: Path | None = None) -> list[tuple[Path, ModelCard]]:
     return found
 
 
+def newest_first(models: list[tuple[Path, ModelCard]]) -> list[tuple[Path, ModelCard]]:
+    return sorted(models, key=lambda pc: (pc[1].created, pc[0].stat().st_mtime), reverse=True)
+
+
+def user_models(kind: str) -> list[tuple[Path, ModelCard]]:
+    """The store's models of ``kind``, newest first."""
+    return newest_first([(p, c) for p, c in list_models() if c.kind == kind])
+
+
+#: What makes a model of each kind: named when a command needs one and none exists.
+MAKE_COMMANDS = {
+    "word2vec": "textlab train-w2v text8",
+    "charlm": "textlab train-charlm tinyshakespeare",
+    "sentiment": "textlab train-sentiment imdb",
+}
+
+LANGUAGE_NAMES = {"en": "English", "zh": "Chinese"}
+
+
+def no_model_error(kind: str, make: str | None = None) -> TextlabError:
+    """``no charlm model yet: train one with 'textlab train-charlm tinyshakespeare'``."""
+    return TextlabError(f"no {kind} model yet: train one with '{make or MAKE_COMMANDS[kind]}'")
+
+
 def resolve_model(spec: str | None, kind: str) -> Path:
     """``--model NAME|PATH|shipped:NAME``; with none, the newest model of ``kind`` in the store."""
     if spec and spec.startswith(SHIPPED_PREFIX):
@@ -247,12 +277,174 @@ def resolve_model(spec: str | None, kind: str) -> Path:
                 return candidate
             if candidate.exists() and candidate == candidates[0] and ("/" in spec or os.sep in spec):
                 raise DataError(f"{candidate} is not a textlab model directory (no {CONFIG_FILE})")
-        raise TextlabError(f"no model named {spec!r} (see `textlab models`)")
-    models = [(p, c) for p, c in list_models() if c.kind == kind]
+        hint = f"; did you mean {SHIPPED_PREFIX}{spec}?" if shipped_model(kind, spec) else ""
+        raise TextlabError(f"no model named {spec!r}{hint} (see `textlab models`)")
+    models = user_models(kind)
     if not models:
-        raise TextlabError(f"no {kind} model yet: train one first or pass --model")
-    models.sort(key=lambda pc: (pc[1].created, pc[0].stat().st_mtime))
-    return models[-1][0]
+        raise no_model_error(kind)
+    return models[0][0]
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """The model a command uses, and how it was chosen. ``name`` is how a user names it
+    (``NAME`` in the store, ``shipped:NAME``, or the directory given); when the choice was
+    implicit, :meth:`notice` is the stderr line that says which model answers."""
+
+    path: Path
+    card: ModelCard
+    name: str
+    implicit: bool = False
+    reason: str = ""
+    language: str | None = None  # "en", "zh", ... when known
+
+    @property
+    def shipped(self) -> bool:
+        return self.name.startswith(SHIPPED_PREFIX)
+
+    def describe(self) -> str:
+        """``shipped:en (word2vec, English, shipped with textlab)``."""
+        details = [self.card.kind]
+        language = self.language or self.card.config.get("lang")
+        if language in LANGUAGE_NAMES:
+            details.append(LANGUAGE_NAMES[language])
+        if self.reason:
+            details.append(self.reason)
+        return f"{self.name} ({', '.join(details)})"
+
+    def notice(self) -> str | None:
+        return f"using {self.describe()}" if self.implicit else None
+
+
+def explicit_choice(spec: str | Path, kind: str) -> ModelChoice:
+    """``--model NAME|PATH|shipped:NAME`` as a :class:`ModelChoice`."""
+    path = resolve_model(str(spec), kind)
+    return ModelChoice(path, read_card(path), str(spec))
+
+
+def choose_model(
+    spec: str | Path | None,
+    kind: str,
+    fits: Callable[[Path, ModelCard], bool] | None = None,
+    fit_reason: str = "",
+    shipped_order: tuple[str, ...] = (),
+    language: Callable[[Path, ModelCard], str | None] | None = None,
+    make: str | None = None,
+) -> ModelChoice:
+    """The model a command uses: ``spec`` when given; else the newest model of ``kind`` in
+    the store that ``fits`` (the text's alphabet, the query's language, ...); else the first
+    shipped model that fits (``shipped_order`` names go first); else the newest model in the
+    store even though it does not fit (the caller's checks then name it); else the first
+    shipped model. With no model at all, the error names the command that makes one
+    (``make``, default :data:`MAKE_COMMANDS`)."""
+    if spec:
+        return explicit_choice(spec, kind)
+
+    def lang(path: Path, card: ModelCard) -> str | None:
+        return language(path, card) if language else None
+
+    users = user_models(kind)
+    rank = {name: i for i, name in enumerate(shipped_order)}
+    shipped = sorted(shipped_models(kind), key=lambda spc: (rank.get(spc[0][len(SHIPPED_PREFIX):], len(rank)), spc[0]))
+    for position, (path, card) in enumerate(users):
+        if fits is None or fits(path, card):
+            reason = "newest in the store" + (f" {fit_reason}" if position and fit_reason else "")
+            return ModelChoice(path, card, path.name, True, reason, lang(path, card))
+    for name, path, card in shipped:
+        if fits is None or fits(path, card):
+            return ModelChoice(path, card, name, True, "shipped with textlab", lang(path, card))
+    if users:
+        path, card = users[0]
+        return ModelChoice(path, card, path.name, True, "newest in the store", lang(path, card))
+    if shipped:
+        name, path, card = shipped[0]
+        return ModelChoice(path, card, name, True, "shipped with textlab", lang(path, card))
+    raise no_model_error(kind, make)
+
+
+def model_catalogue(kind: str | None = None) -> list[ModelChoice]:
+    """Every model ``textlab models`` lists: the store's (by name), then the shipped ones."""
+    found = [ModelChoice(p, c, p.name) for p, c in newest_first(list_models()) if kind is None or c.kind == kind]
+    found += [ModelChoice(p, c, s) for s, p, c in shipped_models(kind)]
+    return found
+
+
+def key_metric(card: ModelCard) -> str:
+    """The figure that says most about a model, for listings: word2vec vocabulary x dimension
+    (and analogy accuracy once measured), char LM validation loss and bits per character,
+    sentiment validation accuracy."""
+    metrics, config = card.metrics or {}, card.config or {}
+
+    def number(value: Any) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+    parts = []
+    if card.kind == "word2vec":
+        words, dim = config.get("vocab_size") or card.data.get("vocab_size"), config.get("dim")
+        if number(words) and number(dim):
+            parts.append(f"{int(words):,} words x {int(dim)}")
+        if number(metrics.get("analogy_accuracy")):
+            parts.append(f"analogy {metrics['analogy_accuracy']:.1%}")
+    elif card.kind == "charlm":
+        if number(metrics.get("val_loss")):
+            parts.append(f"val loss {metrics['val_loss']:.3f}")
+        if number(metrics.get("val_bpc")):
+            parts.append(f"{metrics['val_bpc']:.3f} bpc")
+    elif card.kind == "sentiment":
+        if number(metrics.get("valid_accuracy")):
+            parts.append(f"valid acc {metrics['valid_accuracy']:.1%}")
+    return ", ".join(parts) or "-"
+
+
+def store_model(name: str, what: str) -> Path:
+    """The store's model called ``name`` (a plain name, not a path or a shipped model)."""
+    if name.startswith(SHIPPED_PREFIX):
+        raise TextlabError(f"{name} is shipped with textlab; it cannot be {what}")
+    _check_plain_name(name)
+    path = models_dir() / name
+    if not (path / CONFIG_FILE).is_file():
+        raise TextlabError(f"no model named {name!r} in {models_dir()} (see `textlab models`)")
+    return path
+
+
+def _check_plain_name(name: str) -> None:
+    if not name or name in (".", "..") or name.startswith(".") or "/" in name or os.sep in name:
+        raise UsageError(f"{name!r} is not a model name (a plain name, as `textlab models` lists it)")
+
+
+def remove_model(name: str) -> Path:
+    """Delete the store's model ``name``; it is first renamed to a hidden name, so no half-deleted
+    directory is ever listed as a model."""
+    import shutil
+    import tempfile
+
+    path = store_model(name, "removed")
+    trash = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".removed", dir=path.parent))
+    try:
+        os.replace(path, trash / name)
+    except OSError as exc:
+        shutil.rmtree(trash, ignore_errors=True)
+        raise TextlabError(f"cannot remove {path}: {exc.strerror or exc}") from None
+    shutil.rmtree(trash, ignore_errors=True)
+    return path
+
+
+def rename_model(old: str, new: str) -> Path:
+    """Rename the store's model ``old`` to ``new`` (one atomic rename; refuses an existing ``new``)."""
+    source = store_model(old, "renamed")
+    _check_plain_name(new)
+    if new.startswith(SHIPPED_PREFIX):
+        raise UsageError(f"{new!r}: the prefix {SHIPPED_PREFIX} is reserved for shipped models")
+    target = source.parent / new
+    if target.exists() or target.is_symlink():
+        raise TextlabError(f"{target} already exists; remove it first or pick another name")
+    try:
+        os.rename(source, target)
+    except OSError as exc:
+        raise TextlabError(f"cannot rename {source} to {new}: {exc.strerror or exc}") from None
+    with contextlib.suppress(OSError, TextlabError):  # the card's name follows; the model works either way
+        update_card(target, name=new)
+    return target
 
 
 T = TypeVar("T")

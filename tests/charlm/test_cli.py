@@ -30,7 +30,8 @@ def test_train_generate_eval(cli, tmp_path, corpus_file):
     result = cli("eval-charlm", "--model", str(out), str(corpus_file), "--json")
     assert result.exit_code == 0, result.stderr
     metrics = json.loads(result.stdout)
-    assert set(metrics) == {"loss", "perplexity", "bpc", "chars"}
+    assert set(metrics) == {"loss", "perplexity", "bpc", "chars", "model"} and metrics["model"] == str(out)
+    assert result.stderr == ""  # the model was named: nothing to announce
     assert metrics["chars"] == len(corpus_file.read_text()) - 1
 
 

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from textlab.data.download import download_dataset
+from textlab.data.download import copy_into_cache, download_dataset
 from textlab.data.registry import Dataset
 from textlab.errors import DownloadError
 
@@ -161,8 +161,43 @@ def test_not_found_is_a_clear_error_without_retries(server, tmp_path):
 def test_unreachable_host_fails_with_a_message(tmp_path):
     dataset = Dataset(name="nowhere", description="", url="http://127.0.0.1:9/x", filename="x",
                       size=None, sha256=None, license="")
-    with pytest.raises(DownloadError, match="cannot reach"):
+    with pytest.raises(DownloadError, match="cannot reach") as caught:
         download_dataset(dataset, dest=tmp_path / "x", retries=1, backoff=0.01, timeout=2)
+    # what to do offline: both ways named
+    assert str(caught.value).endswith(f"without network access, get x another way, then run 'textlab download "
+                                      f"nowhere --from FILE' or place the file at {tmp_path / 'x'}")
+
+
+def test_local_file_is_copied_into_the_cache_only_when_it_checks_out(server, tmp_path, textlab_home):
+    dataset = _dataset(server)
+    wrong = tmp_path / "wrong.bin"
+    wrong.write_bytes(PAYLOAD[:-1] + b"?")
+    with pytest.raises(DownloadError, match="wrong.bin is not the expected data.bin: testdata: SHA-256 mismatch"):
+        copy_into_cache(dataset, wrong)
+    assert not any((textlab_home / "datasets").iterdir())  # nothing kept, not even a temporary file
+    right = tmp_path / "right.bin"
+    right.write_bytes(PAYLOAD)
+    assert copy_into_cache(dataset, right) == textlab_home / "datasets" / "data.bin"
+    assert (textlab_home / "datasets" / "data.bin").read_bytes() == PAYLOAD
+    assert server.requests == []  # never downloaded
+
+
+def test_cli_download_from_a_file(cli, server, tmp_path, textlab_home, monkeypatch):
+    import importlib
+
+    module = importlib.import_module("textlab.data.registry")  # textlab.data.registry is also a function's name
+    monkeypatch.setattr(module, "registry", lambda: {"testdata": _dataset(server)})
+    short = tmp_path / "short.bin"
+    short.write_bytes(b"abc")
+    result = cli("download", "testdata", "--from", str(short))
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1
+    assert f"{short} is not the expected data.bin: testdata: size mismatch, got 3 bytes" in result.stderr
+    (tmp_path / "data.bin").write_bytes(PAYLOAD)
+    result = cli("download", "testdata", "--from", str(tmp_path / "data.bin"))
+    assert result.exit_code == 0 and (textlab_home / "datasets" / "data.bin").read_bytes() == PAYLOAD
+    result = cli("download", "testdata", "--from", str(tmp_path / "data.bin"))
+    assert result.exit_code == 2 and "already in the cache" in result.stderr
+    assert cli("download", "testdata", "--from", str(tmp_path / "data.bin"), "--force").exit_code == 0
 
 
 def test_cli_download_of_unknown_dataset_is_one_line(cli):

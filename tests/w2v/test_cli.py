@@ -43,8 +43,14 @@ def test_round_trip(cli, tmp_path, textlab_home):
     figures = json.loads(result.stdout)
     assert figures["analogy_seen"] == 3 and figures["analogy_accuracy"] >= 2 / 3
     assert figures["similarity"]["pairs"]["pairs"] == 4 and -1 <= figures["pairs"] <= 1
+    before = (textlab_home / "models" / "tiny" / "config.json").read_bytes()
+    assert "analogy_accuracy" not in json.loads(before)["metrics"]  # a query does not write
+    result = cli("eval-w2v", "--model", "tiny", "--analogies", str(tmp_path / "q.txt"),
+                 "--similarity", str(tmp_path / "pairs.tsv"), "--save-metrics")
+    assert result.exit_code == 0, result.stderr
     card = json.loads((textlab_home / "models" / "tiny" / "config.json").read_text())
-    assert "analogy_accuracy" in card["metrics"]
+    assert card["metrics"]["analogy_accuracy"] == figures["analogy_accuracy"]
+    assert card["metrics"]["spearman_pairs"] == figures["pairs"] and card["metrics"]["analogy_sets"] == ["q"]
 
     result = cli("eval-w2v", "--analogies", str(tmp_path / "q.txt"), "--similarity", str(tmp_path / "pairs.tsv"))
     assert result.exit_code == 0 and "family" in result.stdout

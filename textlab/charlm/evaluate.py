@@ -61,14 +61,22 @@ def evaluate_ids(model: CharLM, ids: np.ndarray, device: torch.device | str = "c
     return metrics_from_loss(total / max(count, 1), count)
 
 
-def evaluate_file(model: CharLM, codec, path: Path | str, device: torch.device | str = "cpu") -> dict:
-    """Read a file or corpus (any format textlab reads) and measure the model on all of it."""
+def read_eval_text(path: Path | str) -> str:
+    """The whole text of a file or corpus (any format textlab reads) to measure a model on."""
     from textlab.data import read_corpus_text, resolve_corpus
 
-    text = read_corpus_text(resolve_corpus(str(path)), max_chars=200_000_000)
+    return read_corpus_text(resolve_corpus(str(path)), max_chars=200_000_000)
+
+
+def evaluate_text(model: CharLM, codec, text: str, device: torch.device | str = "cpu", where: str = "the text") -> dict:
+    """Measure the model on all of ``text`` (every character must be in its alphabet)."""
     if len(text) < 2:
         from textlab.errors import DataError
 
-        raise DataError(f"{path} holds {len(text)} character(s); measuring a language model needs at least 2")
-    ids = codec.encode(text, where=str(path))
-    return evaluate_ids(model, ids, device)
+        raise DataError(f"{where} holds {len(text)} character(s); measuring a language model needs at least 2")
+    return evaluate_ids(model, codec.encode(text, where=where), device)
+
+
+def evaluate_file(model: CharLM, codec, path: Path | str, device: torch.device | str = "cpu") -> dict:
+    """Read a file or corpus (any format textlab reads) and measure the model on all of it."""
+    return evaluate_text(model, codec, read_eval_text(path), device, where=str(path))

@@ -19,11 +19,14 @@ def default_seed(codec: CharCodec) -> str:
     return "\n" if "\n" in codec.index else codec.alphabet[0]
 
 
-def check_seed(seed: str, codec: CharCodec) -> None:
-    missing = codec.unknown(seed)
-    if missing:
-        shown = " ".join(repr(c) for c in missing[:20]) + (" ..." if len(missing) > 20 else "")
-        raise DataError(f"the seed has character(s) outside the model's alphabet of {len(codec)}: {shown}")
+def check_seed(seed: str, codec: CharCodec, model: str = "") -> None:
+    """Refuse a seed with characters outside the alphabet (the model cannot read them),
+    naming them, their share and the model."""
+    from textlab.charlm.alphabet import coverage, unknown_message
+
+    cover = coverage(seed, codec.alphabet)
+    if cover.unknown:
+        raise DataError(unknown_message(cover, "the seed", model, len(codec)))
 
 
 @contextlib.contextmanager

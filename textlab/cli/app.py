@@ -125,3 +125,21 @@ def echo_json(payload) -> None:
 
     sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
     sys.stdout.flush()
+
+
+def echo_table(table) -> None:
+    """A rich table on stdout (listings are data), as wide as the terminal (80 columns when
+    stdout is not one)."""
+    from rich.console import Console
+
+    Console(file=sys.stdout, highlight=False).print(table)
+
+
+def announce_model(choice) -> None:
+    """One stderr line naming the model that answers, when the user did not name it
+    (``using shipped:en (word2vec, English, shipped with textlab)``)."""
+    notice = choice.notice()
+    if notice:
+        from textlab.runtime import console
+
+        console.print(notice, markup=False, highlight=False, soft_wrap=True)

@@ -9,8 +9,8 @@ from typing import Annotated, Literal, Optional
 
 import typer
 
-from textlab.cli.app import app, echo_json
 from textlab.charlm.config import CPU_SHAPES, CUDA_SHAPE, TrainConfig
+from textlab.cli.app import announce_model, app, echo_json
 from textlab.cli.options import Device, Force, JsonOutput, MaxMinutes, ModelName, OutputModel, Resume, Seed
 
 
@@ -127,20 +127,29 @@ def generate_command(
     length: Annotated[int, _opt("--len", "New characters to generate.", min=0, max=10_000_000)] = 1000,
     temperature: Annotated[float, _opt("--temperature", "Sampling temperature (lower = safer).", min=1e-4, max=100.0)] = 0.8,
     top_k: Annotated[Optional[int], _opt("--top-k", "Sample only among the K most likely characters.", min=1)] = None,
+    random_seed: Annotated[Optional[int], _opt("--random-seed", "Seed of the sampling: the same number gives the same text (default: different every run).", min=0, max=2**63 - 1)] = None,
     stream: Annotated[bool, _opt("--stream", "Write characters as they are sampled.")] = False,
 ) -> None:
     """Generate text from a char LM: the seed followed by --len sampled characters.
 
+    Without --model: your newest char LM whose alphabet has the seed's characters, else the
+    shipped one (shipped:shakespeare).
+
     Example: textlab generate --model shakespeare --seed 'ROMEO:' --len 500 --temperature 0.7
     """
+    import torch
+
+    from textlab.charlm.alphabet import choose_charlm
     from textlab.charlm.sample import check_seed, default_seed, generate
     from textlab.charlm.saving import load_charlm
-    from textlab.store import resolve_model
 
     torch_device = "cpu"  # one character at a time: the CPU is fast enough (1000 chars < 1 s)
-    loaded, codec, _card = load_charlm(resolve_model(model, "charlm"), torch_device)
+    choice = choose_charlm(model, seed or "")
+    loaded, codec, _card = load_charlm(choice.path, torch_device)
     seed_text = default_seed(codec) if seed is None else seed
-    check_seed(seed_text, codec)
+    check_seed(seed_text, codec, choice.name)
+    generator = torch.Generator().manual_seed(random_seed) if random_seed is not None else None
+    announce_model(choice)
     out = sys.stdout
     if stream:
         out.write(seed_text)
@@ -150,10 +159,12 @@ def generate_command(
             out.write(char)
             out.flush()
 
-        generate(loaded, codec, seed_text, length, temperature, top_k, torch_device, on_char=on_char)
+        generate(loaded, codec, seed_text, length, temperature, top_k, torch_device, on_char=on_char,
+                 generator=generator)
         out.write("\n")
     else:
-        out.write(generate(loaded, codec, seed_text, length, temperature, top_k, torch_device) + "\n")
+        text = generate(loaded, codec, seed_text, length, temperature, top_k, torch_device, generator=generator)
+        out.write(text + "\n")
     out.flush()
 
 
@@ -165,16 +176,20 @@ def eval_charlm_command(
 ) -> None:
     """Mean loss (nats/char), perplexity and bits per character of a char LM over a whole file.
 
+    Without --model: your newest char LM whose alphabet covers the file, else the shipped one.
+    Characters outside the model's alphabet are named; more than 1% of them is refused.
+
     Example: textlab eval-charlm --model shakespeare held_out.txt --json
     """
-    from textlab.charlm.evaluate import evaluate_file
-    from textlab.charlm.saving import load_charlm
-    from textlab.runtime import pick_device
-    from textlab.store import resolve_model
+    from textlab.charlm.alphabet import evaluate_on_file
+    from textlab.runtime import console, pick_device
 
-    torch_device = pick_device("auto")
-    loaded, codec, _card = load_charlm(resolve_model(model, "charlm"), torch_device)
-    result = evaluate_file(loaded, codec, file, torch_device)
+    def before(choice, warning: str | None) -> None:
+        announce_model(choice)
+        if warning:
+            console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True, style="yellow")
+
+    result = evaluate_on_file(model, file, pick_device("auto"), before)
     if json_output:
         echo_json(result)
     else:

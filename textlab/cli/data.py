@@ -1,12 +1,14 @@
-"""Commands: datasets, download, models."""
+"""Commands: datasets, download, models (list, rm, mv)."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from textlab.cli.app import app, echo_json
+from textlab.cli.app import app, echo_json, echo_table
 from textlab.cli.options import Force, JsonOutput
 
 
@@ -54,13 +56,16 @@ def download(
     name: Annotated[str, typer.Argument(help="Dataset name (see `textlab datasets`).")],
     force: Force = False,
     extract: Annotated[bool, typer.Option("--extract", help="Also unpack an archive next to it (safely).")] = False,
+    source: Annotated[Optional[Path], typer.Option("--from", help="Copy this local file into the cache instead of downloading (for machines without network access); its size and SHA-256 are checked as a download's are.")] = None,
 ) -> None:
     """Download a dataset into the cache (resumable, size and SHA-256 checked).
 
     Example: textlab download text8
+
+    Offline: textlab download text8 --from ~/Downloads/text8.zip
     """
     from textlab.data.archive import is_tar, is_zip, safe_extract
-    from textlab.data.download import download_dataset
+    from textlab.data.download import copy_into_cache, download_dataset
     from textlab.data.registry import get_dataset, registry
     from textlab.errors import UsageError
     from textlab.runtime import console
@@ -71,7 +76,12 @@ def download(
     if dataset.shipped and dataset.local_path() is not None and not force:
         console.print(f"{name} ships with textlab: {dataset.local_path()}")
         return
-    path = download_dataset(dataset, force=force)
+    if source is not None:
+        if dataset.cache_path.is_file() and not force:
+            raise UsageError(f"{name} is already in the cache ({dataset.cache_path}); pass --force to replace it")
+        path = copy_into_cache(dataset, source, force=force)
+    else:
+        path = download_dataset(dataset, force=force)
     console.print(f"{name}: {path}")
     if extract and (is_tar(path) or is_zip(path)):
         target = path.parent / (name + "-extracted")
@@ -79,31 +89,88 @@ def download(
         console.print(f"extracted into {target}")
 
 
-@app.command()
+models_app = typer.Typer(
+    help="List, remove and rename models. With no command: the table of models, yours and the shipped ones.",
+    rich_markup_mode="rich", context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(models_app, name="models")
+
+
+@models_app.callback(invoke_without_command=True)
 def models(
+    ctx: typer.Context,
     kind: Annotated[Optional[str], typer.Option("--kind", help="Only this kind: word2vec, charlm, sentiment.")] = None,
     json_output: JsonOutput = False,
 ) -> None:
-    """List saved models: kind, name, created, metrics.
+    """List models, yours (newest first) and the shipped ones (shipped:NAME): name, kind, language, key figure.
 
     Example: textlab models --kind word2vec
     """
+    if ctx.invoked_subcommand is not None:
+        return
+    from rich import box
     from rich.table import Table
+    from rich.text import Text
 
-    from textlab.runtime import console
-    from textlab.store import list_models, models_dir
+    from textlab.errors import UsageError
+    from textlab.store import KINDS, key_metric, model_catalogue, models_dir
 
-    found = [(p, c) for p, c in list_models() if kind is None or c.kind == kind]
+    if kind is not None and kind not in KINDS:
+        raise UsageError(f"unknown --kind {kind!r}; use one of: {', '.join(KINDS)}")
+    found = model_catalogue(kind)
     if json_output:
-        echo_json([{"name": c.name, "kind": c.kind, "path": str(p), "created": c.created, "metrics": c.metrics} for p, c in found])
+        echo_json([{"name": m.name, "kind": m.card.kind, "shipped": m.shipped, "path": str(m.path),
+                    "lang": _language(m), "created": m.card.created, "summary": key_metric(m.card),
+                    "metrics": m.card.metrics} for m in found])
         return
     if not found:
-        console.print(f"no models yet in {models_dir()}")
+        sys.stdout.write(f"no models yet in {models_dir()}\n")
         return
-    table = Table(title=f"models in {models_dir()}")
-    for column in ("kind", "name", "created", "metrics"):
-        table.add_column(column, overflow="fold")
-    for path, card in found:
-        metrics = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in card.metrics.items())
-        table.add_row(card.kind, path.name, card.created, metrics)
-    console.print(table)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1))
+    table.add_column("name", no_wrap=True, min_width=min(max(len(m.name) for m in found), 40))
+    table.add_column("kind", no_wrap=True)
+    table.add_column("lang", no_wrap=True)
+    table.add_column("key figure")
+    for m in found:
+        table.add_row(Text(m.name), m.card.kind, _language(m) or "-", Text(key_metric(m.card)))
+    echo_table(table)
+    sys.stdout.write(f"yours (newest first) are in {models_dir()}\n")
+
+
+def _language(model) -> str | None:
+    """``en``/``zh``/...: the card's, or told from the vocabulary of word vectors trained with --lang auto."""
+    if model.card.kind == "word2vec":
+        from textlab.w2v.keyed_vectors import model_language
+
+        return model_language(model.path, model.card)
+    lang = model.card.config.get("lang")
+    return lang if isinstance(lang, str) and lang else None
+
+
+@models_app.command("rm")
+def models_rm(name: Annotated[str, typer.Argument(help="A model of yours, as `textlab models` lists it.")]) -> None:
+    """Remove one of your models (shipped models cannot be removed).
+
+    Example: textlab models rm w2v-text8-skipgram
+    """
+    from textlab.runtime import console
+    from textlab.store import remove_model
+
+    path = remove_model(name)
+    console.print(f"removed {name} ({path})", markup=False, highlight=False, soft_wrap=True)
+
+
+@models_app.command("mv")
+def models_mv(
+    old: Annotated[str, typer.Argument(help="A model of yours.")],
+    new: Annotated[str, typer.Argument(help="Its new name (must not exist).")],
+) -> None:
+    """Rename one of your models.
+
+    Example: textlab models mv w2v-text8-skipgram text8
+    """
+    from textlab.runtime import console
+    from textlab.store import rename_model
+
+    path = rename_model(old, new)
+    console.print(f"renamed {old} to {new} ({path})", markup=False, highlight=False, soft_wrap=True)

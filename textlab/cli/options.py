@@ -15,7 +15,8 @@ Force = Annotated[bool, typer.Option("--force", help="Overwrite an existing outp
 JsonOutput = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 ModelName = Annotated[
     Optional[str],
-    typer.Option("--model", "-m", help="Model name or directory (default: the newest model of this kind)."),
+    typer.Option("--model", "-m", help="Model name, directory or shipped:NAME (see `textlab models`); default: your "
+                 "newest model of this kind, else the shipped one (stderr names the model used)."),
 ]
 OutputModel = Annotated[
     Optional[str],

@@ -9,7 +9,7 @@ from typing import Annotated, List, Literal, Optional
 
 import typer
 
-from textlab.cli.app import app, echo_json
+from textlab.cli.app import announce_model, app, echo_json
 from textlab.cli.options import Device, Force, JsonOutput, Lang, ModelName, OutputModel, Resume, Seed
 from textlab.w2v.config import DEVICE_STEPS, Word2VecConfig
 
@@ -101,12 +101,17 @@ def neighbors_command(
 ) -> None:
     """Nearest neighbours of a word by cosine similarity, with scores.
 
+    Without --model: your newest word2vec model in the word's language, else the shipped one
+    (shipped:en; shipped:zh for Chinese words).
+
     Example: textlab neighbors king -k 10
     """
     from textlab.w2v.keyed_vectors import load_keyed_vectors
 
-    vectors = load_keyed_vectors(model)
-    _pairs_out(vectors.most_similar(word, k=k), json_output, {"word": word})
+    vectors = load_keyed_vectors(model, query=[word])
+    rows = vectors.most_similar(word, topn=k)
+    announce_model(vectors.choice)
+    _pairs_out(rows, json_output, {"word": word, "model": vectors.name})
 
 
 @app.command("analogy")
@@ -121,52 +126,66 @@ def analogy_command(
 ) -> None:
     """Solve A - B + C (input words excluded): king man woman -> queen.
 
+    Without --model: your newest word2vec model in the words' language, else the shipped one.
+
     Example: textlab analogy king man woman --method add
     """
     from textlab.w2v.keyed_vectors import load_keyed_vectors
 
-    vectors = load_keyed_vectors(model)
+    vectors = load_keyed_vectors(model, query=[a, b, c])
     rows = vectors.analogy(a, b, c, k=k, method=method)
-    _pairs_out(rows, json_output, {"a": a, "b": b, "c": c, "method": method})
+    announce_model(vectors.choice)
+    _pairs_out(rows, json_output, {"a": a, "b": b, "c": c, "method": method, "model": vectors.name})
 
 
 @app.command("eval-w2v")
 def eval_w2v_command(
     model: ModelName = None,
-    analogies: Annotated[Optional[Path], _opt("--analogies", help="Analogy questions file [gensim's questions-words.txt].")] = None,
-    similarity: Annotated[Optional[List[Path]], _opt("--similarity", help="Word-pair similarity file(s) [gensim's wordsim353 and simlex999].")] = None,
+    analogies: Annotated[Optional[List[Path]], _opt("--analogies", help="Analogy questions file, 'a b c d' lines, ': section' headers (repeatable; default: gensim's questions-words.txt for English vectors, CA8 for Chinese ones).")] = None,
+    similarity: Annotated[Optional[List[Path]], _opt("--similarity", help="Word-pair similarity file, 'word TAB word TAB score' lines (repeatable; default: gensim's wordsim353 and simlex999 for English vectors).")] = None,
+    save_metrics: Annotated[bool, _opt("--save-metrics", help="Also record the figures in the model's card (shown by `textlab models`).")] = False,
     json_output: JsonOutput = False,
 ) -> None:
     """Evaluate vectors: analogy accuracy (30,000 most frequent words) and Spearman rho on word pairs.
 
+    A set the vocabulary does not cover (English questions for Chinese vectors) is skipped and
+    said so. The model is not changed unless --save-metrics is given.
+
     Example: textlab eval-w2v --model text8-sg --json
     """
-    from textlab.store import resolve_model, update_card
-    from textlab.w2v.evaluate import evaluate_all
+    from textlab.w2v.evaluate import evaluate_all, metrics_for_card
     from textlab.w2v.keyed_vectors import load_keyed_vectors
 
-    path = resolve_model(model, "word2vec")
-    vectors = load_keyed_vectors(path)
-    figures = evaluate_all(vectors, analogies, list(similarity) if similarity else None)
-    names = [k for k in figures["similarity"]]
-    try:  # keep the figures on the card; a read-only model still gets its evaluation printed
-        update_card(path, metrics={"analogy_accuracy": figures["analogy_accuracy"], "analogy_seen": figures["analogy_seen"],
-                                   **{f"spearman_{n}": figures[n] for n in names}})
-    except OSError as exc:
-        from textlab.runtime import console
+    vectors = load_keyed_vectors(model)
+    if save_metrics and vectors.choice.shipped:
+        from textlab.errors import UsageError
 
-        console.print(f"[yellow]warning: could not record the metrics on the model card: {exc.strerror or exc}")
+        raise UsageError(f"--save-metrics: {vectors.name} ships with textlab and is not changed")
+    figures = evaluate_all(vectors, analogies or None, similarity or None)
+    announce_model(vectors.choice)
+    if save_metrics:
+        from textlab.store import update_card
+
+        update_card(vectors.choice.path, metrics=metrics_for_card(figures))
     if json_output:
-        echo_json({"model": str(path), **figures})
+        echo_json({"model": vectors.name, "path": str(vectors.choice.path), **figures})
         return
-    out = [f"{'section':<32} {'correct':>8} {'seen':>6} {'accuracy':>9}"]
-    for row in figures["analogy_sections"]:
-        out.append(f"{row['section'][:32]:<32} {row['correct']:>8} {row['seen']:>6} {row['accuracy']:>9.1%}")
-    out.append(f"{'total':<32} {figures['analogy_correct']:>8} {figures['analogy_seen']:>6} {figures['analogy_accuracy']:>9.1%}")
-    for name in names:
-        detail = figures["similarity"][name]
-        rho = "n/a" if detail["spearman"] is None else f"{detail['spearman']:.3f}"
-        out.append(f"{name}: spearman {rho} on {detail['pairs']} pairs ({detail['oov']} skipped, unknown words)")
+    several = len(figures["analogies"]) > 1
+    out = []
+    if figures["analogy_sections"]:
+        out.append(f"{'section':<32} {'correct':>8} {'seen':>6} {'accuracy':>9}")
+        for row in figures["analogy_sections"]:
+            name = f"{row['set']}: {row['section']}" if several else row["section"]
+            out.append(f"{name[:32]:<32} {row['correct']:>8} {row['seen']:>6} {row['accuracy']:>9.1%}")
+        out.append(f"{'total':<32} {figures['analogy_correct']:>8} {figures['analogy_seen']:>6} "
+                   f"{figures['analogy_accuracy']:>9.1%}")
+    for name, detail in figures["similarity"].items():
+        if detail["applies"]:
+            rho = "n/a" if detail["spearman"] is None else f"{detail['spearman']:.3f}"
+            out.append(f"{name}: spearman {rho} on {detail['pairs']} pairs ({detail['oov']} skipped, unknown words)")
+    out += figures["skipped"]
+    if save_metrics:
+        out.append(f"recorded on the card of {vectors.name}")
     sys.stdout.write("\n".join(out) + "\n")
 
 
@@ -188,6 +207,7 @@ def export_w2v_command(
 
     check_writable_target(out, force, "file")
     vectors = load_keyed_vectors(model)
+    announce_model(vectors.choice)
     save_word2vec_format(out, vectors.words, vectors.vectors, binary=binary)
     console.print(f"wrote {len(vectors):,} vectors of dimension {vectors.dim} to {out}")
 
@@ -218,10 +238,11 @@ def plot_w2v_command(
     words: Annotated[Optional[List[str]], _opt("--words", help="Words to plot (repeat, or comma-separated).")] = None,
     top: Annotated[int, _opt("--top", help="Plot the N most frequent words when --words is absent.", min=2, max=5000)] = 300,
     method: Annotated[Literal["tsne", "pca"], _opt("--method", help="2-D projection.")] = "tsne",
+    font: Annotated[Optional[str], _opt("--font", help="Font for the labels: an installed font's name or a font file (default: an installed CJK font such as Noto Sans CJK or WenQuanYi when a label is Chinese).")] = None,
     seed: Seed = 1,
     force: Force = False,
 ) -> None:
-    """Draw a labelled 2-D map (t-SNE or PCA) of word vectors; fonts that render Chinese.
+    """Draw a labelled 2-D map (t-SNE or PCA) of word vectors; Chinese labels use an installed CJK font.
 
     Example: textlab plot-w2v --top 300 -o words.png
     """
@@ -231,9 +252,13 @@ def plot_w2v_command(
     from textlab.w2v.plot import plot_words
 
     check_writable_target(output, force, "file")
-    vectors = load_keyed_vectors(model)
     chosen = [w for item in words for w in item.split(",") if w] if words else None
-    info = plot_words(vectors, output, words=chosen, top=top, method=method, seed=seed)
+    vectors = load_keyed_vectors(model, query=chosen or ())
+    for word in chosen or ():
+        vectors.id_of(word)  # an unknown word is refused before anything is said or drawn
+    announce_model(vectors.choice)
+    info = plot_words(vectors, output, words=chosen, top=top, method=method, seed=seed, font=font)
     if info["warning"]:
-        console.print(f"[yellow]warning: {info['warning']}")
-    console.print(f"plotted {info['words']} words ({info['method']}, font {info['font']}) to {output}")
+        console.print(f"warning: {info['warning']}", markup=False, highlight=False, soft_wrap=True, style="yellow")
+    console.print(f"plotted {info['words']} words ({info['method']}, {info['seconds']:.1f} s, font {info['font']}) "
+                  f"to {output}", markup=False, highlight=False, soft_wrap=True)

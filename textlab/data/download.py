@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import shutil
 import socket
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -76,7 +78,8 @@ def download_dataset(
         except _Retryable as exc:
             attempt += 1
             if attempt > retries:
-                raise DownloadError(f"{dataset.name}: download failed after {retries + 1} tries: {exc}") from None
+                raise DownloadError(f"{dataset.name}: download failed after {retries + 1} tries: {exc}; "
+                                    f"{offline_hint(dataset, dest)}") from None
             wait = backoff * (2 ** (attempt - 1))
             console.print(f"[yellow]{dataset.name}: {exc}; retrying in {wait:.1f}s ({attempt}/{retries})")
             time.sleep(wait)
@@ -86,6 +89,42 @@ def download_dataset(
         part.unlink(missing_ok=True)
         raise
     os.replace(part, dest)
+    return dest
+
+
+def offline_hint(dataset: Dataset, dest: Path | None = None) -> str:
+    """What to do without the network: fetch the file another way, then copy it in with
+    ``textlab download NAME --from FILE`` (checked like a download) or place it in the cache."""
+    dest = Path(dest or dataset.cache_path)
+    return (f"without network access, get {dataset.filename} another way, then run "
+            f"'textlab download {dataset.name} --from FILE' or place the file at {dest}")
+
+
+def copy_into_cache(dataset: Dataset, source: Path, force: bool = False) -> Path:
+    """``textlab download NAME --from FILE``: copy a local file into the cache after checking
+    its size and SHA-256 as a download's are; a file that does not check out is not kept."""
+    source = Path(source).expanduser()
+    if not source.is_file():
+        raise DownloadError(f"--from: {source} is not a file")
+    dest = dataset.cache_path
+    if dest.is_file() and not force:
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".copy", dir=dest.parent)
+    os.close(fd)
+    temporary = Path(name)
+    try:
+        try:
+            shutil.copyfile(source, temporary)
+        except OSError as exc:
+            raise DownloadError(f"cannot copy {source} into the cache: {exc.strerror or exc}") from None
+        try:
+            verify(dataset, temporary)
+        except DownloadError as exc:
+            raise DownloadError(f"{source} is not the expected {dataset.filename}: {exc}") from None
+        os.replace(temporary, dest)
+    finally:
+        temporary.unlink(missing_ok=True)
     return dest
 
 
@@ -112,7 +151,8 @@ def _fetch(dataset: Dataset, part: Path, timeout: float) -> None:
             raise _Retryable("the server refused to resume; starting over") from None
         if exc.code >= 500 or exc.code in (408, 429):
             raise _Retryable(f"HTTP {exc.code} {exc.reason}") from None
-        raise DownloadError(f"{dataset.name}: HTTP {exc.code} {exc.reason} for {dataset.url}") from None
+        raise DownloadError(f"{dataset.name}: HTTP {exc.code} {exc.reason} for {dataset.url}; "
+                            f"{offline_hint(dataset, part.with_name(part.name[: -len('.part')]))}") from None
     except (urllib.error.URLError, socket.timeout, ConnectionError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", exc)
         raise _Retryable(f"cannot reach {dataset.url}: {reason}") from None

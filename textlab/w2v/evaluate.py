@@ -5,7 +5,7 @@ on word-pair similarity files (``evaluate_word_pairs``)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -29,21 +29,40 @@ def gensim_test_file(name: str) -> Path:
     return path
 
 
-def default_analogies() -> Path:
-    return gensim_test_file("questions-words.txt")
+def shipped_test_file(name: str) -> Path:
+    """A test set shipped with textlab (``corpora/``, see its README for sources and licences)."""
+    from importlib import resources
+
+    path = Path(str(resources.files("textlab.corpora").joinpath(name)))
+    if not path.is_file():
+        raise DataError(f"the test set {name} is missing from this installation ({path})")
+    return path
 
 
-def default_similarities() -> list[Path]:
+#: Chinese analogies: CA8 (Li et al., ACL 2018; Apache-2.0), morphological and semantic questions.
+CA8_FILES = ("ca8_morphological.txt.gz", "ca8_semantic.txt.gz")
+
+
+def default_analogies(lang: str = "en") -> list[Path]:
+    """gensim's ``questions-words.txt`` for English vectors, CA8 for Chinese ones."""
+    if lang == "zh":
+        return [shipped_test_file(name) for name in CA8_FILES]
+    return [gensim_test_file("questions-words.txt")]
+
+
+def default_similarities(lang: str = "en") -> list[Path]:
+    """gensim's ``wordsim353`` and ``simlex999`` for English vectors; none ships for Chinese."""
+    if lang == "zh":
+        return []
     return [gensim_test_file("wordsim353.tsv"), gensim_test_file("simlex999.txt")]
 
 
 def _read_lines(path: Path) -> Iterable[tuple[int, str]]:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            for number, line in enumerate(handle, start=1):
-                yield number, line.rstrip("\n\r")
-    except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    from textlab.data.corpus import open_text_streams  # plain or gzip-compressed, errors as DataError
+
+    for _name, stream in open_text_streams(Path(path)):
+        for number, line in enumerate(stream, start=1):
+            yield number, line.rstrip("\n\r")
 
 
 def _lower_index(vectors: KeyedVectors, restrict: int | None) -> dict[str, int]:
@@ -58,10 +77,11 @@ def _lower_index(vectors: KeyedVectors, restrict: int | None) -> dict[str, int]:
 def evaluate_analogies(vectors: KeyedVectors, path: Path, restrict_vocab: int = RESTRICT_VOCAB) -> dict:
     """Accuracy per section and in total on questions ``a b c d`` (is ``d`` the nearest word to
     ``b - a + c``, inputs excluded?) whose four words are among the ``restrict_vocab`` most
-    frequent words."""
+    frequent words; ``total`` counts every question of the file, covered or not."""
     index = _lower_index(vectors, restrict_vocab)
     sections: list[dict] = []
     questions: list[list[int]] = []
+    total = 0
     for number, line in _read_lines(Path(path)):
         if not line.strip():
             continue
@@ -73,6 +93,7 @@ def evaluate_analogies(vectors: KeyedVectors, path: Path, restrict_vocab: int = 
             raise DataError(f"{path}, line {number}: expected 4 words per analogy question")
         if not sections:
             sections.append({"section": "", "questions": []})
+        total += 1
         ids = [index.get(w) for w in parts]
         if None not in ids:
             sections[-1]["questions"].append(len(questions))
@@ -86,9 +107,7 @@ def evaluate_analogies(vectors: KeyedVectors, path: Path, restrict_vocab: int = 
                        "accuracy": right / seen if seen else 0.0})
     total_right = int(correct.sum())
     return {"accuracy": total_right / len(questions) if questions else 0.0, "correct": total_right,
-            "seen": len(questions), "sections": report}
-
-
+            "seen": len(questions), "total": total, "sections": report}
 def _answer(vectors: KeyedVectors, questions: np.ndarray, restrict: int) -> np.ndarray:
     unit = vectors.unit[:restrict]
     correct = np.zeros(len(questions), dtype=bool)
@@ -132,24 +151,72 @@ def evaluate_similarity(vectors: KeyedVectors, path: Path) -> dict:
     return {"spearman": rho, "pairs": len(human), "oov": oov, "oov_ratio": oov / total if total else 0.0}
 
 
-def similarity_name(path: Path) -> str:
-    """``wordsim353`` for ``.../wordsim353.tsv``."""
+def set_name(path: Path) -> str:
+    """``wordsim353`` for ``.../wordsim353.tsv``, ``ca8_semantic`` for ``ca8_semantic.txt.gz``."""
     return Path(path).name.split(".")[0]
 
 
-def evaluate_all(vectors: KeyedVectors, analogies: Path | None = None, similarities: list[Path] | None = None) -> dict:
-    """The figures ``eval-w2v --json`` prints: ``analogy_accuracy``, ``analogy_seen``, one
-    Spearman figure per similarity file, and the details."""
-    analogies = analogies or default_analogies()
-    similarities = similarities or default_similarities()
-    result = evaluate_analogies(vectors, analogies)
-    figures: dict = {"analogy_accuracy": result["accuracy"], "analogy_seen": result["seen"],
-                     "analogy_correct": result["correct"], "analogy_sections": result["sections"]}
+
+def evaluate_all(vectors: KeyedVectors, analogies: Path | Sequence[Path] | None = None,
+                 similarities: Sequence[Path] | None = None, lang: str | None = None) -> dict:
+    """The figures ``eval-w2v --json`` prints. Without files, the sets of the vectors'
+    language (``lang``, else told from the vocabulary): gensim's for English, CA8 for Chinese.
+
+    A set none of whose questions (pairs) the vocabulary covers does not apply: it is skipped
+    and said so in ``skipped``, never counted as zeros. ``analogy_accuracy`` (None when no
+    analogy set applies), ``analogy_seen`` and ``analogy_correct`` add up the sets that
+    apply; ``analogies`` and ``similarity`` hold each set's details; each similarity set's
+    Spearman figure is also a top-level key (None when it cannot be computed). Raises
+    :class:`DataError` when no set applies at all."""
+    lang = lang or vectors.language
+    if analogies is None:
+        analogy_paths = default_analogies(lang)
+    else:
+        analogy_paths = [Path(analogies)] if isinstance(analogies, (str, Path)) else [Path(a) for a in analogies]
+    similarity_paths = default_similarities(lang) if similarities is None else [Path(p) for p in similarities]
+    skipped: list[str] = []
+    sets: dict[str, dict] = {}
+    sections: list[dict] = []
+    for path in analogy_paths:
+        name = set_name(path)
+        found = evaluate_analogies(vectors, path)
+        found["applies"] = found["seen"] > 0
+        sets[name] = found
+        if found["applies"]:
+            sections += [{**row, "set": name} for row in found["sections"] if row["seen"]]
+        else:
+            skipped.append(f"{name}: 0 of {found['total']:,} questions covered by this vocabulary; skipped")
+    applying = [found for found in sets.values() if found["applies"]]
+    seen = sum(found["seen"] for found in applying)
+    correct = sum(found["correct"] for found in applying)
+    figures: dict = {"analogy_accuracy": correct / seen if seen else None, "analogy_seen": seen,
+                     "analogy_correct": correct, "analogy_sections": sections, "analogies": sets}
     details = {}
-    for path in similarities:
-        name = similarity_name(path)
+    for path in similarity_paths:
+        name = set_name(path)
         found = evaluate_similarity(vectors, path)
+        found["applies"] = found["pairs"] > 0
+        if not found["applies"]:
+            skipped.append(f"{name}: 0 of {found['oov']:,} pairs covered by this vocabulary; skipped")
         figures[name] = found["spearman"]
         details[name] = found
     figures["similarity"] = details
+    figures["skipped"] = skipped
+    if not applying and not any(found["applies"] for found in details.values()):
+        where = f" to {vectors.name}" if vectors.name else ""
+        language = {"en": "English", "zh": "Chinese"}.get(lang, lang)
+        raise DataError(f"no evaluation set applies{where} ({'; '.join(skipped) or 'no sets given'}); "
+                        f"pass --analogies or --similarity files in the vectors' language ({language})")
     return figures
+
+
+def metrics_for_card(figures: dict) -> dict:
+    """What ``eval-w2v --save-metrics`` records on the card: the figures of the sets that apply."""
+    metrics: dict = {}
+    if figures["analogy_accuracy"] is not None:
+        metrics.update(analogy_accuracy=figures["analogy_accuracy"], analogy_seen=figures["analogy_seen"],
+                       analogy_sets=[name for name, found in figures["analogies"].items() if found["applies"]])
+    for name, detail in figures["similarity"].items():
+        if detail["spearman"] is not None:
+            metrics[f"spearman_{name}"] = detail["spearman"]
+    return metrics

@@ -1,0 +1,152 @@
+"""Build the word-vector and char-LM models shipped in the package, so that every advertised line
+works right after install, offline:
+
+    textlab analogy king man woman        -> shipped:en    (textlab/pretrained/word2vec/en)
+    textlab neighbors 宝玉                 -> shipped:zh    (textlab/pretrained/word2vec/zh)
+    textlab generate --seed p --len 1000  -> shipped:shakespeare (textlab/pretrained/charlm/shakespeare)
+
+    python scripts/build_shipped_models.py all        # or: w2v-en, w2v-zh, charlm
+
+Each is trained by the ordinary commands (``textlab train-w2v`` / ``train-charlm``), then made
+small: the query vectors only (the output matrix is for continued training), stored as float16;
+the char LM's weights as float16 too (they are loaded back into float32). The card records the
+data, the commands, the figures measured on the shipped (float16) weights and the machine.
+
+Data: English vectors from the IMDb train and unlabelled reviews (``../shared/data``; the test
+split is never read), Chinese vectors from the four classic novels (public domain), the char LM
+from tinyshakespeare (shipped in ``corpora/``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data"
+TARGET = REPO / "textlab" / "pretrained"
+NOVELS = ("hongloumeng", "sanguoyanyi", "shuihuzhuan", "xiyouji")
+
+W2V_EN = ["--lang", "en", "--arch", "skipgram", "--dim", "100", "--epochs", "5", "--min-count", "5",
+          "--max-vocab", "30000"]
+W2V_ZH = ["--lang", "zh", "--arch", "skipgram", "--dim", "100", "--epochs", "10", "--min-count", "3",
+          "--max-vocab", "30000"]
+CHARLM = ["--max-minutes", "10"]
+
+
+def textlab(*args: str) -> str:
+    print("$ textlab " + " ".join(args), file=sys.stderr, flush=True)
+    return subprocess.run([sys.executable, "-m", "textlab", *args], check=True, stdout=subprocess.PIPE, text=True).stdout
+
+
+def english_corpus(work: Path) -> tuple[Path, dict]:
+    sys.path.insert(0, str(REPO / "scripts"))
+    from build_shipped_sentiment import imdb_unlabelled_text
+
+    return imdb_unlabelled_text(work)
+
+
+def chinese_corpus(work: Path) -> tuple[Path, dict]:
+    path = work / "four_novels.txt"
+    with open(path, "w", encoding="utf-8") as out:
+        for name in NOVELS:
+            out.write((DATA / "chinese" / "novels" / f"{name}.txt").read_text(encoding="utf-8") + "\n")
+    return path, {"corpus": "the four classic Chinese novels (" + ", ".join(NOVELS) + "), public domain",
+                  "source": "../shared/data/chinese/novels"}
+
+
+def shrink_word2vec(built: Path, target: Path, data: dict, command: str, lang: str) -> dict:
+    """Query vectors only, float16; the card says so and carries the figures of what ships."""
+    import torch
+
+    from textlab.runtime import machine_info
+    from textlab.store import ModelCard, VOCAB_FILE, read_card, save_model
+    from textlab.w2v.evaluate import evaluate_all
+    from textlab.w2v.keyed_vectors import KeyedVectors
+    from textlab.w2v.saving import load_word2vec
+
+    model, vocab, card, _ = load_word2vec(built)
+    vectors = model.vectors.detach().to(torch.float16)
+    kv = KeyedVectors(vocab.words, vectors.float().numpy())
+    figures = {k: v for k, v in evaluate_all(kv).items() if isinstance(v, (int, float)) or v is None}
+    if lang == "en":
+        figures["king_man_woman_top3"] = [w for w, _ in kv.most_similar(["king", "woman"], negative=["man"])[:3]]
+    shipped = ModelCard(kind="word2vec", config=card.config, data={**card.data, **data},
+                        metrics={**{k: card.metrics[k] for k in ("words_per_second", "train_seconds", "mean_loss")
+                                    if k in card.metrics}, **figures},
+                        command=command, created=card.created, name=target.name,
+                        extra={"weights": "vectors only (no output matrix), float16", "built_by":
+                               "scripts/build_shipped_models.py", "build_machine": machine_info()})
+    if target.exists():
+        shutil.rmtree(target)
+    save_model(target, shipped, {"vectors": vectors}, vocab_tsv=(built / VOCAB_FILE).read_text(encoding="utf-8"))
+    return {"path": str(target), **figures, "vocab": len(vocab), "card": read_card(target).metrics}
+
+
+def build_word2vec(lang: str) -> dict:
+    with tempfile.TemporaryDirectory(prefix="textlab-shipped-") as tmp:
+        work = Path(tmp)
+        corpus, data = english_corpus(work) if lang == "en" else chinese_corpus(work)
+        options = W2V_EN if lang == "en" else W2V_ZH
+        built = work / f"w2v-{lang}"
+        textlab("train-w2v", str(corpus), *options, "-o", str(built), "--json")
+        command = "textlab train-w2v <corpus> " + " ".join(options) + " -o <model>"
+        return shrink_word2vec(built, TARGET / "word2vec" / lang, data, command, lang)
+
+
+def build_charlm() -> dict:
+    import torch
+
+    from textlab.charlm.saving import load_charlm
+    from textlab.runtime import machine_info
+    from textlab.store import ModelCard, read_card, save_model
+
+    with tempfile.TemporaryDirectory(prefix="textlab-shipped-") as tmp:
+        built = Path(tmp) / "shakespeare"
+        textlab("train-charlm", "tinyshakespeare", *CHARLM, "-o", str(built))
+        model, _codec, card = load_charlm(built)
+        target = TARGET / "charlm" / "shakespeare"
+        shipped = ModelCard(kind="charlm", config=card.config, data=card.data, metrics=card.metrics,
+                            command="textlab train-charlm tinyshakespeare " + " ".join(CHARLM) + " -o <model>",
+                            created=card.created, name="shakespeare",
+                            extra={**card.extra, "weights": "float16 (loaded into float32)",
+                                   "built_by": "scripts/build_shipped_models.py", "build_machine": machine_info()})
+        if target.exists():
+            shutil.rmtree(target)
+        extra_files = {name: (built / name).read_bytes() for name in ("curve.png",) if (built / name).exists()}
+        save_model(target, shipped, {k: v.to(torch.float16) for k, v in model.weights().items()},
+                   extra_files=extra_files)
+    # what ships is float16: measure that on the held-out text, as eval-charlm would
+    from textlab.charlm.data import load_char_data
+    from textlab.charlm.evaluate import evaluate_ids
+
+    shipped_model, _, _ = load_charlm(target)
+    measured = evaluate_ids(shipped_model, load_char_data("tinyshakespeare", 0.1).valid)
+    from textlab.store import update_card
+
+    update_card(target, metrics={"shipped_val_loss": round(measured["loss"], 4)})
+    return {"path": str(target), "val_loss": card.metrics["val_loss"], "shipped_val_loss": measured["loss"],
+            "card": read_card(target).metrics}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("which", choices=("all", "w2v-en", "w2v-zh", "charlm"))
+    args = parser.parse_args()
+    report = {}
+    if args.which in ("all", "w2v-en"):
+        report["w2v-en"] = build_word2vec("en")
+    if args.which in ("all", "w2v-zh"):
+        report["w2v-zh"] = build_word2vec("zh")
+    if args.which in ("all", "charlm"):
+        report["charlm"] = build_charlm()
+    print(json.dumps(report, ensure_ascii=False, default=str))
+
+
+if __name__ == "__main__":
+    main()
