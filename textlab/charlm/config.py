@@ -29,7 +29,7 @@ class Shape:
 #: and where ``min_epochs`` comes from); the first is the CPU default when nothing is probed.
 CPU_SHAPES = (
     Shape("1x512/16", hidden=512, batch_size=16, dropout=0.1, min_epochs=0.0),
-    Shape("1x768/32", hidden=768, batch_size=32, dropout=0.2, min_epochs=8.0),
+    Shape("1x768/32", hidden=768, batch_size=32, dropout=0.2, min_epochs=10.0),
 )
 
 

@@ -36,18 +36,22 @@ def loss_sums(model: CharLM, inputs: torch.Tensor, targets: torch.Tensor, device
     state carried along each row (the model is in eval mode meanwhile)."""
     was_training = model.training
     model.eval()
-    total, count, state = 0.0, 0, None
+    total = torch.zeros((), dtype=torch.float64, device=device)  # summed on the device: read once at the end
+    count = torch.zeros((), dtype=torch.int64, device=device)
+    state = None
+    inputs, targets = inputs.to(device), targets.to(device)  # one copy, then slices on the device
     try:
         for start in range(0, inputs.size(1), seq_len):
-            x = inputs[:, start:start + seq_len].to(device)
-            y = targets[:, start:start + seq_len].to(device)
+            x = inputs[:, start:start + seq_len]
+            y = targets[:, start:start + seq_len]
             logits, _, state = model(x, state=state)
             state = detach_state(state)
             total += F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), y.reshape(-1),
-                                     ignore_index=-100, reduction="sum").item()
-            count += int((y != -100).sum())
+                                     ignore_index=-100, reduction="sum")
+            count += (y != -100).sum()
     finally:
         model.train(was_training)
+    total, count = float(total), int(count)
     return total, count
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from textlab.w2v.config import device_step
 from textlab.w2v.corpus import EncodedCorpus
@@ -65,41 +66,44 @@ class StepMath:
                  weight: torch.Tensor, lr: float) -> torch.Tensor:
         m, width = contexts.shape
         valid = (contexts != self.sink).to(vectors.dtype)  # [m, 2W]
-        inputs = vectors.index_select(0, contexts.reshape(-1)).view(m, width, -1)  # [m, 2W, d]; sink rows are 0
         outputs = context.index_select(0, targets.reshape(-1)).view(m, targets.shape[1], -1)  # [m, 1+K, d]
         sign = torch.full_like(weight, -1.0)
         sign[:, 0] = 1.0
-        if self.cbow:
-            count = valid.sum(1)
-            hidden = inputs.sum(1) / count.clamp(min=1.0)[:, None]  # cbow_mean=1
+        if self.cbow:  # the mean of the context vectors predicts the centre word (cbow_mean=1)
+            count = valid.sum(1).clamp(min=1.0)
+            hidden = F.embedding_bag(contexts, vectors, mode="sum") / count[:, None]  # sink rows are 0
             scores = torch.bmm(outputs, hidden[:, :, None])[:, :, 0]  # [m, 1+K]
             fit = torch.sigmoid(scores * sign)  # sigmoid(s) for the centre, sigmoid(-s) for noise
             loss = -(torch.log(fit.clamp(min=1e-7)) * weight).sum()
             coef = (1.0 - fit) * sign * weight  # label - sigmoid(s)
-            grad_hidden = torch.bmm(coef[:, None, :], outputs)[:, 0]  # [m, d], added undivided to each context
-            grad_outputs = coef[:, :, None] * hidden[:, None, :]  # [m, 1+K, d]
-            grad_inputs = grad_hidden[:, None, :] * valid[:, :, None]  # [m, 2W, d]
+            slot_scale, coef_out = valid, coef
             if self.scaling:
                 slope = fit * (1.0 - fit) * weight  # sigmoid'(s)
                 self._accumulate(self.curv_out, targets, slope * (hidden * hidden).sum(1, keepdim=True))
-                per_input = (slope * (outputs * outputs).sum(2)).sum(1) / count.clamp(min=1.0)
+                per_input = (slope * (outputs * outputs).sum(2)).sum(1) / count
                 self._accumulate(self.curv_in, contexts, per_input[:, None] * valid)
-        else:
+                slot_scale = valid * self._scales(self.curv_in, contexts, lr)
+                coef_out = coef * self._scales(self.curv_out, targets, lr)
+            grad_hidden = torch.bmm(coef[:, None, :], outputs)  # [m, 1, d], added undivided to each context
+            grad_inputs = grad_hidden * slot_scale[:, :, None]  # [m, 2W, d]
+            grad_outputs = coef_out[:, :, None] * hidden[:, None, :]  # [m, 1+K, d]
+        else:  # each context word's vector predicts the centre word (with the centre's noise words)
+            inputs = vectors.index_select(0, contexts.reshape(-1)).view(m, width, -1)  # [m, 2W, d]
             scores = torch.bmm(inputs, outputs.transpose(1, 2))  # [m, 2W, 1+K]
             pair_weight = valid[:, :, None] * weight[:, None, :]
             fit = torch.sigmoid(scores * sign[:, None, :])
             loss = -(torch.log(fit.clamp(min=1e-7)) * pair_weight).sum()
             coef = (1.0 - fit) * sign[:, None, :] * pair_weight  # [m, 2W, 1+K]
-            grad_inputs = torch.bmm(coef, outputs)  # [m, 2W, d]
-            grad_outputs = torch.bmm(coef.transpose(1, 2), inputs)  # [m, 1+K, d]
+            coef_in = coef_out = coef
             if self.scaling:
                 slope = fit * (1.0 - fit) * pair_weight
                 self._accumulate(self.curv_in, contexts, (slope * (outputs * outputs).sum(2)[:, None, :]).sum(2))
                 self._accumulate(self.curv_out, targets, (slope * (inputs * inputs).sum(2)[:, :, None]).sum(1))
+                coef_in = coef * self._scales(self.curv_in, contexts, lr)[:, :, None]  # folded in before the products
+                coef_out = coef * self._scales(self.curv_out, targets, lr)[:, None, :]
+            grad_inputs = torch.bmm(coef_in, outputs)  # [m, 2W, d]
+            grad_outputs = torch.bmm(coef_out.transpose(1, 2), inputs)  # [m, 1+K, d]
         if self.scaling:
-            scale_in, scale_out = row_scale(self.curv_in, lr, self.limit), row_scale(self.curv_out, lr, self.limit)
-            grad_inputs = grad_inputs * scale_in.index_select(0, contexts.reshape(-1)).view(m, width, 1)
-            grad_outputs = grad_outputs * scale_out.index_select(0, targets.reshape(-1)).view(*targets.shape, 1)
             self.curv_in.zero_()
             self.curv_out.zero_()
         vectors.index_add_(0, contexts.reshape(-1), grad_inputs.reshape(m * width, -1), alpha=lr)
@@ -107,6 +111,10 @@ class StepMath:
         vectors[self.sink].zero_()
         context[self.sink].zero_()
         return loss
+
+    def _scales(self, curvature: torch.Tensor, rows: torch.Tensor, lr: float) -> torch.Tensor:
+        """Each row's cap factor (see :func:`row_scale`), gathered at ``rows``."""
+        return row_scale(curvature, lr, self.limit).index_select(0, rows.reshape(-1)).view(rows.shape)
 
     @staticmethod
     def _accumulate(total: torch.Tensor, rows: torch.Tensor, values: torch.Tensor) -> None:
