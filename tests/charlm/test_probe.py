@@ -28,8 +28,10 @@ class FakeMachine:
     def clock(self) -> float:
         return self.now
 
-    def run_steps(self, shape, precision, steps) -> int:
+    def run_steps(self, shape, precision, steps, start) -> int:
         chars = steps * shape.batch_size * shape.seq_len
+        self.now += 0.5  # building the model and its warm-up step: not timed
+        start()
         self.now += chars / self.rates[(shape.name, precision)]
         self.calls.append((shape.name, precision, steps))
         return chars
@@ -46,6 +48,8 @@ def test_the_rule_picks_from_measured_rates_alone(rates, budget, expected):
     choice = probe(machine.run_steps, CPU_SHAPES, ("fp32", "bf16"), budget, TRAIN_CHARS, clock=machine.clock)
     assert (choice.shape.name, choice.precision) == expected
     assert choice.probe_seconds <= PROBE_SHARE * budget + 5  # the probe's share of the budget (one set-up may overrun)
+    for m in choice.measurements:  # the rates measured are the machine's, warm-up excluded
+        assert m.chars_per_second == pytest.approx(rates[(m.shape, m.precision)])
     assert choice.summary()["measurements"] and choice.summary()["reason"]
     fastest = max(rates[(choice.shape.name, p)] for p in ("fp32", "bf16"))
     assert choice.expected_epochs == pytest.approx(fastest * (budget - choice.probe_seconds) / TRAIN_CHARS)
@@ -69,4 +73,4 @@ def test_fp32_wins_ties_and_a_huge_corpus_gets_the_fastest_shape():
 def test_the_probe_stays_within_its_share_of_a_short_budget():
     machine = FakeMachine(INTEL_AMX)
     choice = probe(machine.run_steps, CPU_SHAPES, ("fp32", "bf16"), 150, TRAIN_CHARS, clock=machine.clock)
-    assert choice.probe_seconds < 0.1 * 150 and len(machine.calls) < 8
+    assert choice.probe_seconds < 0.15 * 150 and len(machine.calls) < 4

@@ -59,25 +59,30 @@ class Setup:
     decided: dict = field(default_factory=dict)
 
 
-def time_steps(data: CharData, vocab_size: int, cell: str, device: torch.device) -> Callable[[Shape, str, int], int]:
-    """``run(shape, precision, n)``: train a fresh model ``n`` real steps on the corpus and
-    return the characters processed (the probe's measuring stick; synchronised on CUDA)."""
+def time_steps(data: CharData, vocab_size: int, cell: str, device: torch.device) -> Callable[..., int]:
+    """``run(shape, precision, n, start)``: a fresh model takes one warm-up step on the corpus,
+    ``start()`` is called, then ``n`` real steps; returns the characters of those ``n`` (the
+    probe's measuring stick; synchronised on CUDA)."""
 
-    def run(shape: Shape, precision: str, n: int) -> int:
+    def run(shape: Shape, precision: str, n: int, start: Callable[[], None]) -> int:
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):  # leaves the run's RNG alone
-            return steps(shape, precision, n)
+            return steps(shape, precision, n, start)
 
-    def steps(shape: Shape, precision: str, n: int) -> int:
+    def steps(shape: Shape, precision: str, n: int, start: Callable[[], None]) -> int:
         model_config, train_config = make_configs(vocab_size, device.type, cell, epochs=1, shape=shape,
                                                   precision=precision)
         torch.manual_seed(0)
         model = CharLM(model_config).to(device)
         optimizer = build_optimizer(model, train_config)
         scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
-        streams = make_streams(data.train[: max(shape.batch_size * (n + 2) * shape.seq_len, 1)], shape.batch_size)
+        streams = make_streams(data.train[: max(shape.batch_size * (n + 3) * shape.seq_len, 1)], shape.batch_size)
         streams = streams.to(device)
         state = None
-        for step in range(n):
+        for step in range(n + 1):
+            if step == 1:
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                start()
             x, y = chunk(streams, step * shape.seq_len, shape.seq_len)
             with autocast(device, precision):
                 _, loss, state = model(x, y, state)

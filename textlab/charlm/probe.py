@@ -81,24 +81,28 @@ def choose(measurements: list[Measurement], shapes: tuple[Shape, ...], train_cha
     return Choice(shape, best[shape.name].precision, epochs[shape.name], reason, list(measurements))
 
 
-def probe(run_steps: Callable[[Shape, str, int], int], shapes: tuple[Shape, ...], precisions: tuple[str, ...],
+def probe(run_steps: Callable[..., int], shapes: tuple[Shape, ...], precisions: tuple[str, ...],
           budget_seconds: float, train_chars: int, clock: Callable[[], float] = time.perf_counter,
-          steps: int = 4) -> Choice:
-    """Time ``steps`` training steps (after one warm-up) of every shape at every precision and
-    choose. ``run_steps(shape, precision, n)`` trains a fresh model ``n`` steps and returns the
-    characters it processed; the clock is injectable for tests. Stops measuring when the
-    probe's share of the budget is spent (the shapes measured so far are chosen from)."""
+          steps: int = 8) -> Choice:
+    """Time ``steps`` training steps of every shape at every precision and choose.
+    ``run_steps(shape, precision, n, start)`` builds a fresh model, takes one warm-up step,
+    calls ``start()`` and trains ``n`` more steps, returning the characters of those ``n`` (so
+    that building the model and the first step's allocations are not timed); the clock is
+    injectable for tests. Measuring stops when the probe's share of the budget is spent (the
+    shapes measured so far are chosen from)."""
     started = clock()
     allowance = PROBE_SHARE * budget_seconds
     measurements: list[Measurement] = []
     for shape in shapes:
+        if measurements:  # wider shapes: the precision that won on the narrowest first
+            winner = max(measurements, key=lambda m: m.chars_per_second).precision
+            precisions = (winner, *(p for p in precisions if p != winner))
         for precision in precisions:
             if measurements and clock() - started > allowance * 0.8:
                 break
-            run_steps(shape, precision, 1)  # warm-up: thread pools, kernels, allocations
-            begin = clock()
-            chars = run_steps(shape, precision, steps)
-            elapsed = max(clock() - begin, 1e-9)
+            begin: list[float] = []
+            chars = run_steps(shape, precision, steps, lambda: begin.append(clock()))
+            elapsed = max(clock() - begin[0], 1e-9)
             measurements.append(Measurement(shape.name, precision, chars / elapsed, elapsed))
     spent = clock() - started
     choice = choose(measurements, shapes, train_chars, max(budget_seconds - spent, 0.0))
