@@ -75,3 +75,18 @@ def test_a_run_ending_inside_a_probe_reports_the_count_it_trained_with():
     assert summary["threads"] == 2 and summary["ended_during_probe"] is True
     tuner.finish()
     assert machine.threads == 2 and tuner.current == 2
+
+
+def test_probing_backs_off_while_the_same_count_wins_clearly():
+    machine = FakeMachine({2: 0.05, 1: 0.12})  # 2 threads clearly faster
+    tuner = ThreadTuner([2, 1], interval=10.0, probe_steps=4, clock=machine.clock, set_threads=machine.set_threads)
+    for _ in range(3000):
+        machine.run_step(tuner)
+    assert tuner.wait == 80.0 and all(r["chosen"] == 2 for r in tuner.history)
+    rounds = len(tuner.history)
+    assert rounds < 3000 * 0.05 / 10  # fewer rounds than one per interval
+    machine.seconds_per_step = {2: 0.4, 1: 0.09}  # the load changes: the next round notices
+    for _ in range(400):
+        machine.run_step(tuner)
+    switched = next(i for i, r in enumerate(tuner.history) if r["chosen"] == 1)
+    assert tuner.chosen == 1 and switched == rounds  # the very next round, with the wait reset then

@@ -41,7 +41,9 @@ class ThreadTuner:
     """Call :meth:`step` after every training step with the work it did (characters, words).
 
     Every ``interval`` seconds the tuner measures ``probe_steps`` steps at each candidate
-    thread count (after one settling step) and keeps the one with the highest work rate.
+    thread count (after one settling step) and keeps the one with the highest work rate. Probing
+    the slower count costs time, so when the same count wins again by a clear margin (30%) the
+    interval doubles, up to 8x; a close or changed result brings it back to ``interval``.
     """
 
     def __init__(self, candidates: list[int], interval: float = 30.0, probe_steps: int = 6,
@@ -49,6 +51,7 @@ class ThreadTuner:
                  set_threads: Callable[[int], None] = torch.set_num_threads):
         self.candidates = sorted(set(int(c) for c in candidates if c >= 1), reverse=True)
         self.interval, self.probe_steps = float(interval), int(probe_steps)
+        self.wait = self.interval  # the current interval between probe rounds (backs off while stable)
         self.clock, self.set_threads = clock, set_threads
         self.enabled = len(self.candidates) > 1
         self.current = self.candidates[0] if self.candidates else 1
@@ -84,11 +87,15 @@ class ThreadTuner:
 
     def _finish_round(self) -> None:
         best = max(self._rates, key=self._rates.get)
+        runner_up = max((v for k, v in self._rates.items() if k != best), default=0.0)
+        clear = runner_up * 1.3 <= self._rates[best]
+        stable = clear and bool(self.history) and self.history[-1]["chosen"] == best
+        self.wait = min(self.wait * 2, 8 * self.interval) if stable else self.interval
         self.history.append({"rates": {str(k): round(v, 1) for k, v in self._rates.items()}, "chosen": best})
         self.current = self.chosen = best
         self.set_threads(best)
         self._probing = False
-        self._next_probe = self.clock() + self.interval
+        self._next_probe = self.clock() + self.wait
 
     # ------------------------------------------------------------------ public
     def step(self, work: float) -> None:

@@ -48,7 +48,7 @@ class TrainConfig:
     clip: float = 1.0
     eval_interval: int = 0  # steps between validations; 0 = about 10 per run, at most an epoch and 1000 steps apart
     eval_chars: int = 2_000_000  # periodic validation uses at most this many validation chars
-    patience: int = 1  # validations without improvement before the learning rate halves
+    patience: int = 1  # epochs without a better validation before the learning rate halves
     reset_prob: float = 0.02  # chance per stream and chunk that its hidden state starts afresh
     precision: str = "fp32"  # fp32 | bf16 (CPU) | fp16 (CUDA, with a gradient scaler); validation is fp32
     seed: int = 1
