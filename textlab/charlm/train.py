@@ -88,21 +88,21 @@ class Trainer:
         self.step, self.epoch, self.position = 0, 0, 0
         self.hidden = None
         self.elapsed_before = 0.0
-        self.best_loss, self.best_weights = float("inf"), None
-        self.lr_scale, self.bad_evals = 1.0, 0
+        self.best_loss, self.best_weights, self.best_step = float("inf"), None, 0
+        self.lr_scale, self.last_halving = 1.0, 0
         self.loss_sum, self.loss_count = 0.0, 0
         self.history: list[dict] = []
         self.curve: list[list[float]] = []
         self.eval_seconds = self.eval_seconds_total = 0.0  # the final validation is kept inside the budget
 
     # ------------------------------------------------------------------ schedule and budget
-    @property
-    def patience_evals(self) -> int:
-        """Validations without improvement before the learning rate halves: ``patience`` counts
-        epochs, so frequent validations (a time budget validates ~10 times a run) do not halve
-        it on the noise between two close ones (measured: a 10-minute run halved it 8 times and
-        stalled at 1.497 instead of ~1.46)."""
-        return max(self.config.patience, math.ceil(self.config.patience * self.steps_per_epoch / self.eval_interval))
+    def should_halve(self) -> bool:
+        """The learning rate halves when validation has not improved for ``patience`` epochs
+        (counted in steps since the best one and since the last halving), whatever the number of
+        validations in between (a time budget validates ~10 times a run: counting validations
+        halved it 8 times in one 10-minute run, which stalled at 1.497 instead of ~1.46)."""
+        wait = self.config.patience * self.steps_per_epoch
+        return self.step - self.best_step >= wait and self.step - self.last_halving >= wait
 
     @property
     def total_steps(self) -> int:
@@ -124,7 +124,8 @@ class Trainer:
             "step": self.step, "epoch": self.epoch, "position": self.position,
             "hidden": None if self.hidden is None else list(self.hidden if isinstance(self.hidden, tuple) else [self.hidden]),
             "elapsed": elapsed, "best_loss": self.best_loss, "best_weights": self.best_weights,
-            "lr_scale": self.lr_scale, "bad_evals": self.bad_evals, "loss_sum": self.loss_sum,
+            "lr_scale": self.lr_scale, "best_step": self.best_step, "last_halving": self.last_halving,
+            "loss_sum": self.loss_sum,
             "loss_count": self.loss_count, "history": self.history, "curve": self.curve,
             "eval_interval": self.eval_interval,
             "model_config": self.model.config.to_dict(), "train_config": asdict(self.config),
@@ -149,7 +150,8 @@ class Trainer:
         self.elapsed_before = float(state["elapsed"])
         self.best_loss = float(state["best_loss"])
         self.best_weights = state["best_weights"]
-        self.lr_scale, self.bad_evals = float(state["lr_scale"]), int(state["bad_evals"])
+        self.lr_scale = float(state["lr_scale"])
+        self.best_step, self.last_halving = int(state.get("best_step", 0)), int(state.get("last_halving", 0))
         self.loss_sum, self.loss_count = float(state["loss_sum"]), int(state["loss_count"])
         self.history = list(state["history"])
         self.curve = [list(point) for point in state.get("curve") or []]
@@ -165,14 +167,11 @@ class Trainer:
         self.loss_sum, self.loss_count = 0.0, 0
         improved = metrics["loss"] < self.best_loss
         if improved:
-            self.best_loss = metrics["loss"]
+            self.best_loss, self.best_step = metrics["loss"], self.step
             self.best_weights = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
-            self.bad_evals = 0
-        else:
-            self.bad_evals += 1
-            if self.bad_evals >= self.patience_evals:
-                self.lr_scale *= 0.5
-                self.bad_evals = 0
+        elif self.should_halve():
+            self.lr_scale *= 0.5
+            self.last_halving = self.step
         record = {"epoch": round(self.step / self.steps_per_epoch, 3), "step": self.step,
                   "minutes": round(elapsed / 60.0, 2), "train_loss": round(train_loss, 4),
                   "val_loss": round(metrics["loss"], 4), "val_perplexity": round(metrics["perplexity"], 3),
@@ -290,7 +289,8 @@ class Trainer:
                 if steps_this_session == 20:
                     self._plan_validations(training_seconds() / 20)
                 threads.step(chars_per_step)
-                validating = self.step % self.eval_interval == 0 or self.position == 0
+                validating = self.step % self.eval_interval == 0 or \
+                    (self.position == 0 and self.eval_interval >= self.steps_per_epoch)
                 if window_steps >= self.read_every or validating:
                     last_loss = self._read_losses(window, window_steps)
                     window, window_steps = torch.zeros((), device=self.device), 0
