@@ -99,6 +99,17 @@ def test_second_run_reuses_the_id_file_and_changes_re_encode(tmp_path):
     assert not changed.reused and changed.num_words == 6 * 21
 
 
+def test_resume_reads_the_first_runs_id_file(tmp_path):
+    path = tmp_path / "c.txt"
+    path.write_text("a b c a b a d\n" * 20)
+    first = encode_corpus(path, NONE, min_count=2, log=quiet)
+    lines: list[str] = []
+    again = encode_corpus(path, NONE, min_count=2, vocab=first.vocab, log=lines.append)  # what --resume does
+    assert again.reused and again.file.path == first.file.path and "encoding skipped" in lines[-1]
+    other = encode_corpus(path, NONE, min_count=1, vocab=first.vocab, log=quiet)  # another min count: its own file
+    assert other.file.path != first.file.path and other.sentences() == first.sentences()
+
+
 @pytest.mark.parametrize("damage", ["truncate", "foreign", "header"])
 def test_a_damaged_or_foreign_id_file_is_refused_and_rebuilt(tmp_path, damage):
     path = tmp_path / "c.txt"

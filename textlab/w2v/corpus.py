@@ -30,7 +30,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from textlab.errors import DataError, UsageError
-from textlab.runtime import ProgressBar, console
+from textlab.runtime import ProgressBar, say
 from textlab.text import TokenizerOptions, Vocab, tokenize_stream
 from textlab.w2v import idfile
 from textlab.w2v.idfile import IdFile
@@ -144,23 +144,23 @@ def encode_corpus(path: Path, options: TokenizerOptions, min_count: int = 5, max
     it from counts (no specials, by descending count, ties as gensim sorts them)."""
     if min_count < 1:
         raise UsageError("--min-count must be at least 1")
-    log = log or (lambda line: console.print(line, markup=False, highlight=False))
+    log = log or say
     key = encoding_key(path, options, min_count, max_vocab, vocab)
     if target is None:
         directory = cache_dir()
         directory.mkdir(parents=True, exist_ok=True)
+        if cache and vocab is not None:  # resume: the first run's id file serves if its vocabulary is this one
+            first_key = encoding_key(path, options, min_count, max_vocab)
+            reused = _reuse(directory / key_name(first_key), first_key, log, vocab_sha256=key["vocab_sha256"])
+            if reused is not None:
+                return reused
         target = directory / key_name(key) if cache else Path(tempfile.mkstemp(prefix="uncached-", suffix=".ids", dir=directory)[1])
     elif cache:
         raise UsageError("an explicit id file target is never a cache entry")
-    if cache and target.exists():
-        try:
-            opened = idfile.open_id_file(target)
-            if opened.header.get("key") != key:
-                raise DataError(f"{target} was encoded from something else")
-            log(f"reusing the encoded corpus {target} ({opened.words:,} words; encoding skipped)")
-            return EncodedCorpus(opened, int(opened.header["raw_tokens"]), 0.0, reused=True)
-        except DataError as exc:
-            log(f"refusing the cached id file: {exc}; encoding the corpus again")
+    if cache:
+        reused = _reuse(target, key, log)
+        if reused is not None:
+            return reused
     started = time.perf_counter()
     write_id_file(path, options, target, key, min_count, max_vocab, vocab)
     opened = idfile.open_id_file(target)
@@ -168,6 +168,24 @@ def encode_corpus(path: Path, options: TokenizerOptions, min_count: int = 5, max
     log(f"encoded {path}: {int(opened.header['raw_tokens']):,} tokens -> {opened.words:,} words in "
         f"{seconds:.1f} s; id file {target}")
     return EncodedCorpus(opened, int(opened.header["raw_tokens"]), seconds)
+
+
+def _reuse(target: Path, key: dict | None, log: Callable[[str], None], vocab_sha256: str | None = None) -> EncodedCorpus | None:
+    """The cached id file at ``target`` when it was encoded from ``key`` (or holds the vocabulary
+    with hash ``vocab_sha256``); a damaged or foreign one is refused in one line (and rebuilt)."""
+    if not target.exists():
+        return None
+    try:
+        opened = idfile.open_id_file(target)
+        if key is not None and opened.header.get("key") != key:
+            raise DataError(f"{target} was encoded from something else")
+        if vocab_sha256 is not None and opened.header.get("vocab_sha256") != vocab_sha256:
+            return None
+    except DataError as exc:
+        log(f"refusing the cached id file: {exc}; encoding the corpus again")
+        return None
+    log(f"reusing the encoded corpus {target} ({opened.words:,} words; encoding skipped)")
+    return EncodedCorpus(opened, int(opened.header["raw_tokens"]), 0.0, reused=True)
 
 
 def write_id_file(path: Path, options: TokenizerOptions, target: Path, key: dict, min_count: int,
