@@ -4,7 +4,7 @@ vocabulary, training: ``LineSentence`` and ``corpus_file`` modes) on the same to
 settings, evaluated by the same code. Prints ONE JSON line.
 
     python scripts/bench_w2v.py --max-words 8000000 --epochs 3 --arch cbow
-    python scripts/bench_w2v.py --scale 1 4 --arch cbow --epochs 1 --only textlab gensim   # memory vs corpus size
+    python scripts/bench_w2v.py --scale 1 4 --max-vocab 50000 --arch cbow --epochs 1 --only textlab gensim
     python scripts/bench_w2v.py --synthetic 500000000 --arch cbow --epochs 1 --only textlab  # 500M Zipf words
 
 The corpus (default: all 100k IMDb reviews, lowercased, tokenized once with textlab's English
@@ -110,14 +110,16 @@ def timed(command: list[str], env: dict | None = None) -> dict:
 
 def settings(args) -> dict:
     return {"arch": args.arch, "epochs": args.epochs, "dim": args.dim, "window": args.window,
-            "negative": args.negative, "min_count": args.min_count, "sample": args.sample, "alpha": args.lr}
+            "negative": args.negative, "min_count": args.min_count, "max_vocab": args.max_vocab,
+            "sample": args.sample, "alpha": args.lr}
 
 
 def run_textlab(args, corpus: Path, out: Path, home: Path) -> dict:
     command = [sys.executable, "-m", "textlab", "train-w2v", str(corpus), "--lang", "none", "--arch", args.arch,
                "--epochs", str(args.epochs), "--dim", str(args.dim), "--window", str(args.window),
                "--negative", str(args.negative), "--min-count", str(args.min_count), "--sample", str(args.sample),
-               "--lr", str(args.lr), "--engine", args.engine, "--device", args.device, "--no-cache", "--force",
+               "--lr", str(args.lr), "--max-vocab", str(args.max_vocab), "--engine", args.engine,
+               "--device", args.device, "--no-cache", "--force",
                "-o", str(out), "--json"]
     if args.workers:
         command += ["--workers", str(args.workers)]
@@ -135,7 +137,7 @@ corpus, out, mode, s = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.arg
 started = time.perf_counter()
 options = dict(vector_size=s["dim"], window=s["window"], negative=s["negative"], hs=0, min_count=s["min_count"],
                sample=s["sample"], sg=int(s["arch"] == "skipgram"), workers=s["workers"], seed=s["seed"],
-               alpha=s["alpha"], epochs=s["epochs"])
+               alpha=s["alpha"], epochs=s["epochs"], max_final_vocab=s["max_vocab"] or None)
 if mode == "corpus_file":
     model = Word2Vec(corpus_file=corpus, **options)
 else:
@@ -208,6 +210,8 @@ def main() -> None:
     parser.add_argument("--negative", type=int, default=5)
     parser.add_argument("--min-count", type=int, default=5)
     parser.add_argument("--sample", type=float, default=1e-3)
+    parser.add_argument("--max-vocab", type=int, default=0, help="keep the N most frequent words (gensim's max_final_vocab); "
+                        "with --scale it keeps the vocabulary the same at every size")
     parser.add_argument("--lr", type=float, default=0.025, help="both tools' initial learning rate (gensim's alpha)")
     parser.add_argument("--engine", default="auto", help="textlab --engine")
     parser.add_argument("--device", default="auto", help="textlab --device")
