@@ -35,8 +35,19 @@ def _raise_terminated(signum, frame):  # noqa: ARG001
     raise Terminated
 
 
+class Interrupted(BaseException):
+    """Ctrl-C in a command. Typer would turn KeyboardInterrupt into a silent exit code 130;
+    this passes it through to :meth:`TextlabGroup._run`, which says so in one line."""
+
+
 class TextlabGroup(TyperGroup):
     """Runs a command and maps every way it can fail onto an exit code and one line."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            raise Interrupted from exc
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # noqa: D401
         previous = None
@@ -68,8 +79,9 @@ class TextlabGroup(TyperGroup):
                 if _debug():
                     raise
                 code = _fail(exc.format_message(), getattr(exc, "exit_code", 2))
-        except (typer.Abort, KeyboardInterrupt):
+        except (typer.Abort, KeyboardInterrupt, Interrupted):
             sys.stderr.write("textlab: interrupted\n")
+            sys.stderr.flush()
             code = 130
         except Terminated:
             sys.stderr.write("textlab: terminated\n")
