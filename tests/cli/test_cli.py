@@ -36,6 +36,50 @@ def test_every_command_help_has_an_example(cli):
             assert result.exit_code == 0, path
             text = " ".join(result.stdout.split())
             assert "Example:" in text and "textlab " + path[0] in text.split("Example:", 1)[1], path
+            assert "../shared" not in text and "shared/data" not in text, path  # paths users have
+
+
+def test_no_help_text_is_eaten_as_rich_markup():
+    """A lowercase word in square brackets is a rich markup tag: it vanishes from --help
+    (eval-w2v showed "Analogy questions file ." for "[gensim's questions-words.txt]")."""
+    import re
+
+    group, _ = _commands()
+    tag = re.compile(r"\[[a-z#/@][^\[\]]*\]")
+
+    def walk(command, path):
+        for param in command.params:
+            assert not tag.search(getattr(param, "help", None) or ""), (path, param.name, param.help)
+        assert not tag.search(command.help or ""), path
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, path + [name])
+
+    walk(group, ["textlab"])
+
+
+def test_eval_w2v_help_names_the_default_question_set(cli):
+    result = cli("eval-w2v", "--help")
+    assert result.exit_code == 0
+    words = " ".join(line.strip("│ ") for line in result.stdout.splitlines()).split()
+    assert "questions file (default: gensim's questions-words.txt)." in " ".join(words)
+
+
+def test_version(cli):
+    from importlib.metadata import version
+
+    import textlab
+
+    result = cli("--version")
+    assert result.exit_code == 0 and result.stdout == f"textlab {version('textlab')}\n"
+    assert version("textlab") == textlab.__version__
+
+
+@pytest.mark.parametrize("args", [[], ["vocab"]])
+def test_no_arguments_print_the_help_once(cli, args):
+    result = cli(*args)
+    assert result.exit_code == 0
+    assert result.stdout.count("Usage:") == 1 and "Commands" in result.stdout
+    assert result.stderr == ""
 
 
 def test_tokenize_chinese_and_english(cli):

@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+from typing import Annotated
 
 import typer
 from typer.core import TyperGroup
@@ -72,8 +73,11 @@ class TextlabGroup(TyperGroup):
         except typer.Exit as exc:
             code = exc.exit_code
         except typer.TyperException as exc:  # click's usage errors (vendored by Typer)
-            if type(exc).__name__ == "NoArgsIsHelpError" and getattr(exc, "ctx", None) is not None:
-                sys.stdout.write(exc.ctx.get_help() + "\n")
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                # The error carries the help as its message; with rich markup Typer has already
+                # printed it while making that message (an empty one): print it once.
+                if message := exc.format_message():
+                    sys.stdout.write(message + "\n")
                 code = 0
             else:
                 if _debug():
@@ -130,6 +134,33 @@ app = typer.Typer(
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def version() -> str:
+    """The installed distribution's version (the package's own when it is not installed)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("textlab")
+    except PackageNotFoundError:
+        from textlab import __version__
+
+        return __version__
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"textlab {version()}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                               help="Print the version and exit.")] = False,
+) -> None:
+    pass
 
 
 def echo_json(payload) -> None:

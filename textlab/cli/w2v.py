@@ -121,8 +121,8 @@ def analogy_command(
 @app.command("eval-w2v")
 def eval_w2v_command(
     model: ModelName = None,
-    analogies: Annotated[Optional[Path], _opt("--analogies", help="Analogy questions file [gensim's questions-words.txt].")] = None,
-    similarity: Annotated[Optional[List[Path]], _opt("--similarity", help="Word-pair similarity file(s) [gensim's wordsim353 and simlex999].")] = None,
+    analogies: Annotated[Optional[Path], _opt("--analogies", help="Analogy questions file (default: gensim's questions-words.txt).")] = None,
+    similarity: Annotated[Optional[List[Path]], _opt("--similarity", help="Word-pair similarity file(s) (default: gensim's wordsim353 and simlex999).")] = None,
     json_output: JsonOutput = False,
 ) -> None:
     """Evaluate vectors: analogy accuracy (30,000 most frequent words) and Spearman rho on word pairs.
