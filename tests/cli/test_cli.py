@@ -129,6 +129,15 @@ def test_real_process_invalid_utf8_and_nul_bytes():
     assert proc.stdout == b"abc\n"
 
 
+@pytest.mark.parametrize("command", ["tokenize", "sentiment"])
+def test_real_process_with_standard_input_closed(command):
+    """Started with stdin closed (`textlab tokenize <&-`): no input, so no output, exit 0."""
+    proc = subprocess.run(["bash", "-c", f'exec "$0" -m textlab {command} <&-', sys.executable],
+                          capture_output=True, timeout=120)
+    assert (proc.returncode, proc.stdout) == (0, b""), proc.stderr
+    assert b"error" not in proc.stderr and b"Traceback" not in proc.stderr, proc.stderr
+
+
 def test_real_process_missing_file_and_debug_traceback():
     proc = _run(["tokenize", "/no/such/file"], b"")
     assert proc.returncode == 1

@@ -32,7 +32,7 @@ def tokenize(
     source = "-" if file == "-" else resolve_corpus(file)
     options = TokenizerOptions(lang=lang, lowercase=not keep_case, stopwords=stopwords)
     # Someone typing: answer each line as it is entered, in this process.
-    typing = source == "-" and sys.stdin.isatty()
+    typing = source == "-" and sys.stdin is not None and sys.stdin.isatty()
     pieces = iter_corpus_pieces(source, line_at_a_time=typing)
     out = sys.stdout.buffer
     for text in tokenize_pieces(pieces, options, 1 if typing else workers, block_chars=1 if typing else None):

@@ -127,7 +127,8 @@ def open_text_streams(path: Path) -> Iterator[tuple[str, io.TextIOBase]]:
 
 def _text_sources(path: Path) -> Iterator[tuple[str, io.TextIOBase]]:
     if str(path) == "-":
-        yield "<stdin>", _wrap(sys.stdin.buffer)
+        if sys.stdin is not None:  # None: started with standard input closed, so no input
+            yield "<stdin>", _wrap(sys.stdin.buffer)
     elif path.is_dir():
         yield from _directory_sources(path)
     elif is_zip(path):
