@@ -153,3 +153,20 @@ def test_real_process_parallel_tokenize_of_a_large_input():
     out = proc.stdout.decode().splitlines()
     assert len(out) == 60000
     assert out[12345] == "review 12345 a great movie truly great"
+
+
+@pytest.mark.parametrize("raised, code, line", [
+    (KeyboardInterrupt, 130, "textlab: interrupted\n"),
+    (EOFError("ran out"), 1, "textlab: error: internal error (EOFError: ran out); set TEXTLAB_DEBUG=1 for the traceback\n"),
+])
+def test_interruptions_and_escaped_eof_errors_are_told_apart(cli, monkeypatch, raised, code, line):
+    """Typer turns KeyboardInterrupt into a silent exit 130 and EOFError into an 'abort': Ctrl-C
+    is said in one line, and an EOFError escaping a command is a crash, not an interruption."""
+    import textlab.text.tokenize
+
+    def fail(*args, **kwargs):
+        raise raised
+
+    monkeypatch.setattr(textlab.text.tokenize, "tokenize_pieces", fail)
+    result = cli("tokenize", input="a\n")
+    assert (result.exit_code, result.stderr) == (code, line)

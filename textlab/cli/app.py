@@ -41,6 +41,14 @@ class Interrupted(BaseException):
     this passes it through to :meth:`TextlabGroup._run`, which says so in one line."""
 
 
+class Escaped(Exception):
+    """An exception Typer would misreport (EOFError: as an interruption), carried past it."""
+
+    def __init__(self, original: BaseException):
+        super().__init__(str(original))
+        self.original = original
+
+
 class TextlabGroup(TyperGroup):
     """Runs a command and maps every way it can fail onto an exit code and one line."""
 
@@ -49,6 +57,8 @@ class TextlabGroup(TyperGroup):
             return super().invoke(ctx)
         except KeyboardInterrupt as exc:
             raise Interrupted from exc
+        except EOFError as exc:  # Typer would report it as an interruption: it is a bug
+            raise Escaped(exc) from exc
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # noqa: D401
         previous = None
@@ -108,8 +118,9 @@ class TextlabGroup(TyperGroup):
             where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
             code = _fail(f"{exc.strerror or exc}{where}", 1)
         except Exception as exc:  # a bug: still one line, the traceback on request
+            exc = exc.original if isinstance(exc, Escaped) else exc
             if _debug():
-                raise
+                raise exc
             code = _fail(f"internal error ({type(exc).__name__}: {exc}); set TEXTLAB_DEBUG=1 for the traceback", 1)
         return code
 
