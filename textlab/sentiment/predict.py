@@ -219,6 +219,9 @@ def _start_reader(stream: TextIO, lines: "queue.Queue[str | None]") -> None:
     them to the main thread: one delivered to the reader would leave the main thread waiting
     for the next line (Ctrl-C would do nothing until then)."""
     thread = threading.Thread(target=_reader, args=(stream, lines), daemon=True, name="textlab-stdin")
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: signals only reach the main thread anyway
+        thread.start()
+        return
     stops = {signal.SIGINT, signal.SIGTERM}
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, stops)  # a new thread inherits this thread's mask
     try:
