@@ -15,9 +15,13 @@ import pytest
 
 termios = pytest.importorskip("termios")
 
-# Runs in the new session: the pty on stdin becomes its controlling terminal, then textlab.
+# Runs in the new session: the pty on stdin becomes its controlling terminal; SIGINT/SIGTERM get
+# their default action and are unblocked, as a shell starts a foreground job (dispositions and
+# masks are inherited through exec, and this test process may have changed them); then textlab.
 BECOME_TERMINAL_OWNER = (
-    "import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
+    "import fcntl, os, signal, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
+    "[signal.signal(s, signal.SIG_DFL) for s in (signal.SIGINT, signal.SIGTERM)]; "
+    "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM}); "
     "os.execv(sys.executable, [sys.executable, '-m', 'textlab', *sys.argv[1:]])"
 )
 STARTUP_SECONDS = 120  # torch and a model load on a busy 2-core machine
