@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI (a test extra there)
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,5 +1,6 @@
 """The thread tuner keeps the thread count that a (simulated) clock says is fastest."""
 
+import pytest
 import torch
 
 from textlab.threads import ThreadTuner, user_fixed_threads
@@ -51,10 +52,19 @@ def test_single_candidate_never_touches_threads():
     assert machine.set_calls == [] and not tuner.enabled
 
 
-def test_user_fixed_threads_disables_tuning(monkeypatch):
+@pytest.fixture
+def torch_threads():
+    """torch's thread count is process-wide: put back what a test changes."""
+    before = torch.get_num_threads()
+    yield before
+    torch.set_num_threads(before)
+
+
+def test_user_fixed_threads_disables_tuning(monkeypatch, torch_threads):
     monkeypatch.setenv("TEXTLAB_THREADS", "2")
     assert user_fixed_threads() == 2
     assert not ThreadTuner.for_device(torch.device("cpu")).enabled
+    assert torch.get_num_threads() == 2  # TEXTLAB_THREADS is applied (and undone by the fixture)
     monkeypatch.delenv("TEXTLAB_THREADS")
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     assert user_fixed_threads() is None

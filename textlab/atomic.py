@@ -2,13 +2,20 @@
 
 A crash (even ``kill -9``) in the middle leaves the previous file intact and no half-written
 file under the final name. Existing outputs are only replaced when the caller says so.
+
+The temporary names are created private (``tempfile``: 0600 files, 0700 directories); before
+the rename they get the mode a plain ``open``/``mkdir`` would have given them (0644 and 0755
+under the usual umask 022), or keep the mode of the output they replace; so do the files
+written into an atomic directory.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 from typing import IO, Iterator
@@ -40,6 +47,47 @@ def check_writable_parent(path: Path, what: str = "output") -> None:
         raise TextlabError(f"cannot write the {what} to {path}: permission denied in {ancestor}")
 
 
+def umask() -> int:
+    """The process's umask, read without changing it where the system allows (Linux's
+    /proc/self/status); elsewhere read once by setting it back at once."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return _umask_by_setting()
+
+
+@functools.lru_cache(maxsize=1)
+def _umask_by_setting() -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+def _mode_for(path: Path, directory: bool) -> int:
+    """The mode of the output ``path`` replaces, else what the umask gives a new one."""
+    try:
+        existing = os.stat(path)
+        if stat.S_ISDIR(existing.st_mode) == directory:
+            return stat.S_IMODE(existing.st_mode)
+    except OSError:
+        pass
+    return (0o777 if directory else 0o666) & ~umask()
+
+
+def _give_files_the_umask_mode(directory: Path) -> None:
+    """Files some writers create private (safetensors: 0600) get the mode ``open`` gives."""
+    mode = 0o666 & ~umask()
+    for root, _dirs, files in os.walk(directory):
+        for name in files:
+            full = os.path.join(root, name)
+            if not os.path.islink(full):
+                os.chmod(full, mode)
+
+
 def _fsync_dir(directory: Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(directory, os.O_RDONLY)
@@ -57,6 +105,7 @@ def atomic_open(path: Path, mode: str = "wb", encoding: str | None = None) -> It
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, mode, encoding=encoding, newline="" if "b" not in mode else None) as handle:
+            os.fchmod(handle.fileno(), _mode_for(path, directory=False))
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
@@ -91,7 +140,9 @@ def atomic_directory(path: Path, force: bool = False) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
+        os.chmod(tmp, _mode_for(path, directory=True))
         yield tmp
+        _give_files_the_umask_mode(tmp)
         if path.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
             os.replace(path, old / "previous")

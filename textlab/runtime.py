@@ -9,6 +9,7 @@ import os
 import random
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
@@ -116,16 +117,33 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+_forking = threading.local()
+
+
+def _block_sigterm() -> None:
+    _forking.was_blocked = signal.SIGTERM in signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+
+
+def _unblock_sigterm() -> None:
+    if not getattr(_forking, "was_blocked", False):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+
+
 def _default_sigterm_in_child() -> None:
     try:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
     except ValueError:  # not the main thread of the child: leave it
         pass
+    _unblock_sigterm()
 
 
 # A forked child (a multiprocessing worker) must die on SIGTERM as Pool.terminate() expects, even
 # when blocked in C code where no Python-level handler inherited from the parent could ever run.
-os.register_at_fork(after_in_child=_default_sigterm_in_child)
+# SIGTERM stays blocked from just before the fork until the child has the default action: one
+# that arrived earlier (a pool terminated right after it started, on a busy machine) would meet
+# the parent's handler, whose pending call the child drops, and the pool would wait forever.
+os.register_at_fork(before=_block_sigterm, after_in_parent=_unblock_sigterm,
+                    after_in_child=_default_sigterm_in_child)
 
 
 def forward_if_forked(owner_pid: int, signum: int) -> None:

@@ -36,6 +36,50 @@ def test_every_command_help_has_an_example(cli):
             assert result.exit_code == 0, path
             text = " ".join(result.stdout.split())
             assert "Example:" in text and "textlab " + path[0] in text.split("Example:", 1)[1], path
+            assert "../shared" not in text and "shared/data" not in text, path  # paths users have
+
+
+def test_no_help_text_is_eaten_as_rich_markup():
+    """A lowercase word in square brackets is a rich markup tag: it vanishes from --help
+    (eval-w2v showed "Analogy questions file ." for "[gensim's questions-words.txt]")."""
+    import re
+
+    group, _ = _commands()
+    tag = re.compile(r"\[[a-z#/@][^\[\]]*\]")
+
+    def walk(command, path):
+        for param in command.params:
+            assert not tag.search(getattr(param, "help", None) or ""), (path, param.name, param.help)
+        assert not tag.search(command.help or ""), path
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, path + [name])
+
+    walk(group, ["textlab"])
+
+
+def test_eval_w2v_help_names_the_default_question_set(cli):
+    result = cli("eval-w2v", "--help")
+    assert result.exit_code == 0
+    words = " ".join(line.strip("│ ") for line in result.stdout.splitlines()).split()
+    assert "questions file (default: gensim's questions-words.txt)." in " ".join(words)
+
+
+def test_version(cli):
+    from importlib.metadata import version
+
+    import textlab
+
+    result = cli("--version")
+    assert result.exit_code == 0 and result.stdout == f"textlab {version('textlab')}\n"
+    assert version("textlab") == textlab.__version__
+
+
+@pytest.mark.parametrize("args", [[], ["vocab"]])
+def test_no_arguments_print_the_help_once(cli, args):
+    result = cli(*args)
+    assert result.exit_code == 0
+    assert result.stdout.count("Usage:") == 1 and "Commands" in result.stdout
+    assert result.stderr == ""
 
 
 def test_tokenize_chinese_and_english(cli):
@@ -85,6 +129,15 @@ def test_real_process_invalid_utf8_and_nul_bytes():
     assert proc.stdout == b"abc\n"
 
 
+@pytest.mark.parametrize("command", ["tokenize", "sentiment"])
+def test_real_process_with_standard_input_closed(command):
+    """Started with stdin closed (`textlab tokenize <&-`): no input, so no output, exit 0."""
+    proc = subprocess.run(["bash", "-c", f'exec "$0" -m textlab {command} <&-', sys.executable],
+                          capture_output=True, timeout=120)
+    assert (proc.returncode, proc.stdout) == (0, b""), proc.stderr
+    assert b"error" not in proc.stderr and b"Traceback" not in proc.stderr, proc.stderr
+
+
 def test_real_process_missing_file_and_debug_traceback():
     proc = _run(["tokenize", "/no/such/file"], b"")
     assert proc.returncode == 1
@@ -100,3 +153,20 @@ def test_real_process_parallel_tokenize_of_a_large_input():
     out = proc.stdout.decode().splitlines()
     assert len(out) == 60000
     assert out[12345] == "review 12345 a great movie truly great"
+
+
+@pytest.mark.parametrize("raised, code, line", [
+    (KeyboardInterrupt, 130, "textlab: interrupted\n"),
+    (EOFError("ran out"), 1, "textlab: error: internal error (EOFError: ran out); set TEXTLAB_DEBUG=1 for the traceback\n"),
+])
+def test_interruptions_and_escaped_eof_errors_are_told_apart(cli, monkeypatch, raised, code, line):
+    """Typer turns KeyboardInterrupt into a silent exit 130 and EOFError into an 'abort': Ctrl-C
+    is said in one line, and an EOFError escaping a command is a crash, not an interruption."""
+    import textlab.text.tokenize
+
+    def fail(*args, **kwargs):
+        raise raised
+
+    monkeypatch.setattr(textlab.text.tokenize, "tokenize_pieces", fail)
+    result = cli("tokenize", input="a\n")
+    assert (result.exit_code, result.stderr) == (code, line)

@@ -74,8 +74,15 @@ CSV = "label,review\n1,a good film\n0,a bad film\n" * 20
 VECTORS = "3 2\nking 0.1 0.2\nqueen 0.3 0.4\nman 0.5 0.6\n"
 
 
+#: What a refusal of an unusable path says: the reason the OS gave, or that the file or model
+#: cannot be read or found there.
+REASONS = ("permission denied", "not a directory", "no such file", "read-only file system", "is not readable",
+           "no model named")
+
+
 def problem(result_exit_code: int, stderr: str) -> str | None:
-    """None when the result is a refusal in one line, else what is wrong."""
+    """None when the result is the refusal in one line that names why the path cannot be
+    used; else what is wrong (an internal error, a caught crash, is never a refusal)."""
     if "Traceback" in stderr:
         return "traceback: " + stderr[-600:]
     if result_exit_code == 0:
@@ -84,6 +91,10 @@ def problem(result_exit_code: int, stderr: str) -> str | None:
     errors = [line for line in lines if line.startswith("textlab: error:")]
     if len(errors) != 1 or lines[-1] != errors[0]:
         return "not one error line at the end: " + stderr[-600:]
+    if "internal error" in errors[0]:
+        return "a crash caught by the CLI: " + errors[0]
+    if not any(reason in errors[0].lower() for reason in REASONS):
+        return "the error does not say why the path cannot be used: " + errors[0]
     return None
 
 

@@ -93,3 +93,19 @@ def test_unusable_inputs_are_clear_errors(tmp_path):
     (tmp_path / "empty_dir").mkdir()
     with pytest.raises(DataError, match="aclImdb"):
         list(iter_reviews(tmp_path / "empty_dir"))
+
+
+def test_long_csv_reviews_are_read_without_changing_the_csv_field_limit(tmp_path):
+    """A review longer than the csv module's default field limit (131,072 characters) is read;
+    the process-wide limit is only raised while a row is read."""
+    import csv
+
+    long_review = "good " * 40_000  # 200,000 characters
+    path = tmp_path / "long.csv"
+    path.write_text(f"label,review\n1,{long_review}\n0,bad\n")
+    before = csv.field_size_limit()
+    reviews = iter_reviews(path)
+    first = next(reviews)
+    assert csv.field_size_limit() == before  # also while the reader is suspended
+    assert first == (long_review.strip(), 1) and list(reviews) == [("bad", 0)]
+    assert csv.field_size_limit() == before

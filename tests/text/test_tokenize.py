@@ -69,3 +69,33 @@ def test_tokenizer_never_crashes_and_yields_clean_tokens(text):
     for options in (EN, ZH, TokenizerOptions(lang="auto", stopwords=True)):
         tokens = tokenize_line(text, options)
         assert all(token and not any(ch.isspace() for ch in token) for token in tokens)
+
+
+def test_interleaved_streams_keep_their_own_options():
+    """Two streams tokenized in this process, their blocks interleaved, each with its options."""
+    lines = ["The Movie was GOOD", "这部电影很好 Great", "Not BAD at all"]
+    plain, kept = TokenizerOptions(lang="en"), TokenizerOptions(lang="none", lowercase=False)
+    first = tokenize_stream(iter(lines), plain, workers=1, block_chars=1)
+    second = tokenize_stream(iter(lines), kept, workers=1, block_chars=1)
+    got_first, got_second = [], []
+    for _ in lines:
+        got_first += next(first)
+        got_second += next(second)
+    assert got_first == [" ".join(tokenize_line(line, plain)) for line in lines]
+    assert got_second == lines
+    assert got_first[0] == "the movie was good"
+
+
+def test_a_block_is_yielded_before_the_next_line_is_read():
+    """One line per block in this process: its tokens come out before more input is asked for
+    (what lets `textlab tokenize` answer someone typing)."""
+    read = []
+
+    def typed():
+        for line in ("Hello there", "General Kenobi"):
+            read.append(line)
+            yield line
+
+    stream = tokenize_stream(typed(), TokenizerOptions(lang="en"), workers=1, block_chars=1)
+    assert next(stream) == ["hello there"] and read == ["Hello there"]
+    assert next(stream) == ["general kenobi"]

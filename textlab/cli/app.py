@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+from typing import Annotated
 
 import typer
 from typer.core import TyperGroup
@@ -35,8 +36,29 @@ def _raise_terminated(signum, frame):  # noqa: ARG001
     raise Terminated
 
 
+class Interrupted(BaseException):
+    """Ctrl-C in a command. Typer would turn KeyboardInterrupt into a silent exit code 130;
+    this passes it through to :meth:`TextlabGroup._run`, which says so in one line."""
+
+
+class Escaped(Exception):
+    """An exception Typer would misreport (EOFError: as an interruption), carried past it."""
+
+    def __init__(self, original: BaseException):
+        super().__init__(str(original))
+        self.original = original
+
+
 class TextlabGroup(TyperGroup):
     """Runs a command and maps every way it can fail onto an exit code and one line."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            raise Interrupted from exc
+        except EOFError as exc:  # Typer would report it as an interruption: it is a bug
+            raise Escaped(exc) from exc
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # noqa: D401
         previous = None
@@ -61,15 +83,19 @@ class TextlabGroup(TyperGroup):
         except typer.Exit as exc:
             code = exc.exit_code
         except typer.TyperException as exc:  # click's usage errors (vendored by Typer)
-            if type(exc).__name__ == "NoArgsIsHelpError" and getattr(exc, "ctx", None) is not None:
-                sys.stdout.write(exc.ctx.get_help() + "\n")
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                # The error carries the help as its message; with rich markup Typer has already
+                # printed it while making that message (an empty one): print it once.
+                if message := exc.format_message():
+                    sys.stdout.write(message + "\n")
                 code = 0
             else:
                 if _debug():
                     raise
                 code = _fail(exc.format_message(), getattr(exc, "exit_code", 2))
-        except (typer.Abort, KeyboardInterrupt):
+        except (typer.Abort, KeyboardInterrupt, Interrupted):
             sys.stderr.write("textlab: interrupted\n")
+            sys.stderr.flush()
             code = 130
         except Terminated:
             sys.stderr.write("textlab: terminated\n")
@@ -92,8 +118,9 @@ class TextlabGroup(TyperGroup):
             where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
             code = _fail(f"{exc.strerror or exc}{where}", 1)
         except Exception as exc:  # a bug: still one line, the traceback on request
+            exc = exc.original if isinstance(exc, Escaped) else exc
             if _debug():
-                raise
+                raise exc
             code = _fail(f"internal error ({type(exc).__name__}: {exc}); set TEXTLAB_DEBUG=1 for the traceback", 1)
         return code
 
@@ -118,6 +145,33 @@ app = typer.Typer(
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def version() -> str:
+    """The installed distribution's version (the package's own when it is not installed)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("textlab")
+    except PackageNotFoundError:
+        from textlab import __version__
+
+        return __version__
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"textlab {version()}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                               help="Print the version and exit.")] = False,
+) -> None:
+    pass
 
 
 def echo_json(payload) -> None:

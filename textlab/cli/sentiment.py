@@ -45,7 +45,7 @@ def train_sentiment_command(
 ) -> None:
     """Train an LSTM sentiment classifier on labelled reviews (keeps the best epoch).
 
-    Example: textlab train-sentiment ../shared/data/aclImdb_v1-text.tar.gz --max-minutes 15 -o imdb
+    Example: textlab train-sentiment imdb --max-minutes 15 -o imdb
     """
     from textlab.sentiment.model import SentimentConfig
     from textlab.sentiment.train import TrainSettings, train_sentiment
@@ -106,7 +106,7 @@ def eval_sentiment_command(
 ) -> None:
     """Accuracy, precision/recall/F1 and confusion matrix of a sentiment model on labelled data.
 
-    Example: textlab eval-sentiment ../shared/data/aclImdb_v1-text.tar.gz --json
+    Example: textlab eval-sentiment imdb --json
     """
     from textlab.runtime import ProgressBar, console
     from textlab.sentiment.evaluate import evaluate

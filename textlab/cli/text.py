@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections import deque
 from typing import Annotated, Optional
 
 import typer
@@ -28,31 +27,16 @@ def tokenize(
     Example: printf '我来到北京清华大学\\n' | textlab tokenize --lang zh
     """
     from textlab.data.corpus import iter_corpus_pieces, resolve_corpus
-    from textlab.text.tokenize import TokenizerOptions, tokenize_stream
+    from textlab.text.tokenize import TokenizerOptions, tokenize_pieces
 
     source = "-" if file == "-" else resolve_corpus(file)
     options = TokenizerOptions(lang=lang, lowercase=not keep_case, stopwords=stopwords)
-    line_ends: deque[bool] = deque()
-
-    def pieces():
-        for piece, ends in iter_corpus_pieces(source):
-            line_ends.append(ends)
-            yield piece
-
+    # Someone typing: answer each line as it is entered, in this process.
+    typing = source == "-" and sys.stdin is not None and sys.stdin.isatty()
+    pieces = iter_corpus_pieces(source, line_at_a_time=typing)
     out = sys.stdout.buffer
-    need_space = False
-    for block in tokenize_stream(pieces(), options, workers):
-        parts: list[str] = []
-        for tokens in block:
-            if tokens:
-                if need_space:
-                    parts.append(" ")
-                parts.append(tokens)
-                need_space = True
-            if line_ends.popleft():
-                parts.append("\n")
-                need_space = False
-        out.write("".join(parts).encode("utf-8"))
+    for text in tokenize_pieces(pieces, options, 1 if typing else workers, block_chars=1 if typing else None):
+        out.write(text.encode("utf-8"))
         out.flush()
 
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import bz2
+import contextlib
+import gzip
+import lzma
 import os
 import tarfile
 import zipfile
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO, Iterator
 
 from textlab.errors import DataError
 
@@ -18,6 +23,37 @@ def is_tar(path: Path) -> bool:
 
 def is_zip(path: Path) -> bool:
     return str(path).lower().endswith(".zip")
+
+
+#: Magic numbers of the compressions a tar archive may come in.
+_DECOMPRESSORS = ((b"\x1f\x8b", lambda raw: gzip.GzipFile(fileobj=raw)), (b"BZh", bz2.BZ2File),
+                  (b"\xfd7zXZ\x00", lzma.LZMAFile))
+_DRAIN_BYTES = 1 << 16
+
+
+def _decompressed(raw: BinaryIO) -> BinaryIO:
+    head = raw.read(6)
+    raw.seek(0)
+    for magic, opener in _DECOMPRESSORS:
+        if head.startswith(magic):
+            return opener(raw)
+    return raw
+
+
+@contextlib.contextmanager
+def stream_tar(path: Path) -> Iterator[tarfile.TarFile]:
+    """A tar archive (plain, gzip, bzip2 or xz) opened for one forward pass over its members.
+
+    tarfile's own stream mode (``r|*``) checks no gzip CRC and takes a damaged member header
+    for the end of the archive, so a damaged or cut archive could read as a shorter one. Here
+    the decompressor checks its stream, and after a complete pass the rest of the archive is
+    read: anything but the zero padding after the last member raises ``tarfile.ReadError``.
+    """
+    with open(path, "rb") as raw, _decompressed(raw) as stream, tarfile.open(fileobj=stream, mode="r|") as archive:
+        yield archive
+        while rest := stream.read(_DRAIN_BYTES):
+            if rest.count(0) != len(rest):
+                raise tarfile.ReadError("a damaged member header, with more of the archive after it")
 
 
 def check_member_name(name: str, archive: Path) -> PurePosixPath:

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import gzip
 import io
+import lzma
 import os
 import sys
 import tarfile
 import zipfile
+import zlib
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-from textlab.data.archive import is_tar, is_zip
+from textlab.data.archive import is_tar, is_zip, stream_tar
 from textlab.data.registry import Dataset, get_dataset, registry
 from textlab.errors import DataError
 
@@ -67,73 +69,117 @@ def _wrap(binary: BinaryIO) -> io.TextIOWrapper:
     return io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline=None)
 
 
-class _ForwardOnly(io.RawIOBase):
-    """A read-only, non-seekable view of a file object (members of a streamed tar archive)."""
+#: What a damaged compressed file or archive raises while it is read.
+DAMAGED = (zipfile.BadZipFile, zipfile.LargeZipFile, tarfile.TarError, gzip.BadGzipFile, EOFError, zlib.error,
+           lzma.LZMAError)
 
-    def __init__(self, handle: BinaryIO):
+
+def _damaged(where, exc: BaseException) -> DataError:
+    return DataError(f"{where}: damaged or unreadable archive ({exc})")
+
+
+class _Checked(io.RawIOBase):
+    """A read-only, forward-only view of a decompressing file object (a member of a streamed tar
+    archive, a zip member, a .gz file) whose read errors become a one-line :class:`DataError`
+    naming ``where``: they surface while the caller reads, outside :func:`open_text_streams`."""
+
+    def __init__(self, handle: BinaryIO, where: str):
         self._handle = handle
+        self._where = where
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:
-        data = self._handle.read(len(buffer))
+        try:
+            data = self._handle.read(len(buffer))
+        except (*DAMAGED, OSError) as exc:  # OSError: bz2's "Invalid data stream"
+            raise _damaged(self._where, exc) from exc
         buffer[: len(data)] = data
         return len(data)
+
+
+def checked_reader(handle: BinaryIO, where: str) -> io.BufferedReader:
+    """``handle`` (a decompressing file object) read through :class:`_Checked`."""
+    return io.BufferedReader(_Checked(handle, where), CHUNK_BYTES)
+
+
+def _checked(handle: BinaryIO, where: str) -> io.TextIOWrapper:
+    return _wrap(checked_reader(handle, where))
 
 
 def open_text_streams(path: Path) -> Iterator[tuple[str, io.TextIOBase]]:
     """Yield ``(name, text stream)`` for every text source in ``path``, in a stable order."""
     path = Path(path)
     try:
-        if str(path) == "-":
-            yield "<stdin>", _wrap(sys.stdin.buffer)
-        elif path.is_dir():
-            for root, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in sorted(files):
-                    full = Path(root) / name
-                    if _is_text_member(name) and full.is_file():
-                        with open(full, "rb") as handle:
-                            yield str(full), _wrap(handle)
-        elif is_zip(path):
-            with zipfile.ZipFile(path) as archive:
-                for info in sorted(archive.infolist(), key=lambda i: i.filename):
-                    if not info.is_dir() and _is_text_member(info.filename):
-                        with archive.open(info) as handle:
-                            yield info.filename, _wrap(handle)
-        elif is_tar(path):
-            with tarfile.open(path, mode="r|*") as archive:
-                for member in archive:
-                    if member.isfile() and _is_text_member(member.name):
-                        handle = archive.extractfile(member)
-                        if handle is not None:
-                            yield member.name, _wrap(io.BufferedReader(_ForwardOnly(handle), CHUNK_BYTES))
-        elif str(path).lower().endswith(".gz"):
-            with gzip.open(path, "rb") as handle:
-                yield str(path), _wrap(handle)
-        else:
-            with open(path, "rb") as handle:
-                yield str(path), _wrap(handle)
+        yield from _text_sources(path)
     except IsADirectoryError as exc:
         raise DataError(f"{path} is a directory, expected a file") from exc
     except PermissionError as exc:
         raise DataError(f"permission denied: {exc.filename or path}") from exc
     except FileNotFoundError as exc:
         raise DataError(f"no such file: {exc.filename or path}") from exc
-    except (zipfile.BadZipFile, tarfile.TarError, gzip.BadGzipFile, EOFError, zipfile.LargeZipFile) as exc:
-        raise DataError(f"{path}: damaged or unreadable archive ({exc})") from exc
+    except DAMAGED as exc:
+        raise _damaged(path, exc) from exc
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
-def iter_pieces(stream: io.TextIOBase, max_chars: int = PIECE_CHARS) -> Iterator[tuple[str, bool]]:
+def _text_sources(path: Path) -> Iterator[tuple[str, io.TextIOBase]]:
+    if str(path) == "-":
+        if sys.stdin is not None:  # None: started with standard input closed, so no input
+            yield "<stdin>", _wrap(sys.stdin.buffer)
+    elif path.is_dir():
+        yield from _directory_sources(path)
+    elif is_zip(path):
+        yield from _zip_sources(path)
+    elif is_tar(path):
+        yield from _tar_sources(path)
+    elif str(path).lower().endswith(".gz"):
+        with gzip.open(path, "rb") as handle:
+            yield str(path), _checked(handle, str(path))
+    else:
+        with open(path, "rb") as handle:
+            yield str(path), _wrap(handle)
+
+
+def _directory_sources(path: Path) -> Iterator[tuple[str, io.TextIOBase]]:
+    for root, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            full = Path(root) / name
+            if _is_text_member(name) and full.is_file():
+                with open(full, "rb") as handle:
+                    yield str(full), _wrap(handle)
+
+
+def _zip_sources(path: Path) -> Iterator[tuple[str, io.TextIOBase]]:
+    with zipfile.ZipFile(path) as archive:
+        for info in sorted(archive.infolist(), key=lambda i: i.filename):
+            if not info.is_dir() and _is_text_member(info.filename):
+                with archive.open(info) as handle:
+                    yield info.filename, _checked(handle, f"{path}: {info.filename}")
+
+
+def _tar_sources(path: Path) -> Iterator[tuple[str, io.TextIOBase]]:
+    with stream_tar(path) as archive:
+        for member in archive:
+            if member.isfile() and _is_text_member(member.name):
+                handle = archive.extractfile(member)
+                if handle is not None:
+                    yield member.name, _checked(handle, f"{path}: {member.name}")
+
+
+def iter_pieces(stream: io.TextIOBase, max_chars: int = PIECE_CHARS,
+                line_at_a_time: bool = False) -> Iterator[tuple[str, bool]]:
     """Yield ``(text, ends_line)``: whole lines without their newline, except that a line longer
     than ``max_chars`` comes in several pieces split at a space or punctuation where possible
-    (``ends_line`` is False for all but its last piece)."""
+    (``ends_line`` is False for all but its last piece). ``line_at_a_time`` reads line by line
+    (for someone typing: a line is yielded as soon as it is entered) instead of in chunks."""
+    read = stream.readline if line_at_a_time else stream.read
     pending = ""
     while True:
-        chunk = stream.read(max_chars)
+        chunk = read(max_chars)
         if not chunk:
             break
         pending += chunk
@@ -157,11 +203,12 @@ def _split_point(text: str, limit: int) -> int:
     return limit
 
 
-def iter_corpus_pieces(path: Path, max_chars: int = PIECE_CHARS) -> Iterator[tuple[str, bool]]:
+def iter_corpus_pieces(path: Path, max_chars: int = PIECE_CHARS,
+                       line_at_a_time: bool = False) -> Iterator[tuple[str, bool]]:
     """Pieces of every text source in a corpus; each source ends with a line end."""
     for _name, stream in open_text_streams(path):
         last_ended = True
-        for piece, ends in iter_pieces(stream, max_chars):
+        for piece, ends in iter_pieces(stream, max_chars, line_at_a_time):
             last_ended = ends
             yield piece, ends
         if not last_ended:

@@ -5,7 +5,7 @@ Sources:
 
 - ``imdb`` (the registered dataset), an aclImdb directory or an aclImdb tarball: the
   ``train`` or ``test`` split, ``pos/`` and ``neg/`` review files (``unsup/`` is skipped).
-  Tarballs are read as a stream (``tarfile`` mode ``r|*``), never extracted.
+  Tarballs are read as a stream (:func:`textlab.data.archive.stream_tar`), never extracted.
 - a CSV file with a header naming ``label`` and ``review`` columns (ChnSentiCorp, waimai_10k,
   online_shopping_10_cats with its extra ``cat`` column), or a zip holding such a CSV.
   UTF-8 with invalid bytes replaced; malformed rows are skipped and counted.
@@ -17,14 +17,13 @@ import csv
 import io
 import os
 import sys
-import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
-from textlab.data.archive import is_tar, is_zip
-from textlab.data.corpus import resolve_corpus
+from textlab.data.archive import is_tar, is_zip, stream_tar
+from textlab.data.corpus import DAMAGED, checked_reader, resolve_corpus
 from textlab.errors import DataError, UsageError
 
 SPLITS = ("train", "test")
@@ -105,7 +104,7 @@ def _iter_aclimdb(path: Path, split: str, stats: ReadStats) -> Iterator[tuple[st
                         raise DataError(f"cannot read {folder / name}: {exc.strerror or exc}") from exc
         return
     try:
-        with tarfile.open(path, mode="r|*") as archive:
+        with stream_tar(path) as archive:
             for member in archive:
                 if not member.isfile():
                     continue
@@ -115,7 +114,7 @@ def _iter_aclimdb(path: Path, split: str, stats: ReadStats) -> Iterator[tuple[st
                 handle = archive.extractfile(member)
                 if handle is not None:
                     yield _decode(handle.read()), label
-    except (tarfile.TarError, EOFError, OSError) as exc:
+    except (*DAMAGED, OSError) as exc:
         raise DataError(f"{path}: damaged or unreadable archive ({exc})") from exc
 
 
@@ -129,6 +128,10 @@ def _aclimdb_root(path: Path, split: str) -> Path:
 # --------------------------------------------------------------------------- CSV
 
 
+def _csv_text(binary) -> io.TextIOWrapper:
+    return io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline="")
+
+
 def _open_csv_text(path: Path) -> Iterator[io.TextIOBase]:
     if is_zip(path):
         try:
@@ -137,40 +140,51 @@ def _open_csv_text(path: Path) -> Iterator[io.TextIOBase]:
                 if not members:
                     raise DataError(f"{path}: the zip holds no .csv file")
                 with archive.open(members[0]) as handle:
-                    yield io.TextIOWrapper(handle, encoding="utf-8-sig", errors="replace", newline="")
+                    yield _csv_text(checked_reader(handle, f"{path}: {members[0]}"))
         except (zipfile.BadZipFile, EOFError) as exc:
             raise DataError(f"{path}: damaged zip archive ({exc})") from exc
     elif str(path).lower().endswith(".gz"):
         import gzip
 
         with gzip.open(path, "rb") as handle:
-            yield io.TextIOWrapper(handle, encoding="utf-8-sig", errors="replace", newline="")
+            yield _csv_text(checked_reader(handle, str(path)))
     else:
         try:
             with open(path, "rb") as handle:
-                yield io.TextIOWrapper(handle, encoding="utf-8-sig", errors="replace", newline="")
+                yield _csv_text(handle)
         except OSError as exc:
             raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
+def _next_row(reader) -> list[str]:
+    """The reader's next row, read with a field limit that holds a whole review (the csv
+    module's limit is process-wide: it is set for this read only, then restored)."""
+    previous = csv.field_size_limit(min(sys.maxsize, _FIELD_LIMIT))
+    try:
+        return next(reader)
+    finally:
+        csv.field_size_limit(previous)
+
+
 def _iter_csv(path: Path, stats: ReadStats) -> Iterator[tuple[str, int]]:
-    csv.field_size_limit(min(sys.maxsize, _FIELD_LIMIT))
     for stream in _open_csv_text(path):
         reader = csv.reader(stream)
         try:
-            header = next(reader, None)
+            header = _next_row(reader)
+        except StopIteration:
+            header = None
         except csv.Error as exc:
             raise DataError(f"{path}: not a readable CSV ({exc})") from exc
         if header is None:
             raise DataError(f"{path} is empty")
         columns = [h.strip().lower() for h in header]
         if "label" not in columns or "review" not in columns:
-            raise DataError(f"{path}: expected a header with 'label' and 'review' columns, found {header[:5]}")
+            raise DataError(f"{path}: expected a header with 'label' and 'review' columns, found {[h[:40] for h in header[:5]]}")
         label_at, review_at = columns.index("label"), columns.index("review")
         width = len(columns)
         while True:
             try:
-                row = next(reader)
+                row = _next_row(reader)
             except StopIteration:
                 break
             except csv.Error as exc:

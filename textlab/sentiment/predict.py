@@ -12,7 +12,9 @@ from __future__ import annotations
 import io
 import json
 import multiprocessing
+import os
 import queue
+import signal
 import sys
 import threading
 import warnings
@@ -127,6 +129,9 @@ _worker_router: Router | None = None
 
 def _init_worker() -> None:
     torch.set_num_threads(1)  # one core per worker process
+    # Ctrl-C reaches the whole process group: the parent stops the pool; a worker that raised
+    # KeyboardInterrupt itself would only print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _score_in_worker(texts: list[str]) -> list[float | None]:
@@ -209,13 +214,29 @@ def _reader(stream: TextIO, lines: "queue.Queue[str | None]") -> None:
         lines.put(None)
 
 
+def _start_reader(stream: TextIO, lines: "queue.Queue[str | None]") -> None:
+    """Start the reader thread with SIGINT and SIGTERM blocked in it, so that the kernel hands
+    them to the main thread: one delivered to the reader would leave the main thread waiting
+    for the next line (Ctrl-C would do nothing until then)."""
+    thread = threading.Thread(target=_reader, args=(stream, lines), daemon=True, name="textlab-stdin")
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: signals only reach the main thread anyway
+        thread.start()
+        return
+    stops = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, stops)  # a new thread inherits this thread's mask
+    try:
+        thread.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def stdin_batches(stream: TextIO, batch_size: int, pause_seconds: float = 0.05) -> Iterator[list[str] | None]:
     """Batches of up to ``batch_size`` lines. A batch is handed on when it is full or when the
     input pauses (then followed by ``None``, a flush marker), so a result appears as soon as its
-    line has arrived. A bounded queue between
-    the reader thread and the model keeps memory constant on an endless stream."""
+    line has arrived (someone typing gets an answer per line). A bounded queue between the
+    reader thread and the model keeps memory constant on an endless stream."""
     lines: "queue.Queue[str | None]" = queue.Queue(maxsize=4 * batch_size)
-    threading.Thread(target=_reader, args=(stream, lines), daemon=True).start()
+    _start_reader(stream, lines)
     while True:
         first = lines.get()
         if first is None:
@@ -239,10 +260,25 @@ def stdin_batches(stream: TextIO, batch_size: int, pause_seconds: float = 0.05) 
 
 
 def text_stdin() -> TextIO:
-    buffer = getattr(sys.stdin, "buffer", None)
-    if buffer is None:
-        return sys.stdin
-    return io.TextIOWrapper(buffer, encoding="utf-8", errors="replace", newline=None)
+    """Standard input as text (UTF-8, bad bytes replaced, universal newlines) for the reader
+    thread of :func:`stdin_batches`.
+
+    It reads a duplicate of the descriptor through its own unbuffered file object: a thread
+    blocked in ``sys.stdin.buffer.read`` holds that object's lock, and when Ctrl-C ends the
+    program the interpreter's final flush of stdin cannot take it (``Fatal Python error:
+    _enter_buffered_busy``). A raw file object has no lock."""
+    try:
+        fd = os.dup(sys.stdin.fileno())
+    except (AttributeError, OSError, ValueError):  # no descriptor (an in-memory stdin) or none at all
+        if sys.stdin is None:
+            return io.StringIO("")
+        buffer = getattr(sys.stdin, "buffer", None)
+        if buffer is None:
+            return sys.stdin
+        return io.TextIOWrapper(buffer, encoding="utf-8", errors="replace", newline=None)
+    stream = io.TextIOWrapper(io.FileIO(fd, "r", closefd=True), encoding="utf-8", errors="replace", newline=None)
+    stream._CHUNK_SIZE = 1 << 16  # each read is one system call: take a pipe's worth at a time
+    return stream
 
 
 def predict_stream(results: Iterable[tuple[list[str], list[float | None]]], as_json: bool, out: TextIO) -> int:

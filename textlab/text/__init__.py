@@ -7,11 +7,12 @@ from textlab.text.tokenize import (
     strip_html,
     tokenize_line,
     tokenize_lines,
+    tokenize_pieces,
     tokenize_stream,
 )
 from textlab.text.vocab import PAD, UNK, Vocab
 
 __all__ = [
     "LANGS", "PAD", "UNK", "TokenizerOptions", "Vocab", "detect_lang", "strip_html",
-    "tokenize_line", "tokenize_lines", "tokenize_stream",
+    "tokenize_line", "tokenize_lines", "tokenize_pieces", "tokenize_stream",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import multiprocessing
 import re
+import signal
 from collections import deque
 from dataclasses import dataclass
 from functools import lru_cache
@@ -130,7 +131,7 @@ def tokenize_line(text: str, options: TokenizerOptions = TokenizerOptions()) -> 
 
 # --------------------------------------------------------------------------- parallel stream
 
-_worker_options: TokenizerOptions | None = None
+_worker_options: TokenizerOptions | None = None  # set in each worker process by the pool's initializer
 BLOCK_CHARS = 1 << 20
 # jieba is ~10x slower per character than the English regexp: smaller blocks keep both workers busy
 # on a few-MB file (a 2.5 MB novel in 1 MB blocks left one worker idle for a third of the run).
@@ -140,11 +141,18 @@ BLOCK_CHARS_CJK = 1 << 17
 def _init_worker(options: TokenizerOptions) -> None:
     global _worker_options
     _worker_options = options
+    # Ctrl-C reaches the whole process group: the parent stops the pool; a worker that raised
+    # KeyboardInterrupt itself would only print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _tokenize_block(block: list[str]) -> list[str]:
-    options = _worker_options or TokenizerOptions()
+def tokenize_block(block: list[str], options: TokenizerOptions) -> list[str]:
+    """Space-joined tokens of each line of ``block``."""
     return [" ".join(tokenize_line(line, options)) for line in block]
+
+
+def _tokenize_in_worker(block: list[str]) -> list[str]:
+    return tokenize_block(block, _worker_options or TokenizerOptions())
 
 
 def _blocks(lines: Iterable[str], block_chars: int) -> Iterator[list[str]]:
@@ -169,24 +177,24 @@ def tokenize_stream(
     """Tokenize lines in order, yielding one block (a list of space-joined token strings,
     one per input line) at a time.
 
-    Input smaller than one block, ``lang=none`` and ``workers=1`` run in this process;
-    otherwise blocks go to a pool of worker processes, at most ``2 * workers`` in flight.
+    Input smaller than one block, ``lang=none`` and ``workers=1`` run in this process (a block
+    is yielded as soon as it is read: ``block_chars=1`` answers line by line); otherwise
+    blocks go to a pool of worker processes, at most ``2 * workers`` in flight.
     """
     workers = default_workers() if workers is None else max(1, workers)
     if block_chars is None:
         block_chars = BLOCK_CHARS if options.lang in ("en", "none") else BLOCK_CHARS_CJK
     blocks = _blocks(lines, block_chars)
+    if workers == 1 or options.lang == "none":
+        for block in blocks:
+            yield tokenize_block(block, options)
+        return
     first = next(blocks, None)
     if first is None:
         return
     second = next(blocks, None)
-    if second is None or workers == 1 or options.lang == "none":
-        _init_worker(options)
-        yield _tokenize_block(first)
-        if second is not None:
-            yield _tokenize_block(second)
-            for block in blocks:
-                yield _tokenize_block(block)
+    if second is None:
+        yield tokenize_block(first, options)
         return
     if options.lang in ("zh", "auto"):
         _jieba()  # load the dictionary once; forked workers inherit it
@@ -197,7 +205,7 @@ def tokenize_stream(
     with context.Pool(workers, initializer=_init_worker, initargs=(options,)) as pool:
         pending: deque = deque()
         for block in _chain(first, second, blocks):
-            pending.append(pool.apply_async(_tokenize_block, (block,)))
+            pending.append(pool.apply_async(_tokenize_in_worker, (block,)))
             if len(pending) >= 2 * workers:
                 yield pending.popleft().get()
         while pending:
@@ -215,3 +223,35 @@ def tokenize_lines(lines: Iterable[str], options: TokenizerOptions = TokenizerOp
     for block in tokenize_stream(lines, options, workers):
         for joined in block:
             yield joined.split()
+
+
+def tokenize_pieces(
+    pieces: Iterable[tuple[str, bool]],
+    options: TokenizerOptions = TokenizerOptions(),
+    workers: int | None = None,
+    block_chars: int | None = None,
+) -> Iterator[str]:
+    """Tokenized text of ``(piece, ends_line)`` pairs as :func:`textlab.data.iter_corpus_pieces`
+    reads them, block by block: one line of space-separated tokens per input line, the pieces
+    of an overlong line joined again by single spaces. The concatenation of what it yields is
+    the whole output."""
+    line_ends: deque[bool] = deque()
+
+    def texts() -> Iterator[str]:
+        for piece, ends in pieces:
+            line_ends.append(ends)
+            yield piece
+
+    need_space = False
+    for block in tokenize_stream(texts(), options, workers, block_chars):
+        parts: list[str] = []
+        for tokens in block:
+            if tokens:
+                if need_space:
+                    parts.append(" ")
+                parts.append(tokens)
+                need_space = True
+            if line_ends.popleft():
+                parts.append("\n")
+                need_space = False
+        yield "".join(parts)

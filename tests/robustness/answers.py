@@ -1,0 +1,145 @@
+"""What a correct answer looks like, for the robustness tests.
+
+A command either succeeds (exit 0, and the caller then checks its output) or refuses with
+exactly one line ``textlab: error: ...`` at the end of stderr and a non-zero exit. An
+``internal error`` line is a crash that the CLI caught: never a correct answer.
+
+The oracles below read input the way textlab documents it (UTF-8 with invalid bytes replaced,
+a leading BOM dropped, CR and CRLF turned into LF) and compute the expected result from the
+library's one-line tokenizer, so that a whole command is checked against its smallest part.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from pathlib import Path
+
+
+def error_line(result, what) -> str | None:
+    """None when the command succeeded; else its single error line (checked)."""
+    stderr = result.stderr or ""
+    assert "Traceback" not in stderr and "Fatal Python error" not in stderr, (what, stderr[-1500:])
+    if result.exit_code == 0:
+        assert "textlab: error" not in stderr, (what, stderr[-800:])
+        return None
+    lines = stderr.strip().splitlines()
+    assert lines and lines[-1].startswith("textlab: error: "), (what, result.exit_code, stderr[-800:])
+    assert sum(line.startswith("textlab: error") for line in lines) == 1, (what, stderr[-800:])
+    assert "internal error" not in lines[-1], (what, lines[-1])
+    return lines[-1]
+
+
+def refused(result, what, *fragments: str, code: int | None = None) -> str:
+    """Assert a one-line refusal that says one of ``fragments`` (case-insensitive)."""
+    line = error_line(result, what)
+    assert line is not None, (what, "succeeded, expected a refusal", result.stdout[-500:])
+    assert any(f.lower() in line.lower() for f in fragments), (what, line, fragments)
+    if code is not None:
+        assert result.exit_code == code, (what, result.exit_code, line)
+    return line
+
+
+def succeeded(result, what) -> None:
+    line = error_line(result, what)
+    assert line is None, (what, line)
+
+
+def usage_error_for(result, what, option: str) -> str:
+    """The one-line refusal of a bad value for ``option`` (exit 2, naming the option)."""
+    return refused(result, what, f"'{option}'", code=2)
+
+
+# --------------------------------------------------------------------------- oracles
+
+
+def decode(data: bytes) -> str:
+    """Bytes as textlab reads a text file: UTF-8 (BOM dropped, bad bytes replaced), LF lines."""
+    text = data.decode("utf-8", errors="replace")
+    text = text.removeprefix("\ufeff")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def text_lines(data: bytes) -> list[str]:
+    """Input lines without their line ends (a last line without a newline still counts)."""
+    text = decode(data)
+    lines = text.split("\n")
+    return lines[:-1] if text.endswith("\n") or not text else lines
+
+
+def tokenized(data: bytes, lang: str = "auto", lowercase: bool = True) -> list[str]:
+    """One string of space-separated tokens per input line."""
+    from textlab.text import TokenizerOptions, tokenize_line
+
+    options = TokenizerOptions(lang=lang, lowercase=lowercase)
+    return [" ".join(tokenize_line(line, options)) for line in text_lines(data)]
+
+
+def token_counts(data: bytes, lang: str = "auto") -> Counter:
+    counter: Counter = Counter()
+    for line in tokenized(data, lang):
+        counter.update(line.split())
+    return counter
+
+
+def check_tokenize_output(stdout: str, data: bytes, lang: str = "auto", lowercase: bool = True) -> None:
+    wanted = tokenized(data, lang, lowercase)
+    assert stdout == "".join(line + "\n" for line in wanted), (data[:200], stdout[:500])
+
+
+def check_vocab_tsv(path: Path, counts: Counter, size: int | None = None, min_count: int = 1) -> None:
+    """A vocabulary file: ``<unk>`` first (counting the tokens left out), then the kept words
+    with their exact counts, most frequent first, ties alphabetical."""
+    lines = path.read_text(encoding="utf-8").split("\n")
+    assert lines[-1] == "", "the file ends with a newline"
+    rows = [line.split("\t") for line in lines[:-1]]
+    assert all(len(row) == 2 and row[0] and row[1].isdigit() for row in rows), rows[:5]
+    kept = sorted(((w, c) for w, c in counts.items() if c >= min_count and w != "<unk>"), key=lambda wc: (-wc[1], wc[0]))
+    if size is not None:
+        kept = kept[:size]
+    unk = sum(counts.values()) - sum(c for _, c in kept)
+    assert [(w, int(c)) for w, c in rows] == [("<unk>", unk)] + kept
+
+
+def check_model_dir(path: Path, *files: str) -> dict:
+    """A saved model directory: its card (returned) and the files every model has."""
+    assert path.is_dir(), path
+    for name in ("config.json", "weights.safetensors", *files):
+        assert (path / name).is_file() and (path / name).stat().st_size > 0, (path, name)
+    card = json.loads((path / "config.json").read_text())
+    assert isinstance(card, dict) and card.get("kind"), card
+    return card
+
+
+def check_word2vec_model(path: Path, words: set[str] | None = None) -> None:
+    """A loadable word2vec model with finite vectors (and, when given, exactly ``words``)."""
+    import numpy as np
+
+    from textlab.w2v.keyed_vectors import load_keyed_vectors
+
+    assert check_model_dir(path, "vocab.tsv")["kind"] == "word2vec"
+    vectors = load_keyed_vectors(str(path))
+    assert np.isfinite(vectors.vectors).all()
+    if words is not None:
+        assert set(vectors.words) == words
+
+
+def check_charlm_model(path: Path, alphabet: set[str] | None = None) -> None:
+    from textlab.charlm.saving import load_charlm
+
+    assert check_model_dir(path)["kind"] == "charlm"
+    _model, codec, _card = load_charlm(path, "cpu")
+    if alphabet is not None:
+        assert set(codec.alphabet) == alphabet
+
+
+def check_ranked(rows: list, exclude: set[str], vocabulary: set[str], k: int, low: float, high: float) -> None:
+    """Query results: ``min(k, available)`` distinct vocabulary words (query words excluded)
+    with finite scores in ``[low, high]``, best first."""
+    words = [row["word"] for row in rows]
+    scores = [row["score"] for row in rows]
+    assert len(words) == len(set(words)) == min(k, len(vocabulary - exclude)), (rows, k)
+    assert set(words) <= vocabulary - exclude, (words, exclude)
+    assert all(isinstance(s, float) and math.isfinite(s) and low - 1e-5 <= s <= high + 1e-5 for s in scores), scores
+    assert scores == sorted(scores, reverse=True), scores
