@@ -104,12 +104,18 @@ def int8_scales_shape(buckets: int) -> tuple[int]:
     return (-(-buckets // INT8_BLOCK),)
 
 
-def flatten(bags: Sequence[np.ndarray], pin: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """(flat ids, offsets) as EmbeddingBag takes them; in page-locked memory with ``pin`` (for
-    an asynchronous copy to a CUDA device)."""
+def flat_arrays(bags: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(flat ids, offsets) as int64 host arrays."""
     sizes = np.fromiter((len(b) for b in bags), dtype=np.int64, count=len(bags))
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     flat = np.concatenate(bags).astype(np.int64) if len(bags) else np.zeros(0, dtype=np.int64)
+    return flat, offsets
+
+
+def flatten(bags: Sequence[np.ndarray], pin: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """(flat ids, offsets) as EmbeddingBag takes them; in page-locked memory with ``pin`` (for
+    an asynchronous copy to a CUDA device)."""
+    flat, offsets = flat_arrays(bags)
     return pinned(torch.from_numpy(flat), pin), pinned(torch.from_numpy(offsets), pin)
 
 
@@ -220,10 +226,9 @@ def _steps(bags, labels, order: np.ndarray, batch_size: int, pin: bool):
     """CPU side of each step: (flat ids, offsets, the distinct ids touched, targets, reviews)."""
     labels = np.asarray(labels, dtype=np.float32)
     for index in np.array_split(order, max(1, len(bags) // batch_size)):
-        flat, offsets = flatten([bags[i] for i in index], pin)
-        touched = torch.from_numpy(np.unique(flat.numpy()))  # sorted distinct ids, as torch.unique gives
-        targets = torch.from_numpy(labels[index])
-        yield flat, offsets, pinned(touched, pin), pinned(targets, pin), len(index)
+        flat, offsets = flat_arrays([bags[i] for i in index])
+        touched = np.unique(flat)  # sorted distinct ids, as torch.unique gives (here: no device sync)
+        yield tuple(pinned(torch.from_numpy(a), pin) for a in (flat, offsets, touched, labels[index])) + (len(index),)
 
 
 def _epoch(model, optimizer, bags, labels, settings, generator, bar, stop, deadline, device) -> str:
@@ -284,7 +289,7 @@ def train_linear(bags: Sequence[np.ndarray], labels: Sequence[int], valid_bags: 
                 model.weight.weight.zero_()
                 model.bias.zero_()
             model.ratio = ratio
-            optimizer = torch.optim.Adam(model.parameters(), lr=rate)
+            optimizer = torch.optim.Adam(model.parameters(), lr=rate, fused=(device.type == "cuda") or None)
             history = runs[rate] = []
             for epoch in range(settings.epochs):
                 outcome = _epoch(model, optimizer, bags, labels, settings, generator, bar, stop, rate_deadline, device)

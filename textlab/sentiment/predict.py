@@ -202,6 +202,12 @@ def _encode_in_worker(texts: list[str]) -> tuple[list[EncodedLine | None], list[
     return encoded, mismatched
 
 
+def inference_workers(on_cpu: bool) -> int:
+    """Worker processes by default: one per core on the CPU (they score too); on CUDA one per
+    core but one (this process scores on the device), so tokenizing keeps up with the GPU."""
+    return default_workers() if on_cpu else max(1, default_workers(cap=64) - 1)
+
+
 def parallel_probabilities(router: Router, batches: Iterable[list[str] | None], workers: int | None = None,
                            in_flight: int | None = None) -> Iterator[tuple[list[str], list[float | None]]]:
     """``(batch, probabilities)`` in input order. On the CPU, batches are tokenized and scored
@@ -212,7 +218,7 @@ def parallel_probabilities(router: Router, batches: Iterable[list[str] | None], 
     ``workers < 2`` (or no fork) everything runs in this process."""
     global _worker_router
     on_cpu = router.on_cpu()
-    workers = (default_workers() if on_cpu else max(1, default_workers(cap=64) - 1)) if workers is None else workers
+    workers = inference_workers(on_cpu) if workers is None else workers
     if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
         for batch in batches:
             if batch is not None:

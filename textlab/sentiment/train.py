@@ -383,14 +383,18 @@ def neural_phase(model: SentimentModel, optimizer: torch.optim.Optimizer, prepar
                                          bar, stop, time_used, out_of_time)
             if outcome == "stopped":
                 return outcome
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)  # once per epoch: the steps' time, not their launches
             started = time.perf_counter()
+            train_seconds = started - epoch_start[0]
             logits = predict_logits(model, valid, device)
             valid_seconds[0] = time.perf_counter() - started
             valid_accuracy, valid_loss = accuracy(logits, valid.labels), log_loss(logits, valid.labels)
             bar.update(valid_acc=round(valid_accuracy, 4))
         partial = progress.step < len(batches)
         progress.history.append({"epoch": epoch + 1, "valid_accuracy": round(valid_accuracy, 4),
-                                 "valid_loss": round(valid_loss, 4), "partial": partial})
+                                 "valid_loss": round(valid_loss, 4), "partial": partial,
+                                 "train_seconds": round(train_seconds, 2), "valid_seconds": round(valid_seconds[0], 2)})
         progress.epoch_logits.append(logits)
         note = " (time limit reached mid-epoch)" if partial else ""
         console.print(f"epoch {epoch + 1}: validation accuracy {valid_accuracy:.4f}, loss {valid_loss:.4f}{note}")
@@ -597,19 +601,26 @@ def train_sentiment(dataset: str, config: SentimentConfig, settings: TrainSettin
             raise TrainingInterrupted(f"training interrupted; checkpoint saved in {ckpt}; resume with: "
                                       f"{resume_command(latest, dataset, output)}", signum)
 
+        seconds = {"prepare": round(clock.used() - clock.used_before, 2)}  # this run's stages
         with graceful_stop() as stop:
             if model.linear is not None and ngram is None:
+                started = clock.used()
                 ngram = ngram_phase(model, prepared, settings, clock, stop, device)
                 if ngram is None:
                     checkpoint_and_stop(stop.signum)
+                seconds["ngram_branch"] = round(clock.used() - started, 2)
+            started = clock.used()
             outcome = neural_phase(model, optimizer, prepared, settings, progress, clock, stop, device)
             if outcome == "stopped":
                 checkpoint_and_stop(stop.signum)
+            seconds["neural"] = round(clock.used() - started, 2)
+        started = clock.used()
         mixed = mix_stage(model, prepared, progress, ngram)
         metrics = mixed["metrics"]
         calibration, calibration_report = calibrate_stage(model, prepared, mixed["valid_logits"], settings.seed, device)
+        seconds["mix_and_calibration"] = round(clock.used() - started, 2)
         metrics.update({"best_epoch": progress.best_epoch, "history": progress.history,
-                        "train_minutes": round(clock.used() / 60, 2), "device": str(device),
+                        "train_minutes": round(clock.used() / 60, 2), "device": str(device), "seconds": seconds,
                         "valid_ece": calibration_report["valid_ece"]})
         if ngram is not None:
             metrics["ngram_branch_history"] = ngram["history"]
