@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from textlab.sentiment.model import SentimentConfig
-from textlab.sentiment.train import TrainSettings, train_sentiment
 
 EN_POS = ["a wonderful moving film", "great acting and a lovely story", "i loved it brilliant",
           "excellent superb and fun", "the best movie this year amazing", "beautiful and touching"]
@@ -37,15 +36,6 @@ def write_csv(path: Path, pos: list[str], neg: list[str], n: int = 200, joiner: 
 def tiny_config(lang: str) -> SentimentConfig:
     return SentimentConfig(lang=lang, vocab_size=1000, embed_dim=16, hidden=16, max_len=40, head_len=10,
                            bag_buckets=1000, bag_dim=8, dropout=0.1, ngram_branch_buckets=1 << 14)
-
-
-@pytest.fixture(scope="module")
-def en_model(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("en")
-    data = write_csv(root / "en.csv", EN_POS, EN_NEG)
-    settings = TrainSettings(epochs=25, batch_size=32, learning_rate=5e-3, warmup_steps=5, seed=1, device="cpu")
-    train_sentiment(str(data), tiny_config("en"), settings, root / "model")
-    return root / "model"
 
 
 def run(cli, *args, input=None):

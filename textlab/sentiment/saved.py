@@ -50,12 +50,12 @@ class LoadedModel:
 def save_sentiment(path: Path, model: SentimentModel, vocab: Vocab, data: dict, metrics: dict,
                    command: str = "", extra: dict | None = None, force: bool = False,
                    extra_files: dict[str, bytes] | None = None, calibration: Calibration | None = None) -> Path:
-    tensors = {k: (v.to(STORAGE_DTYPE) if v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    tensors = {k: (v.to(STORAGE_DTYPE) if v.is_floating_point() else v).cpu() for k, v in model.state_dict().items()}
     storage: dict = {"weights_dtype": "float16"}
     if calibration is not None:
         storage["calibration"] = calibration.to_dict()
     if model.linear is not None:  # the n-gram table is most of the bytes: int8 with block scales
-        tensors[LINEAR_TABLE], tensors[LINEAR_SCALES] = quantize_int8(model.linear.weight.weight)
+        tensors[LINEAR_TABLE], tensors[LINEAR_SCALES] = (t.cpu() for t in quantize_int8(model.linear.weight.weight))
         storage["ngram_table"] = f"int8, one float32 scale per {INT8_BLOCK} weights"
     card = ModelCard(kind=KIND, config=model.config.to_dict(), data=data, metrics=metrics, command=command,
                      extra={**storage, **(extra or {})})
