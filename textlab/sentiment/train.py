@@ -1,4 +1,6 @@
-"""Training a sentiment model, in named stages (:func:`train_sentiment` runs them in order):
+"""Training a sentiment model, in named stages (:func:`train_sentiment` runs them in order,
+after :func:`plan_run` has settled what a ``--resume`` continues and :func:`start_or_restore`
+has built or restored the model):
 
 1. :func:`prepare`: read the train split, hold out the validation part (or read
    ``--valid-data``), tokenize, build the vocabulary on the training part, encode both parts;
@@ -10,7 +12,8 @@
 4. :func:`mix_stage`: the logit mix fitted on the validation part, or one part alone when it
    scores higher there (the saved model is never worse on validation than its best part);
 5. :func:`calibrate_stage`: the temperature of :mod:`textlab.sentiment.calibrate`;
-6. :func:`save_stage`: the model directory, its card and ``curve.png`` (every part per epoch).
+6. :func:`save_stage`: the model directory, its card and ``curve.png`` (every part per epoch);
+   stages 4-6 run in :func:`finish`.
 
 ``--max-minutes`` bounds the whole job (preparing counts; each part trains at least one batch),
 ``--epochs`` bounds every part (the n-gram branch trains at most that many epochs per rate).
@@ -532,14 +535,111 @@ def resume_command(command: str, dataset: str, output: Path) -> str:
     return f"textlab train-sentiment {dataset} <same options> -o {output} --resume"
 
 
-def resumed_settings(saved: dict, given: dict, ckpt: Path) -> tuple[TrainSettings, dict]:
-    """The checkpoint's settings with the changeable options given again applied (the shared
-    rule of :mod:`textlab.resume`; anything else that differs is refused, named)."""
+@dataclass
+class Run:
+    """What this run trains: the options as given, or the checkpoint's with the changeable
+    options given again applied (the shared rule of :mod:`textlab.resume`)."""
+
+    dataset: str
+    config: SentimentConfig
+    settings: TrainSettings
+    pretrained_w2v: str | None
+    options: dict  # by train-sentiment option name (saved in the checkpoint)
+    command: str  # the command that started the run
+    resumes: list  # {"command", "applied"} per resumed run
+    saved: dict | None  # the checkpoint resumed from
+
+
+def plan_run(dataset: str, config: SentimentConfig, settings: TrainSettings, pretrained_w2v: str | None,
+             command: str, resume: bool, given: dict | None, ckpt: Path) -> Run:
+    options = run_options(dataset, config, settings, pretrained_w2v)
+    if not resume:
+        return Run(str(dataset), config, settings, pretrained_w2v, options, command, [], None)
+    saved = load_checkpoint(ckpt)
     if "options" not in saved or "settings" not in saved:
         raise DataError(f"{ckpt} was written by an older textlab; start again without --resume")
-    applied = reconcile(saved["options"], given, RESUME_CHANGEABLE, where=f"the checkpoint {ckpt}", flags=OPTION_FLAGS)
-    settings = TrainSettings(**{**saved["settings"], **applied})
-    return settings, applied
+    applied = reconcile(saved["options"], options if given is None else given, RESUME_CHANGEABLE,
+                        where=f"the checkpoint {ckpt}", flags=OPTION_FLAGS)
+    if applied:
+        console.print("resuming with " + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in applied.items()))
+    return Run(saved["options"]["dataset"], SentimentConfig(**saved["config"]),
+               TrainSettings(**{**saved["settings"], **applied}), saved["options"]["pretrained_w2v"],
+               {**saved["options"], **applied}, saved["command"],
+               [*saved["resumes"], {"command": command, "applied": applied}], saved)
+
+
+@dataclass
+class TrainingState:
+    """Everything a checkpoint holds besides the run's options."""
+
+    model: SentimentModel
+    optimizer: torch.optim.Optimizer
+    progress: NeuralProgress
+    ngram: dict | None  # the n-gram phase's result, once it has run
+    w2v: dict | None  # what --pretrained-w2v initialised
+
+
+def start_or_restore(prepared: Prepared, run: Run, device: torch.device) -> TrainingState:
+    """A fresh model (its embedding from --pretrained-w2v, on the CPU before it moves to the
+    device), or the checkpoint's model, optimizer, RNG states and progress."""
+    model = SentimentModel(prepared.config)
+    w2v = None
+    if run.pretrained_w2v and run.saved is None:
+        w2v = init_embedding(model.embedding, prepared.vocab, run.pretrained_w2v)
+        console.print(f"embedding initialised from {w2v['model']}: {w2v['covered']:,} of {len(prepared.vocab):,} words")
+    model.to(device)
+    state = TrainingState(model, make_optimizer(model, run.settings), NeuralProgress(), None, w2v)
+    saved = run.saved
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        state.optimizer.load_state_dict(saved["optimizer"])
+        set_rng_state(saved["rng"])
+        if device.type == "cuda" and saved.get("cuda_rng"):  # dropout on the GPU draws from these
+            torch.cuda.set_rng_state_all(list(saved["cuda_rng"]))
+        state.progress, state.ngram, state.w2v = NeuralProgress.from_checkpoint(saved["neural"]), saved["ngram"], saved["w2v"]
+        if state.ngram is not None:
+            state.ngram["valid_logits"] = np.asarray(state.ngram["valid_logits"], dtype=np.float32)
+        console.print(f"resuming at epoch {state.progress.epoch + 1}, batch {state.progress.step}"
+                      if state.ngram is not None or model.linear is None else "resuming: the n-gram branch starts again")
+    return state
+
+
+def checkpoint_and_stop(ckpt: Path, run: Run, prepared: Prepared, state: TrainingState, clock: Clock,
+                        device: torch.device, output: Path, signum: int | None) -> None:
+    """Save everything ``--resume`` needs, then raise :class:`TrainingInterrupted`."""
+    save_checkpoint(ckpt, {
+        "options": run.options, "config": asdict(prepared.config), "settings": asdict(run.settings),
+        "command": run.command, "resumes": run.resumes, "vocab": prepared.vocab.to_tsv(), "w2v": state.w2v,
+        "elapsed": clock.used(), "ngram": state.ngram, "neural": asdict(state.progress),
+        "model": state.model.state_dict(), "optimizer": state.optimizer.state_dict(), "rng": rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else None})
+    latest = run.resumes[-1]["command"] if run.resumes else run.command
+    raise TrainingInterrupted(f"training interrupted; checkpoint saved in {ckpt}; resume with: "
+                              f"{resume_command(latest, run.dataset, output)}", signum)
+
+
+def finish(output: Path, run: Run, prepared: Prepared, state: TrainingState, clock: Clock, seconds: dict,
+           device: torch.device, force: bool) -> dict:
+    """Stages 4-6: mix, calibrate, save. Returns the card's metrics."""
+    started = clock.used()
+    model, progress, ngram = state.model, state.progress, state.ngram
+    mixed = mix_stage(model, prepared, progress, ngram)
+    metrics = mixed["metrics"]
+    calibration, report = calibrate_stage(model, prepared, mixed["valid_logits"], run.settings.seed, device)
+    seconds["mix_and_calibration"] = round(clock.used() - started, 2)
+    metrics.update({"best_epoch": progress.best_epoch, "history": progress.history,
+                    "train_minutes": round(clock.used() / 60, 2), "device": str(device), "seconds": seconds,
+                    "valid_ece": report["valid_ece"]})
+    if ngram is not None:
+        metrics["ngram_branch_history"] = ngram["history"]
+        console.print(f"n-gram branch {metrics['ngram_branch_valid_accuracy']:.4f}, neural "
+                      f"{metrics['neural_valid_accuracy']:.4f}, saved model {metrics['valid_accuracy']:.4f} "
+                      f"(validation accuracy; {metrics['mix_choice']} {metrics['mix']})")
+    prepared.data["pretrained_w2v"] = state.w2v
+    curve = training_curve(progress, ngram, prepared, metrics, f"sentiment: {Path(run.dataset).name}")
+    extra = {"training": asdict(run.settings), **({"resumed": run.resumes} if run.resumes else {})}
+    save_stage(output, model, prepared, metrics, calibration, report, curve, run.command, extra, force)
+    return metrics
 
 
 def train_sentiment(dataset: str, config: SentimentConfig, settings: TrainSettings, output: Path,
@@ -553,87 +653,33 @@ def train_sentiment(dataset: str, config: SentimentConfig, settings: TrainSettin
     output = Path(output)
     check_writable_target(output, force, "model")
     ckpt = checkpoint_dir_for(output)
-    saved = load_checkpoint(ckpt) if resume else None
-    options = run_options(dataset, config, settings, pretrained_w2v)
-    resumes: list = []  # {"command", "applied"} per resumed run
-    if saved is not None:
-        settings, applied = resumed_settings(saved, options if given is None else given, ckpt)
-        options, resumes = {**saved["options"], **applied}, [*saved["resumes"], {"command": command, "applied": applied}]
-        command = saved["command"]
-        dataset, pretrained_w2v = saved["options"]["dataset"], saved["options"]["pretrained_w2v"]
-        config = SentimentConfig(**saved["config"])
-        if applied:
-            console.print("resuming with " + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in applied.items()))
-    seed_everything(settings.seed)
-    device = pick_device(settings.device)
-    clock = Clock(0.0 if saved is None else float(saved["elapsed"]), settings.max_minutes)
-    with torch_threads(settings.threads, device):
-        prepared = prepare(dataset, config, settings, pretrained_w2v if saved is None else None,
-                           None if saved is None else saved["vocab"])
-        if saved is not None and asdict(prepared.config) != saved["config"]:
+    run = plan_run(dataset, config, settings, pretrained_w2v, command, resume, given, ckpt)
+    seed_everything(run.settings.seed)
+    device = pick_device(run.settings.device)
+    clock = Clock(0.0 if run.saved is None else float(run.saved["elapsed"]), run.settings.max_minutes)
+    with torch_threads(run.settings.threads, device):
+        prepared = prepare(run.dataset, run.config, run.settings, run.pretrained_w2v if run.saved is None else None,
+                           None if run.saved is None else run.saved["vocab"])
+        if run.saved is not None and asdict(prepared.config) != run.saved["config"]:
             raise DataError(f"{ckpt}: the data no longer gives the model the checkpoint describes; "
                             "start again without --resume")
-        model = SentimentModel(prepared.config)
-        w2v_info = None if saved is None else saved["w2v"]
-        if pretrained_w2v and saved is None:  # on the CPU, before the model moves to the device
-            w2v_info = init_embedding(model.embedding, prepared.vocab, pretrained_w2v)
-            console.print(f"embedding initialised from {w2v_info['model']}: {w2v_info['covered']:,} of "
-                          f"{len(prepared.vocab):,} words")
-        model.to(device)
-        optimizer = make_optimizer(model, settings)
-        progress, ngram = NeuralProgress(), None
-        if saved is not None:
-            model.load_state_dict(saved["model"])
-            optimizer.load_state_dict(saved["optimizer"])
-            set_rng_state(saved["rng"])
-            progress, ngram = NeuralProgress.from_checkpoint(saved["neural"]), saved["ngram"]
-            if ngram is not None:
-                ngram["valid_logits"] = np.asarray(ngram["valid_logits"], dtype=np.float32)
-            console.print(f"resuming at epoch {progress.epoch + 1}, batch {progress.step}"
-                          if ngram is not None or model.linear is None else "resuming: the n-gram branch starts again")
-
-        def checkpoint_and_stop(signum):
-            save_checkpoint(ckpt, {"options": options, "config": asdict(prepared.config), "settings": asdict(settings),
-                                   "command": command, "resumes": resumes, "vocab": prepared.vocab.to_tsv(), "w2v": w2v_info,
-                                   "elapsed": clock.used(), "ngram": ngram, "neural": asdict(progress),
-                                   "model": model.state_dict(), "optimizer": optimizer.state_dict(), "rng": rng_state()})
-            latest = resumes[-1]["command"] if resumes else command
-            raise TrainingInterrupted(f"training interrupted; checkpoint saved in {ckpt}; resume with: "
-                                      f"{resume_command(latest, dataset, output)}", signum)
-
+        state = start_or_restore(prepared, run, device)
         seconds = {"prepare": round(clock.used() - clock.used_before, 2)}  # this run's stages
         with graceful_stop() as stop:
-            if model.linear is not None and ngram is None:
+            if state.model.linear is not None and state.ngram is None:
                 started = clock.used()
-                ngram = ngram_phase(model, prepared, settings, clock, stop, device)
-                if ngram is None:
-                    checkpoint_and_stop(stop.signum)
+                state.ngram = ngram_phase(state.model, prepared, run.settings, clock, stop, device)
+                if state.ngram is None:
+                    checkpoint_and_stop(ckpt, run, prepared, state, clock, device, output, stop.signum)
                 seconds["ngram_branch"] = round(clock.used() - started, 2)
             started = clock.used()
-            outcome = neural_phase(model, optimizer, prepared, settings, progress, clock, stop, device)
+            outcome = neural_phase(state.model, state.optimizer, prepared, run.settings, state.progress, clock, stop,
+                                   device)
             if outcome == "stopped":
-                checkpoint_and_stop(stop.signum)
+                checkpoint_and_stop(ckpt, run, prepared, state, clock, device, output, stop.signum)
             seconds["neural"] = round(clock.used() - started, 2)
-        started = clock.used()
-        mixed = mix_stage(model, prepared, progress, ngram)
-        metrics = mixed["metrics"]
-        calibration, calibration_report = calibrate_stage(model, prepared, mixed["valid_logits"], settings.seed, device)
-        seconds["mix_and_calibration"] = round(clock.used() - started, 2)
-        metrics.update({"best_epoch": progress.best_epoch, "history": progress.history,
-                        "train_minutes": round(clock.used() / 60, 2), "device": str(device), "seconds": seconds,
-                        "valid_ece": calibration_report["valid_ece"]})
-        if ngram is not None:
-            metrics["ngram_branch_history"] = ngram["history"]
-            console.print(f"n-gram branch {metrics['ngram_branch_valid_accuracy']:.4f}, neural "
-                          f"{metrics['neural_valid_accuracy']:.4f}, saved model {metrics['valid_accuracy']:.4f} "
-                          f"(validation accuracy; {metrics['mix_choice']} {metrics['mix']})")
-        prepared.data["pretrained_w2v"] = w2v_info
-        curve = training_curve(progress, ngram, prepared, metrics, f"sentiment: {Path(str(dataset)).name}")
-        extra = {"training": asdict(settings)}
-        if resumes:
-            extra["resumed"] = resumes
-        save_stage(output, model, prepared, metrics, calibration, calibration_report, curve, command, extra, force)
+        metrics = finish(output, run, prepared, state, clock, seconds, device, force)
     shutil.rmtree(ckpt, ignore_errors=True)
-    return {"path": str(output), "valid_accuracy": metrics["valid_accuracy"], "best_epoch": progress.best_epoch,
+    return {"path": str(output), "valid_accuracy": metrics["valid_accuracy"], "best_epoch": state.progress.best_epoch,
             "train": len(prepared.train), "valid": len(prepared.valid), "vocab_size": len(prepared.vocab),
             "minutes": metrics["train_minutes"], "valid_ece": metrics["valid_ece"]}
