@@ -139,3 +139,19 @@ def test_gpu_check_runs_on_cpu():
                 "scoring_reviews_per_second"):
         assert result[key] > 0, key
     assert 0.0 <= result["valid_ece"] <= 1.0 and result["goal_reviews_per_second"] == 20_000
+
+
+def test_the_gpu_pipeline_order_on_the_cpu(en_model, monkeypatch):
+    """The CUDA path of parallel_probabilities (workers encode, this process scores what is
+    ready in one go) run on the CPU: same answers, input order, flush markers kept."""
+    from textlab.sentiment.predict import Predictor, Router, parallel_probabilities
+    from textlab.sentiment.saved import load_sentiment
+
+    router = Router({"en": Predictor(load_sentiment(en_model))})
+    lines = [EN_POS[i % len(EN_POS)] if i % 3 else EN_NEG[i % len(EN_NEG)] for i in range(90)]
+    expected = router.probabilities(lines)
+    batches = [lines[:7], None, lines[7:40], lines[40:41], None, lines[41:]]
+    monkeypatch.setattr(Router, "on_cpu", lambda self: False)
+    out = list(parallel_probabilities(router, iter(batches), workers=2, in_flight=2))
+    assert [batch for batch, _ in out] == [b for b in batches if b is not None]
+    np.testing.assert_allclose([p for _, ps in out for p in ps], expected, atol=1e-6)
