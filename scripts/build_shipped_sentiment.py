@@ -231,6 +231,7 @@ def recalibrate(lang: str, work: Path) -> dict:
 
     from textlab.sentiment.data import EncodedReviews, encode_reviews, tokenize_texts
     from textlab.sentiment.linear import accuracy
+    from textlab.atomic import atomic_write_text
     from textlab.sentiment.config import OLD_FIELD_NAMES
     from textlab.sentiment.saved import load_sentiment
     from textlab.sentiment.train import Prepared, calibrate_stage, predict_logits
@@ -250,9 +251,12 @@ def recalibrate(lang: str, work: Path) -> dict:
     calibration, report = calibrate_stage(loaded.model, prepared, logits, card["extra"]["training"]["seed"],
                                           loaded.model.mix.device)
     test_data = IMDB if lang == "en" else chinese_split(work)[2]
-    before = evaluate_once(destination, test_data)
-    staging = work / f"{lang}-calibrated"
-    shutil.copytree(destination, staging)
+    uncalibrated, staging = work / f"{lang}-uncalibrated", work / f"{lang}-calibrated"
+    for copy in (uncalibrated, staging):
+        shutil.copytree(destination, copy)
+    plain = {**card, "extra": {k: v for k, v in card["extra"].items() if k != "calibration"}}
+    atomic_write_text(uncalibrated / "config.json", json.dumps(plain, indent=2, ensure_ascii=False) + "\n")
+    before = evaluate_once(uncalibrated, test_data)  # (re-runnable: "before" never uses a stored calibration)
     card["config"] = {OLD_FIELD_NAMES.get(k, k): v for k, v in card["config"].items()}
     renamed = {"ngram_valid_accuracy": "ngram_branch_valid_accuracy", "ngram_best_epoch": "ngram_branch_best_epoch",
                "ngram_learning_rate": "ngram_branch_learning_rate"}
@@ -260,7 +264,7 @@ def recalibrate(lang: str, work: Path) -> dict:
     card["extra"]["calibration"] = calibration.to_dict()
     card["extra"]["calibration_fit"] = {**report, "by": "scripts/build_shipped_sentiment.py recalibrate "
                                         "(validation part rebuilt, weights unchanged)"}
-    (staging / "config.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    atomic_write_text(staging / "config.json", json.dumps(card, indent=2, ensure_ascii=False) + "\n")
     after = evaluate_once(staging, test_data)
     if after["accuracy"] != before["accuracy"]:
         raise SystemExit(f"{lang}: test accuracy moved from {before['accuracy']} to {after['accuracy']}")
@@ -268,7 +272,7 @@ def recalibrate(lang: str, work: Path) -> dict:
                             "valid_ece": report["valid_ece"]})
     card["extra"]["calibration_fit"]["test"] = {"before": before, "after": after,
                                                 "load_average": round(os.getloadavg()[0], 1)}
-    card_path.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    atomic_write_text(card_path, json.dumps(card, indent=2, ensure_ascii=False) + "\n")
     return {"lang": lang, "calibration": calibration.to_dict(), "test_before": before, "test_after": after,
             "valid_ece_before": report["valid_ece_before"], "valid_ece": report["valid_ece"],
             "snippet_ece_before": report["snippet_ece_before"], "snippet_ece": report["snippet_ece"],
