@@ -10,12 +10,17 @@ from typing import Annotated, Literal, Optional
 import typer
 
 from textlab.cli.app import app, echo_json
-from textlab.cli.options import Device, Force, JsonOutput, ModelName, OutputModel, Resume, Seed
+from textlab.cli.options import Device, Force, JsonOutput, OutputModel, Resume, Seed
 from textlab.sentiment.config import SPECIALS, SentimentConfig, TrainSettings
 
 SentimentLang = Annotated[
     Literal["en", "zh", "auto"],
     typer.Option("--lang", help="en (nltk regexp tokens), zh (jieba), auto (by script)."),
+]
+SentimentModelName = Annotated[
+    Optional[str],
+    typer.Option("--model", "-m", help="Model name, directory, shipped:en or shipped:zh (default: for each line, your "
+                                       "newest model of its language, else the shipped one)."),
 ]
 MODEL = SentimentConfig  # class attributes: the defaults
 TRAIN = TrainSettings
@@ -114,7 +119,7 @@ def _scorer(model: str | None, lang: str, device: str):
 @app.command("sentiment")
 def sentiment_command(
     texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to classify; none = read stdin, one per line.")] = None,
-    model: ModelName = None,
+    model: SentimentModelName = None,
     json_output: JsonOutput = False,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=100_000, help="Lines scored together.")] = 256,
     lang: SentimentLang = "auto",
@@ -142,7 +147,7 @@ def sentiment_command(
 @app.command("eval-sentiment")
 def eval_sentiment_command(
     data: Annotated[str, typer.Argument(help="imdb, an aclImdb directory or tarball (test split), or a label,review CSV.")],
-    model: ModelName = None,
+    model: SentimentModelName = None,
     json_output: JsonOutput = False,
     lang: SentimentLang = "auto",
     device: Device = "auto",
