@@ -1,6 +1,7 @@
 """Benchmark `textlab sentiment` end to end: N reviews of a labelled set, one per line, piped
 through the command (stdin to stdout, as a user would); prints ONE JSON line with accuracy,
-reviews/s (wall clock of the whole command, start-up included), and model load time.
+reviews/s (wall clock of the whole command, start-up included), model load time, the CPU model
+and the load average before and after (other jobs may share the cores).
 
     python scripts/bench_sentiment.py ../shared/data/aclImdb_v1-text.tar.gz --split test --n 5000
     python scripts/bench_sentiment.py /tmp/chnsenticorp_heldout.csv --model shipped:zh
@@ -20,6 +21,26 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+
+def cpu_model() -> str:
+    """The CPU's model name (lscpu, else /proc/cpuinfo) and whether it has AVX-512 BF16 / AMX."""
+    name = ""
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        name = next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")), "")
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    flags = ""
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+        name = name or next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines()
+                             if line.startswith("model name")), "")
+        flags = next((line.split(":", 1)[1] for line in cpuinfo.splitlines() if line.startswith("flags")), "")
+    except OSError:
+        pass
+    extras = [flag for flag in ("avx512_bf16", "amx_bf16") if f" {flag}" in f" {flags} "]
+    return name + (f" ({', '.join(extras)})" if extras else "")
 
 
 def main() -> None:
@@ -48,7 +69,8 @@ def main() -> None:
     chosen = choose_models(args.model, "auto")
     load_seconds = max(load_sentiment(path).load_seconds for path in chosen.values())
 
-    command = [sys.executable, "-m", "textlab", "sentiment", "--batch-size", str(args.batch_size)]
+    load_before = os.getloadavg()[0]
+    command = [sys.executable, "-m", "textlab", "sentiment", "--batch-size", str(args.batch_size), "--device", "cpu"]
     if args.model:
         command += ["--model", args.model]
     with tempfile.TemporaryDirectory() as tmp:
@@ -71,7 +93,8 @@ def main() -> None:
         "reviews_per_second": round(len(labels) / seconds, 1), "seconds": round(seconds, 2),
         "cpu_seconds": round(cpu_seconds, 2), "reviews_per_cpu_second": round(len(labels) / cpu_seconds, 1),
         "model_load_seconds": round(load_seconds, 3), "models": {k: str(v) for k, v in chosen.items()},
-        "cpu_count": os.cpu_count(), "load_average": round(os.getloadavg()[0], 1),
+        "cpu_count": os.cpu_count(), "cpu": cpu_model(), "load_average_before": round(load_before, 2),
+        "load_average": round(os.getloadavg()[0], 2),
         "note": "wall clock incl. process start; cpu_seconds = user+sys of the command and its workers; "
                 "other jobs may share the CPU (see load_average)",
     }))

@@ -18,6 +18,15 @@ zh: ChnSentiCorp hotel reviews: every 5th row is held out (never trained on or c
     Its embedding starts from word vectors that `textlab train-w2v --lang zh` learns from the
     review texts of all the Chinese CSVs minus every held-out text (labels unused).
     --no-w2v skips the word2vec step (random embedding init) for either language.
+
+    python scripts/build_shipped_sentiment.py recalibrate all
+
+recalibrate: fit the calibration (textlab.sentiment.calibrate) of the shipped models without
+    retraining them: rebuild the same validation part deterministically (en: the seed-1 tenth of
+    the aclImdb train split; zh: the ChnSentiCorp rows of chinese_split), check that the model
+    scores exactly its recorded validation accuracy there, fit the temperature on it and on
+    snippets of it, write it into the card (weights unchanged; old card field names renamed),
+    and measure test accuracy and ECE before and after with `textlab eval-sentiment`.
 """
 
 from __future__ import annotations
@@ -197,6 +206,79 @@ def finalize_shipped() -> None:
             item.chmod(0o644)
 
 
+def validation_part(lang: str, card: dict, work: Path) -> tuple[list[str], list[int]]:
+    """The validation part the shipped model was chosen on, rebuilt the way training built it."""
+    from textlab.sentiment.train import read_labelled, split_indices
+
+    if lang == "en":
+        texts, labels, _ = read_labelled(str(IMDB), "train")
+        training = card["extra"]["training"]
+        _, valid_idx = split_indices(len(texts), training["valid_fraction"], training["seed"])
+        return [texts[i] for i in valid_idx], [labels[i] for i in valid_idx]
+    _, valid_csv, _, _ = chinese_split(work)
+    texts, labels, _ = read_labelled(str(valid_csv), "train")
+    return texts, labels
+
+
+def evaluate_once(model: Path, data: Path) -> dict:
+    result = json.loads(textlab("eval-sentiment", "--model", str(model), str(data), "--json", "--device", "cpu"))
+    return {"accuracy": round(result["accuracy"], 4), "ece": round(result["ece"], 4), "n": result["n"]}
+
+
+def recalibrate(lang: str, work: Path) -> dict:
+    """Fit and store the shipped model's calibration (see the module docstring)."""
+    import numpy as np
+
+    from textlab.sentiment.data import EncodedReviews, encode_reviews, tokenize_texts
+    from textlab.sentiment.linear import accuracy
+    from textlab.atomic import atomic_write_text
+    from textlab.sentiment.config import OLD_FIELD_NAMES
+    from textlab.sentiment.saved import load_sentiment
+    from textlab.sentiment.train import Prepared, calibrate_stage, predict_logits
+
+    destination = TARGET / lang
+    card_path = destination / "config.json"
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    loaded = load_sentiment(destination)
+    texts, labels = validation_part(lang, card, work)
+    tokens = list(tokenize_texts(texts, loaded.config.lang))
+    valid = encode_reviews(tokens, range(len(tokens)), labels, loaded.encoder)
+    logits = predict_logits(loaded.model, valid, loaded.model.mix.device, with_ngram_branch=True)
+    if abs(accuracy(logits, labels) - card["metrics"]["valid_accuracy"]) > 1e-4:
+        raise SystemExit(f"{lang}: the rebuilt validation part scores {accuracy(logits, labels):.4f}, the card says "
+                         f"{card['metrics']['valid_accuracy']}: not the part the model was chosen on")
+    prepared = Prepared(loaded.config, loaded.encoder.vocab, EncodedReviews(), valid, tokens, {})
+    calibration, report = calibrate_stage(loaded.model, prepared, logits, card["extra"]["training"]["seed"],
+                                          loaded.model.mix.device)
+    test_data = IMDB if lang == "en" else chinese_split(work)[2]
+    uncalibrated, staging = work / f"{lang}-uncalibrated", work / f"{lang}-calibrated"
+    for copy in (uncalibrated, staging):
+        shutil.copytree(destination, copy)
+    plain = {**card, "extra": {k: v for k, v in card["extra"].items() if k != "calibration"}}
+    atomic_write_text(uncalibrated / "config.json", json.dumps(plain, indent=2, ensure_ascii=False) + "\n")
+    before = evaluate_once(uncalibrated, test_data)  # (re-runnable: "before" never uses a stored calibration)
+    card["config"] = {OLD_FIELD_NAMES.get(k, k): v for k, v in card["config"].items()}
+    renamed = {"ngram_valid_accuracy": "ngram_branch_valid_accuracy", "ngram_best_epoch": "ngram_branch_best_epoch",
+               "ngram_learning_rate": "ngram_branch_learning_rate"}
+    card["metrics"] = {renamed.get(k, k): v for k, v in card["metrics"].items()}
+    card["extra"]["calibration"] = calibration.to_dict()
+    card["extra"]["calibration_fit"] = {**report, "by": "scripts/build_shipped_sentiment.py recalibrate "
+                                        "(validation part rebuilt, weights unchanged)"}
+    atomic_write_text(staging / "config.json", json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+    after = evaluate_once(staging, test_data)
+    if after["accuracy"] != before["accuracy"]:
+        raise SystemExit(f"{lang}: test accuracy moved from {before['accuracy']} to {after['accuracy']}")
+    card["metrics"].update({"test_ece": after["ece"], "test_ece_before_calibration": before["ece"],
+                            "valid_ece": report["valid_ece"]})
+    card["extra"]["calibration_fit"]["test"] = {"before": before, "after": after,
+                                                "load_average": round(os.getloadavg()[0], 1)}
+    atomic_write_text(card_path, json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+    return {"lang": lang, "calibration": calibration.to_dict(), "test_before": before, "test_after": after,
+            "valid_ece_before": report["valid_ece_before"], "valid_ece": report["valid_ece"],
+            "snippet_ece_before": report["snippet_ece_before"], "snippet_ece": report["snippet_ece"],
+            "valid_accuracy": round(float(np.mean((logits > 0) == np.asarray(labels))), 4)}
+
+
 def build(lang: str, minutes: float, epochs: int, work: Path, keep_better: bool = False,
           from_model: Path | None = None, w2v_init: bool = True) -> dict:
     """Train (or take ``from_model``, a model trained by `textlab train-sentiment` on the same
@@ -225,6 +307,7 @@ def build(lang: str, minutes: float, epochs: int, work: Path, keep_better: bool 
     card_path = model / "config.json"
     card = json.loads(card_path.read_text(encoding="utf-8"))
     card["metrics"].update({"test_accuracy": round(result["accuracy"], 4), "test_f1": round(result["f1"], 4),
+                            "test_ece": round(result["ece"], 4),
                             "test_n": result["n"], "test_data": info.get("test") or info.get("heldout")})
     card["data"].update(info)
     if w2v_info is not None:
@@ -260,8 +343,11 @@ def build(lang: str, minutes: float, epochs: int, work: Path, keep_better: bool 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("lang", choices=["en", "zh", "all", "finalize"],
-                        help="finalize: only normalise the cards and file modes of the shipped models")
+    parser.add_argument("lang", choices=["en", "zh", "all", "finalize", "recalibrate"],
+                        help="finalize: only normalise the cards and file modes of the shipped models; "
+                             "recalibrate: only fit their calibration (see below)")
+    parser.add_argument("which", nargs="?", choices=["en", "zh", "all"], default="all",
+                        help="with recalibrate: which shipped model(s)")
     parser.add_argument("--minutes", type=float, default=None, help="training time limit per model "
                         f"(default: {DEFAULTS['en'][0]:g} for en, {DEFAULTS['zh'][0]:g} for zh)")
     parser.add_argument("--epochs", type=int, default=None,
@@ -275,6 +361,13 @@ def main() -> None:
                         help="random embedding init (skip the in-domain train-w2v step)")
     args = parser.parse_args()
     if args.lang == "finalize":
+        finalize_shipped()
+        return
+    if args.lang == "recalibrate":
+        sys.path.insert(0, str(REPO))
+        with tempfile.TemporaryDirectory(prefix="textlab-shipped-") as tmp:
+            for lang in (["en", "zh"] if args.which == "all" else [args.which]):
+                print(json.dumps(recalibrate(lang, Path(tmp))), flush=True)
         finalize_shipped()
         return
     with tempfile.TemporaryDirectory(prefix="textlab-shipped-") as tmp:

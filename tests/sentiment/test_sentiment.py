@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from textlab.sentiment.model import SentimentConfig
-from textlab.sentiment.train import TrainSettings, train_sentiment
 
 EN_POS = ["a wonderful moving film", "great acting and a lovely story", "i loved it brilliant",
           "excellent superb and fun", "the best movie this year amazing", "beautiful and touching"]
@@ -36,16 +35,7 @@ def write_csv(path: Path, pos: list[str], neg: list[str], n: int = 200, joiner: 
 
 def tiny_config(lang: str) -> SentimentConfig:
     return SentimentConfig(lang=lang, vocab_size=1000, embed_dim=16, hidden=16, max_len=40, head_len=10,
-                           ngram_buckets=1000, ngram_dim=8, dropout=0.1, linear_buckets=1 << 14)
-
-
-@pytest.fixture(scope="module")
-def en_model(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("en")
-    data = write_csv(root / "en.csv", EN_POS, EN_NEG)
-    settings = TrainSettings(epochs=25, batch_size=32, learning_rate=5e-3, warmup_steps=5, seed=1, device="cpu")
-    train_sentiment(str(data), tiny_config("en"), settings, root / "model")
-    return root / "model"
+                           bag_buckets=1000, bag_dim=8, dropout=0.1, ngram_branch_buckets=1 << 14)
 
 
 def run(cli, *args, input=None):
@@ -94,7 +84,7 @@ def test_chinese_goes_through_jieba(cli, tmp_path, monkeypatch):
     vocab = (tmp_path / "zh" / "vocab.tsv").read_text(encoding="utf-8")
     assert "\n房间\t" in vocab and "\n服务\t" in vocab  # words, not characters
     card = json.loads((tmp_path / "zh" / "config.json").read_text(encoding="utf-8"))
-    assert card["config"]["linear_units"] == "words+chars"  # the n-gram branch also sees characters
+    assert card["config"]["ngram_branch_units"] == "words+chars"  # the n-gram branch also sees characters
     out = run(cli, "sentiment", "--model", str(tmp_path / "zh"), input="服务很好，非常满意\n房间很脏，非常失望\n").stdout
     assert out.splitlines()[0].startswith("positive") and out.splitlines()[1].startswith("negative")
 
@@ -106,7 +96,7 @@ def test_explicit_validation_set(cli, tmp_path):
         "--embed-dim", "8", "--hidden", "8", "--max-len", "20", "--linear-buckets", "4096", "-o", str(tmp_path / "m"))
     card = json.loads((tmp_path / "m" / "config.json").read_text(encoding="utf-8"))
     assert (card["data"]["train"], card["data"]["valid"]) == (100, 14)  # every training row kept
-    assert card["data"]["valid_data"] == str(valid) and card["config"]["linear_units"] == "words"
+    assert card["data"]["valid_data"] == str(valid) and card["config"]["ngram_branch_units"] == "words"
     missing = cli("train-sentiment", str(data), "--valid-data", str(tmp_path / "nope.csv"), "-o", str(tmp_path / "x"))
     assert missing.exit_code != 0 and "nope.csv" in missing.stderr and "Traceback" not in missing.stderr
     assert not (tmp_path / "x").exists()

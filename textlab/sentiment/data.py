@@ -1,12 +1,12 @@
 """Reviews to tensors: tokenize (textlab.text), build the vocabulary, encode, truncate long
-reviews to head + tail, hash word bigrams for the bag-of-n-grams branch, and cut length-sorted
-batches so that little padding is computed."""
+reviews to head + tail, hash word bigrams for the bag and word/character n-grams for the n-gram
+branch, and cut length-sorted batches so that little padding is computed."""
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
-from typing import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -40,18 +40,27 @@ def build_vocab(token_lists: Iterable[Sequence[str]], size: int) -> Vocab:
     return Vocab.from_counter(counter, size=size, specials=(PAD, UNK))
 
 
+class EncodedText(NamedTuple):
+    """One text as the model reads it."""
+
+    sequence: np.ndarray  # word ids fed to the RNN (at most max_len: head + tail)
+    bag: np.ndarray  # unigram + hashed bigram ids of the bag (empty when the model has none)
+    ngram_branch: np.ndarray | None  # hashed n-gram ids of the n-gram branch (None when it has none)
+    words: int  # tokens in the whole text (the length the calibration's temperature depends on)
+
+
 @dataclass
 class Encoder:
-    """Turns token lists into the model's inputs (word ids, and n-gram ids for the bag)."""
+    """Turns token lists into the model's inputs (word ids, bag ids, n-gram-branch ids)."""
 
     vocab: Vocab
     max_len: int
     head_len: int
-    ngram_buckets: int
+    bag_buckets: int
     bag_max_len: int
-    linear_buckets: int = 0
-    linear_max_n: int = 3
-    linear_units: str = "words"  # words | chars | words+chars
+    ngram_branch_buckets: int = 0
+    ngram_branch_max_n: int = 3
+    ngram_branch_units: str = "words"  # words | chars | words+chars
     char_separator: str = " "  # joins tokens for character n-grams ("" for Chinese)
 
     def ids(self, tokens: Sequence[str]) -> np.ndarray:
@@ -68,53 +77,111 @@ class Encoder:
         tail = self.max_len - self.head_len
         return np.concatenate([ids[: self.head_len], ids[len(ids) - tail :]])
 
-    def ngrams(self, ids: np.ndarray) -> np.ndarray:
+    def bag(self, ids: np.ndarray) -> np.ndarray:
         """Unigram ids plus hashed bigram ids (offset past the vocabulary) of the first
         ``bag_max_len`` words."""
-        if self.ngram_buckets == 0:
+        if self.bag_buckets == 0:
             return np.zeros(0, dtype=np.int64)
         ids = ids[: self.bag_max_len].astype(np.int64)
-        bigrams = (ids[:-1] * BIGRAM_PRIME + ids[1:]) % self.ngram_buckets + len(self.vocab)
+        bigrams = (ids[:-1] * BIGRAM_PRIME + ids[1:]) % self.bag_buckets + len(self.vocab)
         return np.concatenate([ids, bigrams])
 
-    def linear(self, tokens: Sequence[str]) -> np.ndarray | None:
+    def ngram_branch(self, tokens: Sequence[str]) -> np.ndarray | None:
         """Hashed binary n-gram ids for the n-gram branch (None when the model has none)."""
-        if self.linear_buckets <= 0:
+        if self.ngram_branch_buckets <= 0:
             return None
-        return hashed_ngrams(tokens, self.linear_buckets, self.linear_max_n, self.bag_max_len, self.linear_units,
-                             self.char_separator).astype(np.int32)
+        return hashed_ngrams(tokens, self.ngram_branch_buckets, self.ngram_branch_max_n, self.bag_max_len,
+                             self.ngram_branch_units, self.char_separator).astype(np.int32)
 
-    def encode(self, tokens: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    def encode(self, tokens: Sequence[str]) -> EncodedText:
         ids = self.ids(tokens)
-        return self.sequence(ids), self.ngrams(ids), self.linear(tokens)
+        return EncodedText(self.sequence(ids), self.bag(ids), self.ngram_branch(tokens), len(tokens))
+
+
+@dataclass
+class EncodedReviews:
+    """A labelled set, encoded (the training and the validation part)."""
+
+    sequences: list = field(default_factory=list)  # np.int32 arrays (truncated word ids)
+    bags: list = field(default_factory=list)  # np.int64 arrays (bag ids)
+    labels: list = field(default_factory=list)
+    ngram_branch: list = field(default_factory=list)  # np.int32 arrays (n-gram-branch ids) or None
+    words: list = field(default_factory=list)  # tokens per review
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def append(self, encoded: EncodedText, label: int) -> None:
+        self.sequences.append(encoded.sequence)
+        self.bags.append(encoded.bag)
+        self.ngram_branch.append(encoded.ngram_branch)
+        self.words.append(encoded.words)
+        self.labels.append(label)
+
+    def batch(self, index, pin: bool = False) -> "Batch":
+        return collate([self.sequences[i] for i in index], [self.bags[i] for i in index],
+                       [self.labels[i] for i in index], ngram_branch=[self.ngram_branch[i] for i in index],
+                       words=[self.words[i] for i in index], pin=pin)
+
+
+def encode_reviews(token_lists: Sequence[Sequence[str]], indices: Iterable[int], labels: Sequence[int],
+                   encoder: Encoder) -> EncodedReviews:
+    encoded = EncodedReviews()
+    for i in indices:
+        encoded.append(encoder.encode(token_lists[i]), labels[i])
+    return encoded
 
 
 @dataclass
 class Batch:
+    """Rows in descending length order (packing wants it): row ``r`` is item ``order[r]`` of
+    the list given to :func:`collate`."""
+
     ids: torch.Tensor  # [B, T] int64, padded with 0
-    lengths: torch.Tensor  # [B] int64 (CPU, as packing wants)
-    ngrams: tuple[torch.Tensor, torch.Tensor] | None  # flat ids, offsets (EmbeddingBag input)
+    lengths: torch.Tensor  # [B] int64, on the CPU (as packing wants), descending
+    bag: tuple[torch.Tensor, torch.Tensor] | None  # flat ids, offsets (EmbeddingBag input)
     targets: torch.Tensor | None  # [B] float
-    linear: tuple[torch.Tensor, torch.Tensor] | None = None  # n-gram branch: flat ids, offsets
+    ngram_branch: tuple[torch.Tensor, torch.Tensor] | None = None  # flat ids, offsets
+    words: torch.Tensor | None = None  # [B] float32: tokens per text (for the calibration)
+    order: np.ndarray | None = None
 
     def to(self, device: torch.device) -> "Batch":
-        def move(pair):
-            return None if pair is None else (pair[0].to(device), pair[1].to(device))
+        """The tensors on ``device`` (lengths stay on the CPU); asynchronous from pinned memory."""
+        def move(tensor):
+            return None if tensor is None else tensor.to(device, non_blocking=True)
 
-        targets = None if self.targets is None else self.targets.to(device)
-        return Batch(self.ids.to(device), self.lengths, move(self.ngrams), targets, move(self.linear))
+        def move_pair(pair):
+            return None if pair is None else (move(pair[0]), move(pair[1]))
+
+        return Batch(move(self.ids), self.lengths, move_pair(self.bag), move(self.targets),
+                     move_pair(self.ngram_branch), move(self.words), self.order)
+
+
+def pinned(tensor: torch.Tensor, pin: bool) -> torch.Tensor:
+    """``tensor`` in page-locked memory when it is bound for a CUDA device (the copy can then
+    run asynchronously, without a host synchronisation)."""
+    return tensor.pin_memory() if pin else tensor
 
 
 def collate(sequences: Sequence[np.ndarray], bags: Sequence[np.ndarray] | None, labels: Sequence[int] | None,
-            linear: Sequence[np.ndarray] | None = None) -> Batch:
+            ngram_branch: Sequence[np.ndarray | None] | None = None, words: Sequence[int] | None = None,
+            pin: bool = False) -> Batch:
+    """One padded batch, rows sorted by length (longest first); ``pin`` for a CUDA device."""
     lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
-    ids = np.zeros((len(sequences), int(lengths.max())), dtype=np.int64)
-    for row, seq in enumerate(sequences):
-        ids[row, : len(seq)] = seq
-    ngrams = None if bags is None else flatten(bags)
-    targets = None if labels is None else torch.tensor(labels, dtype=torch.float32)
-    linear_pair = None if linear is None or any(b is None for b in linear) else flatten(linear)
-    return Batch(torch.from_numpy(ids), torch.from_numpy(lengths), ngrams, targets, linear_pair)
+    order = np.argsort(-lengths, kind="stable")
+    lengths = lengths[order]
+    ids = np.zeros((len(sequences), int(lengths[0])), dtype=np.int64)
+    for row, item in enumerate(order):
+        ids[row, : lengths[row]] = sequences[item]
+
+    def flat(arrays):
+        return None if arrays is None or any(a is None for a in arrays) else \
+            tuple(pinned(t, pin) for t in flatten([arrays[i] for i in order]))
+
+    targets = None if labels is None else pinned(torch.tensor(np.asarray(labels)[order], dtype=torch.float32), pin)
+    word_counts = None if words is None else pinned(torch.tensor(np.asarray(words)[order], dtype=torch.float32), pin)
+    return Batch(pinned(torch.from_numpy(ids), pin), pinned(torch.from_numpy(lengths), pin), flat(bags), targets,
+                 flat(ngram_branch), word_counts, order)
 
 
 def length_sorted_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Generator | None) -> list[np.ndarray]:

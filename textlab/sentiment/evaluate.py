@@ -1,5 +1,7 @@
-"""Evaluation on a labelled set: accuracy, precision/recall/F1 (positive class, and macro F1)
-and the confusion matrix, streamed in batches (constant memory)."""
+"""Evaluation on a labelled set: accuracy, precision/recall/F1 (positive class, and macro F1),
+the confusion matrix and the expected calibration error of the probabilities (``ece``, 15
+equal-width confidence bins, see :mod:`textlab.sentiment.calibrate`), streamed in batches
+(constant memory)."""
 
 from __future__ import annotations
 
@@ -47,10 +49,12 @@ def evaluate(router, data: str, split: str = "test", batch_size: int = 256, work
              progress: Callable[[int], None] | None = None) -> dict:
     """Score every review of ``data`` (its ``test`` split for aclImdb) and compare with labels.
     ``router`` is a :class:`textlab.sentiment.predict.Router`; scoring runs in parallel processes."""
+    from textlab.sentiment.calibrate import CalibrationBins
     from textlab.sentiment.predict import parallel_probabilities
 
     stats = ReadStats()
     confusion = np.zeros((2, 2), dtype=np.int64)
+    calibration = CalibrationBins()
     pending_labels: deque = deque()
 
     def texts():
@@ -60,13 +64,16 @@ def evaluate(router, data: str, split: str = "test", batch_size: int = 256, work
 
     start = time.perf_counter()
     for batch_texts, probabilities in parallel_probabilities(router, texts(), workers=workers):
-        for p, label in zip(probabilities, pending_labels.popleft()):
+        labels = pending_labels.popleft()
+        for p, label in zip(probabilities, labels):
             predicted = 1 if (p is not None and p >= 0.5) else 0
             confusion[label, predicted] += 1
+        answered = [(p, label) for p, label in zip(probabilities, labels) if p is not None]  # blank reviews: no answer
+        calibration.add([p for p, _ in answered], [label for _, label in answered])
         if progress is not None:
             progress(len(batch_texts))
     seconds = time.perf_counter() - start
     result = metrics_from_confusion(confusion)
-    result.update({"skipped_rows": stats.skipped, "seconds": round(seconds, 2),
+    result.update({"ece": calibration.ece(), "skipped_rows": stats.skipped, "seconds": round(seconds, 2),
                    "reviews_per_second": round(result["n"] / seconds, 1) if seconds else None})
     return result

@@ -14,6 +14,7 @@ A review's logit is ``sum(weight[f] * ratio[f] for f in its n-grams) + bias``.
 
 from __future__ import annotations
 
+import time
 import zlib
 from dataclasses import dataclass
 from typing import Sequence
@@ -33,8 +34,7 @@ def word_hashes(tokens: Sequence[str]) -> np.ndarray:
                        dtype=np.uint64, count=len(tokens))
 
 
-#: what the n-gram branch hashes: word n-grams, character n-grams, or both
-UNITS = ("words", "chars", "words+chars")
+#: (what the branch hashes, ``units``: see ``textlab.sentiment.config.UNITS``)
 _CHAR_SALT = np.uint64(0xC2B2AE3D27D4EB4F)  # keeps character n-grams apart from word n-grams
 
 
@@ -104,12 +104,50 @@ def int8_scales_shape(buckets: int) -> tuple[int]:
     return (-(-buckets // INT8_BLOCK),)
 
 
-def flatten(bags: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-    """(flat ids, offsets) as EmbeddingBag takes them."""
+def flat_arrays(bags: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(flat ids, offsets) as int64 host arrays."""
     sizes = np.fromiter((len(b) for b in bags), dtype=np.int64, count=len(bags))
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     flat = np.concatenate(bags).astype(np.int64) if len(bags) else np.zeros(0, dtype=np.int64)
-    return torch.from_numpy(flat), torch.from_numpy(offsets)
+    return flat, offsets
+
+
+def flatten(bags: Sequence[np.ndarray], pin: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """(flat ids, offsets) as EmbeddingBag takes them; in page-locked memory with ``pin`` (for
+    an asynchronous copy to a CUDA device)."""
+    flat, offsets = flat_arrays(bags)
+    return pinned(torch.from_numpy(flat), pin), pinned(torch.from_numpy(offsets), pin)
+
+
+def pinned(tensor: torch.Tensor, pin: bool) -> torch.Tensor:
+    """``tensor`` in page-locked memory when it is bound for a CUDA device (the copy to the
+    device can then run asynchronously, without a host synchronisation)."""
+    return tensor.pin_memory() if pin else tensor
+
+
+class RunningLoss:
+    """Training losses summed on the device; read (one host synchronisation) only when asked,
+    every ``every`` steps or at the end of an epoch, never per step."""
+
+    def __init__(self, every: int = 50):
+        self.every = every
+        self.total: torch.Tensor | None = None
+        self.steps = 0
+
+    def add(self, loss: torch.Tensor) -> None:
+        self.total = loss.detach() if self.total is None else self.total + loss.detach()
+        self.steps += 1
+
+    def due(self) -> bool:
+        return self.steps >= self.every
+
+    def read(self) -> float | None:
+        """The mean since the last read (None if no step), and start again."""
+        if self.total is None:
+            return None
+        mean = float(self.total) / self.steps
+        self.total, self.steps = None, 0
+        return mean
 
 
 class NgramLinear(nn.Module):
@@ -117,10 +155,13 @@ class NgramLinear(nn.Module):
     weight is ``w[f] * ratio[f]`` (the NB ratio scales the feature; L2 acts on ``w``);
     :meth:`fold_ratio` bakes the product in for saving and inference."""
 
-    def __init__(self, buckets: int):
+    def __init__(self, buckets: int, draw_init: bool = True):
         super().__init__()
-        self.weight = nn.EmbeddingBag(buckets, 1, mode="sum")
-        nn.init.zeros_(self.weight.weight)
+        if draw_init:  # the default init draws from torch's RNG (the model's init sequence relies on it)
+            self.weight = nn.EmbeddingBag(buckets, 1, mode="sum")
+            nn.init.zeros_(self.weight.weight)
+        else:  # zeros without drawing: training the branch leaves torch's RNG where it was
+            self.weight = nn.EmbeddingBag(buckets, 1, mode="sum", _weight=torch.zeros(buckets, 1))
         self.bias = nn.Parameter(torch.zeros(1))
         self.ratio: torch.Tensor | None = None  # set only while training (not saved)
 
@@ -147,7 +188,7 @@ def nb_ratio(bags: Sequence[np.ndarray], labels: Sequence[int], buckets: int, al
 
 @dataclass
 class LinearSettings:
-    epochs: int = 8
+    epochs: int = 8  # per rate; train-sentiment bounds it by --epochs
     batch_size: int = 256
     # tried in turn; the run with the best validation loss is kept. Adam moves every weight a
     # review touches by about the rate, so on a small set a high rate overfits the rare n-grams
@@ -159,70 +200,120 @@ class LinearSettings:
 
 @torch.no_grad()
 def linear_logits(model: NgramLinear, bags: Sequence[np.ndarray], batch_size: int = 1024) -> np.ndarray:
+    """The branch's logits for ``bags`` (on the model's device; one copy back at the end)."""
+    device = model.bias.device
+    pin = device.type == "cuda"
     out = []
     for start in range(0, len(bags), batch_size):
-        flat, offsets = flatten(bags[start: start + batch_size])
-        out.append(model(flat, offsets).numpy())
-    return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+        flat, offsets = flatten(bags[start: start + batch_size], pin)
+        out.append(model(flat.to(device, non_blocking=True), offsets.to(device, non_blocking=True)))
+    return torch.cat(out).float().cpu().numpy() if out else np.zeros(0, dtype=np.float32)
 
 
 def accuracy(logits: np.ndarray, labels: Sequence[int]) -> float:
     return float(((logits > 0).astype(int) == np.asarray(labels)).mean()) if len(logits) else 0.0
 
 
-def _epoch(model, optimizer, bags, targets, settings, generator, bar, stop) -> bool:
-    """One pass over the training reviews; False if ``stop`` was set."""
-    for index in np.array_split(generator.permutation(len(bags)), max(1, len(bags) // settings.batch_size)):
+def log_loss(logits: np.ndarray, labels: Sequence[int]) -> float:
+    """Mean binary cross-entropy of ``logits`` (host arrays)."""
+    if not len(logits):
+        return 0.0
+    return float(F.binary_cross_entropy_with_logits(torch.from_numpy(np.asarray(logits, dtype=np.float32)),
+                                                    torch.tensor(np.asarray(labels), dtype=torch.float32)))
+
+
+def _steps(bags, labels, order: np.ndarray, batch_size: int, pin: bool):
+    """CPU side of each step: (flat ids, offsets, the distinct ids touched, targets, reviews)."""
+    labels = np.asarray(labels, dtype=np.float32)
+    for index in np.array_split(order, max(1, len(bags) // batch_size)):
+        flat, offsets = flat_arrays([bags[i] for i in index])
+        touched = np.unique(flat)  # sorted distinct ids, as torch.unique gives (here: no device sync)
+        yield tuple(pinned(torch.from_numpy(a), pin) for a in (flat, offsets, touched, labels[index])) + (len(index),)
+
+
+def _epoch(model, optimizer, bags, labels, settings, generator, bar, stop, deadline, device) -> str:
+    """One pass over the training reviews: "done", "stopped" (``stop`` set) or "time" (the
+    deadline passed mid-epoch). No host synchronisation per step: the loss is read every
+    ``RunningLoss.every`` steps."""
+    pin = device.type == "cuda"
+    running = RunningLoss()
+    for flat, offsets, touched, targets, size in _steps(bags, labels, generator.permutation(len(bags)),
+                                                        settings.batch_size, pin):
         if stop:
-            return False
-        flat, offsets = flatten([bags[i] for i in index])
-        loss = F.binary_cross_entropy_with_logits(model(flat, offsets), targets[index])
+            return "stopped"
+        flat, offsets, touched, targets = (t.to(device, non_blocking=True) for t in (flat, offsets, touched, targets))
+        loss = F.binary_cross_entropy_with_logits(model(flat, offsets), targets)
         # L2 only on the rows this batch touched, scaled to the whole set: cheap and unbiased
-        touched = model.weight.weight[torch.unique(flat)]
-        loss = loss + settings.weight_decay * touched.pow(2).sum() * len(index) / len(bags)
+        loss = loss + settings.weight_decay * model.weight.weight[touched].pow(2).sum() * size / len(bags)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        bar.update(advance=len(index), loss=loss.item())
-    return True
+        running.add(loss)
+        bar.update(advance=size)
+        if running.due():
+            bar.update(loss=running.read())
+        if deadline is not None and time.perf_counter() >= deadline:
+            return "time"
+    return "done"
 
 
 def train_linear(bags: Sequence[np.ndarray], labels: Sequence[int], valid_bags: Sequence[np.ndarray],
                  valid_labels: Sequence[int], buckets: int, settings: LinearSettings = LinearSettings(),
-                 log=lambda line: None, stop=None) -> tuple[NgramLinear | None, dict]:
-    """Fit the branch on the training reviews once per learning rate; the epoch and rate with the
-    best validation loss are kept. Returns (None, {}) as soon as ``stop`` (a StopRequest) is set."""
+                 log=lambda line: None, stop=None, device: torch.device | str = "cpu",
+                 deadline: float | None = None) -> tuple[NgramLinear | None, dict]:
+    """Fit the branch on the training reviews once per learning rate (``settings.epochs``
+    epochs each); the epoch and rate with the best validation loss are kept. ``deadline`` (a
+    ``time.perf_counter()`` value) bounds the whole search: each rate gets an equal share of
+    the time left when it starts and stops mid-epoch when its share is spent (that partial
+    epoch is validated too). Returns (None, {}) as soon as ``stop`` (a StopRequest) is set.
+
+    The info dict: the chosen rate's ``valid_loss``, ``valid_accuracy``, ``best_epoch``,
+    ``learning_rate``, its per-epoch ``history``, ``valid_logits`` (host array) and
+    ``epochs_run`` per rate."""
     from textlab.runtime import ProgressBar
 
-    ratio = torch.from_numpy(nb_ratio(bags, labels, buckets)).float()
-    targets = torch.tensor(np.asarray(labels), dtype=torch.float32)
-    valid_targets = torch.tensor(np.asarray(valid_labels), dtype=torch.float32)
-    model = NgramLinear(buckets)
-    best = (float("inf"), 0.0, 0, None, 0.0)
+    device = torch.device(device)
+    ratio = torch.from_numpy(nb_ratio(bags, labels, buckets)).float().to(device)
+    model = NgramLinear(buckets, draw_init=False).to(device)
+    best = {"valid_loss": float("inf")}
+    runs: dict[float, list[dict]] = {}
     rates = settings.learning_rates
     with ProgressBar(total=len(rates) * settings.epochs * len(bags), description="n-gram branch", unit="reviews") as bar:
-        for rate in rates:
+        for number, rate in enumerate(rates):
+            rate_deadline = None
+            if deadline is not None:
+                now = time.perf_counter()
+                rate_deadline = now + max(0.0, deadline - now) / (len(rates) - number)
             generator = np.random.default_rng(settings.seed)
             with torch.no_grad():
                 model.weight.weight.zero_()
                 model.bias.zero_()
             model.ratio = ratio
-            optimizer = torch.optim.Adam(model.parameters(), lr=rate)
+            optimizer = torch.optim.Adam(model.parameters(), lr=rate, fused=(device.type == "cuda") or None)
+            history = runs[rate] = []
             for epoch in range(settings.epochs):
-                if not _epoch(model, optimizer, bags, targets, settings, generator, bar, stop):
+                outcome = _epoch(model, optimizer, bags, labels, settings, generator, bar, stop, rate_deadline, device)
+                if outcome == "stopped":
                     return None, {}
                 valid = linear_logits(model, valid_bags)
-                valid_loss = float(F.binary_cross_entropy_with_logits(torch.from_numpy(valid), valid_targets))
-                valid_accuracy = accuracy(valid, valid_labels)
+                valid_loss, valid_accuracy = log_loss(valid, valid_labels), accuracy(valid, valid_labels)
+                partial = outcome == "time"
+                history.append({"epoch": epoch + 1, "valid_accuracy": round(valid_accuracy, 4),
+                                "valid_loss": round(valid_loss, 4), "partial": partial})
                 log(f"n-gram branch, rate {rate:g}, epoch {epoch + 1}: validation accuracy {valid_accuracy:.4f}, "
-                    f"loss {valid_loss:.4f}")
-                if valid_loss < best[0]:
-                    best = (valid_loss, valid_accuracy, epoch + 1,
-                            {k: v.clone() for k, v in model.state_dict().items()}, rate)
-    model.load_state_dict(best[3])
+                    f"loss {valid_loss:.4f}" + (" (its share of the time limit ended mid-epoch)" if partial else ""))
+                if valid_loss < best["valid_loss"]:
+                    best = {"valid_loss": valid_loss, "valid_accuracy": valid_accuracy, "best_epoch": epoch + 1,
+                            "state": {k: v.clone() for k, v in model.state_dict().items()}, "learning_rate": rate,
+                            "valid_logits": valid}
+                if partial:
+                    break
+    model.load_state_dict(best["state"])
     model.fold_ratio()
-    return model, {"valid_loss": round(best[0], 4), "valid_accuracy": round(best[1], 4), "best_epoch": best[2],
-                   "learning_rate": best[4]}
+    return model, {"valid_loss": round(best["valid_loss"], 4), "valid_accuracy": round(best["valid_accuracy"], 4),
+                   "best_epoch": best["best_epoch"], "learning_rate": best["learning_rate"],
+                   "history": runs[best["learning_rate"]], "valid_logits": best["valid_logits"],
+                   "epochs_run": {f"{rate:g}": len(history) for rate, history in runs.items()}}
 
 
 def fit_mix(neural: np.ndarray, ngram: np.ndarray, labels: Sequence[int]) -> torch.Tensor:

@@ -1,11 +1,14 @@
 """Inference: batched probabilities for lists of texts, and streaming over stdin (results are
 printed batch by batch while input is still arriving; memory stays constant).
 
-On CPU, batches are scored in forked worker processes (one torch thread each). Dynamic int8
-quantisation of the LSTM/linear layers is available (``Predictor(quantize=True)``) but off by
-default: it did not speed up scoring (shipped English model, one thread, CPU seconds per 1,000
-IMDb test reviews: 0.18-0.24 float vs 0.21-0.25 int8; 1.0-1.2 vs 0.9-1.1 for a 1x64 BiLSTM
-over 256 words), so it is not worth its rounding."""
+Lines are routed to the model of their language (:class:`Router`). On the CPU, batches are
+tokenized and scored in forked worker processes (one torch thread each). On CUDA the workers
+only tokenize and encode; this process scores large batches on the device, copied from pinned
+memory, with one transfer back per batch of results.
+
+Dynamic int8 quantisation of the LSTM/linear layers is available (``Predictor(quantize=True)``)
+but off by default: measured on the shipped models it scored no faster than float32 on one
+CPU thread, so it is not worth its rounding (the figures are in the README's sentiment table)."""
 
 from __future__ import annotations
 
@@ -19,33 +22,42 @@ import sys
 import threading
 import warnings
 from collections import deque
-from typing import Iterable, Iterator, Sequence, TextIO
+from typing import Callable, Iterable, Iterator, Sequence, TextIO
 
+import numpy as np
 import torch
 
-from textlab.sentiment.data import collate, tokenize_one
+from textlab.sentiment.data import EncodedText, collate, tokenize_one
 from textlab.sentiment.saved import LoadedModel
 from textlab.text import detect_lang
 from textlab.runtime import default_workers
 
 LABELS = ("negative", "positive")
+#: Texts scored together: small on the CPU (worker processes share the cores), large on a GPU.
+CHUNK = {"cpu": 512, "cuda": 4096}
 
 
 class Predictor:
-    """Positive-class probabilities from one loaded model."""
+    """Positive-class probabilities from one loaded model, on ``device`` (default: where the
+    model was loaded). The model moves there on first use, in the process that scores."""
 
-    def __init__(self, loaded: LoadedModel, quantize: bool = False):
+    def __init__(self, loaded: LoadedModel, quantize: bool = False, device: torch.device | str | None = None):
         self.loaded = loaded
         self.lang = loaded.config.lang
         self.encoder = loaded.encoder
-        self.device = next(loaded.model.parameters()).device
+        self.calibration = loaded.calibration
+        self.device = torch.device(device) if device is not None else next(loaded.model.parameters()).device
         self.quantize = quantize and self.device.type == "cpu"
         self._model: torch.nn.Module | None = None  # built on first use (in the process that scores)
 
     @property
+    def name(self) -> str:
+        return self.loaded.name
+
+    @property
     def model(self) -> torch.nn.Module:
         if self._model is None:
-            model = self.loaded.model.eval()
+            model = self.loaded.model.eval().to(self.device)
             if self.quantize:
                 with warnings.catch_warnings():  # torch marks the int8 path as deprecated; it still works
                     warnings.simplefilter("ignore")
@@ -54,29 +66,47 @@ class Predictor:
             self._model = model
         return self._model
 
-    def encode(self, text: str) -> tuple:
-        """(word ids, bag n-gram ids, n-gram-branch ids or None) of one text."""
+    def encode(self, text: str) -> EncodedText:
+        """Word ids, bag ids, n-gram-branch ids and the word count of one text."""
         return self.encoder.encode(tokenize_one(text, self.lang))
 
     @torch.inference_mode()
-    def score(self, encoded: Sequence[tuple]) -> list[float]:
-        batch = collate([e[0] for e in encoded], [e[1] for e in encoded], None,
-                        linear=[e[2] for e in encoded]).to(self.device)
-        logits, _ = self.model(batch.ids, batch.lengths, ngrams=batch.ngrams, linear=batch.linear)
-        return torch.sigmoid(logits).tolist()
+    def launch(self, encoded: Sequence[EncodedText]) -> tuple[torch.Tensor, np.ndarray]:
+        """Start scoring (asynchronous on CUDA): (probabilities on the device in the batch's
+        row order, ``order``: row r is ``encoded[order[r]]``)."""
+        batch = collate([e.sequence for e in encoded], [e.bag for e in encoded], None,
+                        ngram_branch=[e.ngram_branch for e in encoded], words=[e.words for e in encoded],
+                        pin=self.device.type == "cuda").to(self.device)
+        logits, _ = self.model(batch.ids, batch.lengths, bag=batch.bag, ngram_branch=batch.ngram_branch)
+        return torch.sigmoid(self.calibration.apply(logits.float(), batch.words)), batch.order
+
+    def score(self, encoded: Sequence[EncodedText]) -> list[float]:
+        """Probabilities in the order of ``encoded``."""
+        probabilities, order = self.launch(encoded)
+        result = [0.0] * len(encoded)
+        for row, p in zip(order.tolist(), probabilities.tolist()):
+            result[row] = p
+        return result
 
 
-Encoded = tuple  # (model key, word ids, bag ids, n-gram-branch ids) for one line, or None for a blank line
+EncodedLine = tuple  # (model key, EncodedText) for one line, or None for a blank line
 
 
 class Router:
-    """Sends each text to the predictor for its language (``--lang auto`` with the shipped en/zh
-    models), or everything to a single predictor. ``encode`` (tokenizing) and ``score`` (the
-    model, lines of similar length together) are separate steps."""
+    """Sends each text to the predictor for its language (``lang``: ``auto`` detects it per
+    line, ``en``/``zh`` fixes it); ``predictors`` are keyed by the language of their model. A
+    line whose language has no predictor goes to the first one, and the first such line of each
+    language is reported once (:meth:`report`): a model is never applied silently to text in
+    another language. ``encode`` (tokenizing) and ``score`` (the model, lines of similar length
+    together) are separate steps."""
 
-    def __init__(self, predictors: dict[str, Predictor], lang: str = "auto"):
+    def __init__(self, predictors: dict[str, Predictor], lang: str = "auto",
+                 warn: Callable[[str], None] | None = None):
         self.predictors = predictors
         self.lang = lang
+        self.warn = warn
+        self.mismatched: set[str] = set()  # languages seen without a model of their own, not yet reported
+        self.reported: set[str] = set()
 
     def warm_up(self) -> None:
         """Load the English tokenizer (a slow first import). jieba stays lazy: it loads its
@@ -88,34 +118,63 @@ class Router:
     def on_cpu(self) -> bool:
         return all(p.device.type == "cpu" for p in self.predictors.values())
 
-    def pick(self, text: str) -> str:
-        if len(self.predictors) == 1:
-            return next(iter(self.predictors))
-        lang = detect_lang(text) if self.lang == "auto" else self.lang
-        return lang if lang in self.predictors else next(iter(self.predictors))
+    def describe(self) -> str:
+        """One line: which model answers for which language."""
+        from textlab.store import SHIPPED_PREFIX
 
-    def encode(self, texts: Sequence[str]) -> list[Encoded | None]:
-        result: list[Encoded | None] = []
+        def who(p: Predictor) -> str:
+            return p.name if p.name.startswith(SHIPPED_PREFIX) else f"{p.name} (user model)"
+
+        return "sentiment: " + ", ".join(f"{lang} -> {who(p)}" for lang, p in self.predictors.items())
+
+    def pick(self, text: str) -> str:
+        lang = detect_lang(text) if self.lang == "auto" else self.lang
+        if lang in self.predictors:
+            return lang
+        if lang not in self.reported:
+            self.mismatched.add(lang)
+        return next(iter(self.predictors))
+
+    def report(self) -> None:
+        """Warn once per language about lines answered by a model of another language."""
+        for lang in sorted(self.mismatched - self.reported):
+            key = next(iter(self.predictors))
+            message = (f"sentiment: warning: {lang} lines are answered by {self.predictors[key].name}, "
+                       f"a {key} model (no {lang} model in use; without --model each language gets its own)")
+            if self.warn is not None:
+                self.warn(message)
+            self.reported.add(lang)
+        self.mismatched.clear()
+
+    def encode(self, texts: Sequence[str]) -> list[EncodedLine | None]:
+        result: list[EncodedLine | None] = []
         for text in texts:
             if not text.strip():
                 result.append(None)
                 continue
             key = self.pick(text)
-            result.append((key, *self.predictors[key].encode(text)))
+            result.append((key, self.predictors[key].encode(text)))
         return result
 
-    def score(self, encoded: Sequence[Encoded | None], chunk: int = 512) -> list[float | None]:
+    def score(self, encoded: Sequence[EncodedLine | None], chunk: int | None = None) -> list[float | None]:
+        """Probabilities in the order of ``encoded``: every chunk is launched first, then the
+        results are read (on CUDA the device works while the next chunk is being prepared)."""
         results: list[float | None] = [None] * len(encoded)
         groups: dict[str, list[int]] = {}
         for i, item in enumerate(encoded):
             if item is not None:
                 groups.setdefault(item[0], []).append(i)
+        launched = []
         for key, index in groups.items():
-            index.sort(key=lambda i: len(encoded[i][1]))  # similar lengths together
-            for start in range(0, len(index), chunk):
-                part = index[start : start + chunk]
-                for i, p in zip(part, self.predictors[key].score([encoded[i][1:] for i in part])):
-                    results[i] = p
+            predictor = self.predictors[key]
+            size = chunk or CHUNK.get(predictor.device.type, CHUNK["cpu"])
+            index.sort(key=lambda i: len(encoded[i][1].sequence))  # similar lengths together
+            for start in range(0, len(index), size):
+                part = index[start: start + size]
+                launched.append((part, *predictor.launch([encoded[i][1] for i in part])))
+        for part, probabilities, order in launched:
+            for row, p in zip(order.tolist(), probabilities.tolist()):
+                results[part[row]] = p
         return results
 
     def probabilities(self, texts: Sequence[str]) -> list[float | None]:
@@ -134,39 +193,80 @@ def _init_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _score_in_worker(texts: list[str]) -> list[float | None]:
+def _score_in_worker(texts: list[str]) -> tuple[list[float | None], list[str]]:
     assert _worker_router is not None
-    return _worker_router.probabilities(texts)
+    probabilities = _worker_router.probabilities(texts)
+    mismatched, _worker_router.mismatched = sorted(_worker_router.mismatched), set()
+    return probabilities, mismatched
+
+
+def _encode_in_worker(texts: list[str]) -> tuple[list[EncodedLine | None], list[str]]:
+    assert _worker_router is not None
+    encoded = _worker_router.encode(texts)
+    mismatched, _worker_router.mismatched = sorted(_worker_router.mismatched), set()
+    return encoded, mismatched
+
+
+def inference_workers(on_cpu: bool) -> int:
+    """Worker processes by default: one per core on the CPU (they score too); on CUDA one per
+    core but one (this process scores on the device), so tokenizing keeps up with the GPU."""
+    return default_workers() if on_cpu else max(1, default_workers(cap=64) - 1)
 
 
 def parallel_probabilities(router: Router, batches: Iterable[list[str] | None], workers: int | None = None,
                            in_flight: int | None = None) -> Iterator[tuple[list[str], list[float | None]]]:
-    """``(batch, probabilities)`` in input order. On CPU, batches are tokenized and scored in
-    ``workers`` forked processes (one torch thread each), at most ``in_flight`` batches ahead
-    (constant memory); a ``None`` in ``batches`` (the input paused) hands on every result so
-    far. Without fork, on GPU, or with one worker, everything runs in this process."""
+    """``(batch, probabilities)`` in input order. On the CPU, batches are tokenized and scored
+    in ``workers`` forked processes (one torch thread each); on CUDA the workers tokenize and
+    encode, and this process scores the encoded batches that are ready together on the device.
+    At most ``in_flight`` batches are ahead of the output, so memory stays bounded on an endless
+    stream; a ``None`` in ``batches`` (input paused) flushes every batch in flight. With
+    ``workers < 2`` (or no fork) everything runs in this process."""
     global _worker_router
-    workers = default_workers() if workers is None else workers
-    if workers < 2 or not router.on_cpu() or "fork" not in multiprocessing.get_all_start_methods():
+    on_cpu = router.on_cpu()
+    workers = inference_workers(on_cpu) if workers is None else workers
+    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
         for batch in batches:
             if batch is not None:
-                yield batch, router.probabilities(batch)
+                probabilities = router.probabilities(batch)
+                router.report()
+                yield batch, probabilities
         return
     in_flight = in_flight or 2 * workers
     router.warm_up()  # import the English tokenizer once here, not once per worker
-    _worker_router = router  # inherited by the forked workers (the model is built there)
+    _worker_router = router  # inherited by the forked workers (on the CPU the model is built there)
     context = multiprocessing.get_context("fork")
     with context.Pool(workers, initializer=_init_worker) as pool:
+        task = _score_in_worker if on_cpu else _encode_in_worker
         pending: deque = deque()
+
+        def finish(count: int) -> Iterator[tuple[list[str], list[float | None]]]:
+            """Hand on the first ``count`` pending batches (scored here on CUDA, all at once)."""
+            done = [pending.popleft() for _ in range(count)]
+            outputs = []
+            for batch, job in done:
+                values, mismatched = job.get()
+                router.mismatched.update(set(mismatched) - router.reported)
+                outputs.append(values)
+            if not on_cpu:
+                merged = router.score([item for values in outputs for item in values])
+                outputs, start = [], 0
+                for batch, _ in done:
+                    outputs.append(merged[start: start + len(batch)])
+                    start += len(batch)
+            router.report()
+            for (batch, _), probabilities in zip(done, outputs):
+                yield batch, probabilities
+
         for batch in batches:
             if batch is not None:
-                pending.append((batch, pool.apply_async(_score_in_worker, (batch,))))
+                pending.append((batch, pool.apply_async(task, (batch,))))
             while pending and (batch is None or len(pending) >= in_flight or pending[0][1].ready()):
-                done, job = pending.popleft()
-                yield done, job.get()
+                ready = 1
+                while ready < len(pending) and pending[ready][1].ready():
+                    ready += 1
+                yield from finish(ready)
         while pending:
-            done, job = pending.popleft()
-            yield done, job.get()
+            yield from finish(len(pending))
 
 
 def format_result(text: str, probability: float | None, as_json: bool) -> str:

@@ -1,6 +1,7 @@
 """Saving and loading sentiment models: store kind ``sentiment``, the dataclass config in the
-card, ``vocab.tsv`` and ``weights.safetensors`` (float tensors stored as float16 to keep the
-shipped models small; they are computed in float32)."""
+card (field names of either spelling, see ``model.OLD_FIELD_NAMES``), the calibration in the
+card's ``extra.calibration`` (none: T = 1), ``vocab.tsv`` and ``weights.safetensors`` (float
+tensors stored as float16 to keep the shipped models small; they are computed in float32)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import torch
 
 from textlab.errors import DataError
+from textlab.sentiment.calibrate import Calibration
 from textlab.sentiment.data import Encoder
 from textlab.sentiment.linear import INT8_BLOCK, dequantize_int8, int8_scales_shape, quantize_int8
 from textlab.sentiment.model import SentimentConfig, SentimentModel
@@ -31,15 +33,29 @@ class LoadedModel:
     model: SentimentModel
     encoder: Encoder
     load_seconds: float
+    calibration: Calibration = Calibration()
+
+    @property
+    def name(self) -> str:
+        """How messages name the model: ``shipped:en`` for a shipped one, else its directory name."""
+        from textlab.store import SHIPPED_PREFIX, shipped_root
+
+        try:
+            self.path.resolve().relative_to(shipped_root().resolve())
+            return SHIPPED_PREFIX + self.path.name
+        except ValueError:
+            return self.path.name
 
 
 def save_sentiment(path: Path, model: SentimentModel, vocab: Vocab, data: dict, metrics: dict,
                    command: str = "", extra: dict | None = None, force: bool = False,
-                   extra_files: dict[str, bytes] | None = None) -> Path:
-    tensors = {k: (v.to(STORAGE_DTYPE) if v.is_floating_point() else v) for k, v in model.state_dict().items()}
-    storage = {"weights_dtype": "float16"}
+                   extra_files: dict[str, bytes] | None = None, calibration: Calibration | None = None) -> Path:
+    tensors = {k: (v.to(STORAGE_DTYPE) if v.is_floating_point() else v).cpu() for k, v in model.state_dict().items()}
+    storage: dict = {"weights_dtype": "float16"}
+    if calibration is not None:
+        storage["calibration"] = calibration.to_dict()
     if model.linear is not None:  # the n-gram table is most of the bytes: int8 with block scales
-        tensors[LINEAR_TABLE], tensors[LINEAR_SCALES] = quantize_int8(model.linear.weight.weight)
+        tensors[LINEAR_TABLE], tensors[LINEAR_SCALES] = (t.cpu() for t in quantize_int8(model.linear.weight.weight))
         storage["ngram_table"] = f"int8, one float32 scale per {INT8_BLOCK} weights"
     card = ModelCard(kind=KIND, config=model.config.to_dict(), data=data, metrics=metrics, command=command,
                      extra={**storage, **(extra or {})})
@@ -48,9 +64,9 @@ def save_sentiment(path: Path, model: SentimentModel, vocab: Vocab, data: dict, 
 
 def make_encoder(config: SentimentConfig, vocab: Vocab) -> Encoder:
     return Encoder(vocab=vocab, max_len=config.max_len, head_len=config.head_len,
-                   ngram_buckets=config.ngram_buckets, bag_max_len=config.bag_max_len,
-                   linear_buckets=config.linear_buckets, linear_max_n=config.linear_max_n,
-                   linear_units=config.linear_units, char_separator="" if config.lang == "zh" else " ")
+                   bag_buckets=config.bag_buckets, bag_max_len=config.bag_max_len,
+                   ngram_branch_buckets=config.ngram_branch_buckets, ngram_branch_max_n=config.ngram_branch_max_n,
+                   ngram_branch_units=config.ngram_branch_units, char_separator="" if config.lang == "zh" else " ")
 
 
 def load_sentiment(path: Path, device: torch.device | str = "cpu") -> LoadedModel:
@@ -69,11 +85,14 @@ def load_sentiment(path: Path, device: torch.device | str = "cpu") -> LoadedMode
     expected = model.expected_shapes()
     int8_table = model.linear is not None and "ngram_table" in card.extra
     if int8_table:
-        expected[LINEAR_SCALES] = int8_scales_shape(config.linear_buckets)
+        expected[LINEAR_SCALES] = int8_scales_shape(config.ngram_branch_buckets)
     tensors = load_tensors(path, expected)
     if int8_table:
         tensors[LINEAR_TABLE] = dequantize_int8(tensors[LINEAR_TABLE], tensors.pop(LINEAR_SCALES))
     state = {k: (v.float() if v.is_floating_point() else v) for k, v in tensors.items()}
     model.load_state_dict(state)
     model.to(device).eval()
-    return LoadedModel(path, card, config, model, make_encoder(config, vocab), time.perf_counter() - start)
+    raw = card.extra.get("calibration")
+    calibration = Calibration() if raw is None else Calibration.from_dict(raw, f"{path} calibration")
+    return LoadedModel(path, card, config, model, make_encoder(config, vocab), time.perf_counter() - start,
+                       calibration)

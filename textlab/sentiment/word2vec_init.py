@@ -21,7 +21,8 @@ def word2vec_dim(spec: str) -> int:
 
 @torch.no_grad()
 def init_embedding(embedding: torch.nn.Embedding, vocab: Vocab, spec: str) -> dict:
-    """Copy the vectors of words found in both vocabularies; returns what was done."""
+    """Copy the vectors of words found in both vocabularies; returns what was done. Works on
+    whichever device the embedding lives on (the vectors are read on the CPU and moved there)."""
     path = resolve_model(spec, "word2vec")
     w2v_vocab = Vocab.load(path / VOCAB_FILE)
     shapes = tensor_shapes(path)
@@ -38,8 +39,9 @@ def init_embedding(embedding: torch.nn.Embedding, vocab: Vocab, spec: str) -> di
             ours.append(idx)
             theirs.append(found)
     if ours:
-        chosen = vectors[torch.tensor(theirs)]
+        device = embedding.weight.device
+        chosen = vectors[torch.tensor(theirs)].to(device)
         # match the scale of the random init so that the two kinds of rows mix well
         scale = embedding.weight.std() / chosen.std().clamp_min(1e-8)
-        embedding.weight[torch.tensor(ours)] = chosen * scale
+        embedding.weight[torch.tensor(ours, device=device)] = (chosen * scale).to(embedding.weight.dtype)
     return {"model": str(path), "covered": len(ours), "dim": dim}

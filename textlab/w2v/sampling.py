@@ -17,8 +17,9 @@ def keep_probabilities(counts: np.ndarray, sample: float) -> np.ndarray:
         return np.ones_like(counts, dtype=np.float32)
     threshold = sample * counts.sum()
     safe = np.maximum(counts, 1.0)
-    keep = (np.sqrt(safe / threshold) + 1.0) * threshold / safe
-    return np.minimum(keep, 1.0).astype(np.float32)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # a denormal --sample overflows to inf: keep all
+        keep = (np.sqrt(safe / threshold) + 1.0) * threshold / safe
+    return np.minimum(np.nan_to_num(keep, nan=1.0, posinf=1.0), 1.0).astype(np.float32)
 
 
 class NoiseSampler:

@@ -1,0 +1,130 @@
+"""The sentiment model's config and the training settings: plain dataclasses whose defaults are
+the single source of ``train-sentiment``'s defaults (the CLI and its ``--help`` read them; this
+module imports no torch, so the CLI starts fast)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from textlab.errors import DataError
+from textlab.store import config_from_dict
+
+CELLS = ("lstm", "gru", "rnn")
+LANGS = ("en", "zh")
+SPECIALS = 2  # <pad> and <unk> come first in every sentiment vocabulary
+
+#: Sanity limits checked before anything is allocated (a hostile card cannot ask for 1 TB).
+CONFIG_LIMITS = {
+    "vocab_size": (3, 2_000_000),
+    "embed_dim": (1, 4096),
+    "hidden": (1, 4096),
+    "layers": (1, 8),
+    "dropout": (0.0, 0.95),
+    "max_len": (1, 100_000),
+    "head_len": (0, 100_000),
+    "bag_buckets": (0, 10_000_000),
+    "bag_dim": (1, 1024),
+    "bag_max_len": (1, 1_000_000),
+    "ngram_branch_buckets": (0, 1 << 26),
+    "ngram_branch_max_n": (1, 4),
+}
+
+#: Config fields under the names that cards written before the rename use (still read).
+OLD_FIELD_NAMES = {
+    "ngram_buckets": "bag_buckets",
+    "ngram_dim": "bag_dim",
+    "linear_buckets": "ngram_branch_buckets",
+    "linear_max_n": "ngram_branch_max_n",
+    "linear_units": "ngram_branch_units",
+}
+
+
+#: What the n-gram branch hashes: word n-grams, character n-grams, or both.
+UNITS = ("words", "chars", "words+chars")
+
+
+@dataclass
+class SentimentConfig:
+    """The model's shape. These defaults are ``train-sentiment``'s defaults (the CLI reads them)."""
+
+    lang: str = "auto"  # en | zh: the tokenizer (auto: chosen from the training texts' script)
+    cell: str = "lstm"  # lstm | gru | rnn
+    vocab_size: int = 30_000 + SPECIALS  # entries including <pad> and <unk> (--vocab-size counts words)
+    embed_dim: int = 128
+    hidden: int = 128  # units per direction
+    layers: int = 1
+    bidirectional: bool = True
+    dropout: float = 0.4
+    max_len: int = 400  # longer reviews keep their first head_len and last max_len-head_len words
+    head_len: int = 100  # the CLI uses max_len // 4
+    bag_buckets: int = 100_000  # hashed bigram slots of the bag (0 = no bag)
+    bag_dim: int = 16
+    bag_max_len: int = 1000  # words of a review that feed the bag (and the n-gram branch)
+    ngram_branch_buckets: int = 1 << 21  # hashed n-gram slots of the n-gram branch (0 = no branch)
+    ngram_branch_max_n: int = 3  # longest n-gram of the n-gram branch
+    ngram_branch_units: str = "auto"  # words | chars | words+chars (auto: words for en, words+chars for zh)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def resolved(self, lang: str) -> "SentimentConfig":
+        """This config with ``auto`` settled for training texts in ``lang``."""
+        lang = self.lang if self.lang != "auto" else lang
+        units = self.ngram_branch_units if self.ngram_branch_units != "auto" else default_units(lang)
+        return SentimentConfig(**{**asdict(self), "lang": lang, "ngram_branch_units": units})
+
+    @classmethod
+    def from_dict(cls, raw, where: str) -> "SentimentConfig":
+        """A saved model's config (field names of either spelling, see :data:`OLD_FIELD_NAMES`)."""
+        if isinstance(raw, dict):
+            raw = rename_old_fields(raw, where)
+        config = config_from_dict(cls, raw, where, limits=CONFIG_LIMITS)
+        if config.cell not in CELLS:
+            raise DataError(f"{where}: unknown cell {config.cell!r} (use lstm, gru or rnn)")
+        if config.ngram_branch_units not in UNITS:
+            raise DataError(f"{where}: unknown n-gram units {config.ngram_branch_units!r} (use {', '.join(UNITS)})")
+        if config.lang not in LANGS:
+            raise DataError(f"{where}: unknown language {config.lang!r} (use en or zh)")
+        if config.head_len > config.max_len:
+            raise DataError(f"{where}: head_len {config.head_len} exceeds max_len {config.max_len}")
+        return config
+
+
+def rename_old_fields(raw: dict, where: str) -> dict:
+    renamed = dict(raw)
+    for old, new in OLD_FIELD_NAMES.items():
+        if old in renamed:
+            value = renamed.pop(old)
+            if new in renamed and renamed[new] != value:
+                raise DataError(f"{where}: config fields {old!r} and {new!r} (the same field) disagree")
+            renamed[new] = value
+    return renamed
+
+
+def default_units(lang: str) -> str:
+    """Word n-grams for English; words and characters for Chinese (segmentation errs)."""
+    return "words+chars" if lang == "zh" else "words"
+
+
+def config_defaults() -> dict:
+    """Field name -> default (what ``train-sentiment --help`` shows)."""
+    return {f.name: f.default for f in fields(SentimentConfig)}
+
+
+@dataclass
+class TrainSettings:
+    """How to train. These defaults are ``train-sentiment``'s defaults (the CLI reads them)."""
+
+    epochs: int = 5  # bounds every part: the neural part, and the n-gram branch per rate
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    bag_lr_scale: float = 5.0  # the bag's table learns faster (fastText uses a high rate)
+    warmup_steps: int = 100
+    grad_clip: float = 1.0
+    valid_fraction: float = 0.1
+    valid_data: str | None = None  # a labelled set to validate on instead of holding out valid_fraction
+    max_minutes: float | None = None  # bounds the whole job
+    seed: int = 1
+    device: str = "auto"
+    threads: int = 1  # CPU threads for torch while training (restored afterwards): small recurrent
+    # matmuls gain little from more, and OpenMP barriers stall badly when other jobs share the cores
