@@ -76,7 +76,9 @@ def shrink_word2vec(built: Path, target: Path, data: dict, command: str, lang: s
     figures = {k: v for k, v in evaluate_all(kv).items() if isinstance(v, (int, float)) or v is None}
     if lang == "en":
         figures["king_man_woman_top3"] = [w for w, _ in kv.most_similar(["king", "woman"], negative=["man"])[:3]]
-    shipped = ModelCard(kind="word2vec", config=card.config, data={**card.data, **data},
+    local = ("path", "id_file")  # the build's temporary files: meaningless once shipped
+    shipped = ModelCard(kind="word2vec", config=card.config,
+                        data={**{k: v for k, v in card.data.items() if k not in local}, **data},
                         metrics={**{k: card.metrics[k] for k in ("words_per_second", "train_seconds", "mean_loss")
                                     if k in card.metrics}, **figures},
                         command=command, created=card.created, name=target.name,
