@@ -16,8 +16,9 @@ is read when progress is drawn.
 sees the previous ones. Measured on the 8M-word IMDb slice (3 epochs, the evaluation of
 ``scripts/bench_w2v.py``): a plain sum is as good as word-by-word SGD for CBOW up to 4,096
 centre words per step and diverges at 16k; skip-gram diverges already at 4k. Each row's summed
-update is therefore capped: with ``C`` the row's summed Gauss-Newton curvature in this step
-(``sigmoid'(score) * |other vector|^2`` over its updates) and ``x = lr * C``, the update is
+update is therefore capped: with ``C`` the row's summed curvature in this step
+(``sigmoid'(score) * |other vector|^2`` over its updates, floored on the wrong side of the
+decision: :func:`curvature_slope`) and ``x = lr * C``, the update is
 scaled by ``min(1, row_limit / x)``, i.e. never more than ``row_limit`` Newton steps of the
 row's local quadratic model. Rows touched a few times keep their plain SGD update. Larger steps
 still lose quality (a table in the README); the defaults (:data:`textlab.w2v.config.DEVICE_STEPS`)
@@ -44,6 +45,16 @@ def row_scale(curvature: torch.Tensor, lr: float, limit: float) -> torch.Tensor:
     unless it would move the row more than ``limit`` Newton steps of its local quadratic model."""
     x = curvature * lr
     return torch.where(x > limit, limit / x.clamp(min=1e-30), torch.ones_like(x))
+
+
+def curvature_slope(fit: torch.Tensor) -> torch.Tensor:
+    """The curvature each update adds to its row (times ``|other vector|^2``): ``sigmoid'(s) =
+    fit * (1 - fit)``, but never below ``(1 - fit) / 2``. On the wrong side of the decision
+    (``fit < 1/2``) sigmoid' vanishes as the score saturates while the gradient does not, so the
+    Gauss-Newton curvature alone lets a crowded row of saturated updates take a huge step
+    (skip-gram diverged on a Zipf(1.25) corpus, mean loss 40); the floor keeps such rows' curvature
+    at 1/4..1/2, the logistic loss's scale, and leaves the right side unchanged."""
+    return torch.maximum(fit * (1.0 - fit), 0.5 * (1.0 - fit))
 
 
 class StepMath:
@@ -78,7 +89,7 @@ class StepMath:
             coef = (1.0 - fit) * sign * weight  # label - sigmoid(s)
             slot_scale, coef_out = valid, coef
             if self.scaling:
-                slope = fit * (1.0 - fit) * weight  # sigmoid'(s)
+                slope = curvature_slope(fit) * weight
                 self._accumulate(self.curv_out, targets, slope * (hidden * hidden).sum(1, keepdim=True))
                 per_input = (slope * (outputs * outputs).sum(2)).sum(1) / count
                 self._accumulate(self.curv_in, contexts, per_input[:, None] * valid)
@@ -96,7 +107,7 @@ class StepMath:
             coef = (1.0 - fit) * sign[:, None, :] * pair_weight  # [m, 2W, 1+K]
             coef_in = coef_out = coef
             if self.scaling:
-                slope = fit * (1.0 - fit) * pair_weight
+                slope = curvature_slope(fit) * pair_weight
                 self._accumulate(self.curv_in, contexts, (slope * (outputs * outputs).sum(2)[:, None, :]).sum(2))
                 self._accumulate(self.curv_out, targets, (slope * (inputs * inputs).sum(2)[:, :, None]).sum(1))
                 coef_in = coef * self._scales(self.curv_in, contexts, lr)[:, :, None]  # folded in before the products
