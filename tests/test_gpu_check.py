@@ -22,7 +22,7 @@ def test_gpu_check_runs_every_part_on_a_cpu(tmp_path):
     for key in ("skipgram_device_cpu", "skipgram_hogwild_cpu", "cbow_device_cpu", "cbow_hogwild_cpu"):
         assert w2v[key]["words_per_second"] > 0, key
     assert report["charlm"]["rnn_dtype"] in ("float32", "bfloat16") and report["charlm"]["val_loss"] < 4.0
-    assert report["sentiment"]["reviews_per_second"] > 0 and report["sentiment"]["seconds_per_epoch"] > 0
+    assert report["sentiment"]["inference_reviews_per_second"] > 0 and report["sentiment"]["train_seconds_per_epoch"] > 0
     for trainer in ("train-w2v", "train-charlm"):
         assert report["ddp"][trainer]["exit_code"] == 0, report["ddp"][trainer]
         assert report["ddp"][trainer]["distributed"]["backend"] == "gloo"

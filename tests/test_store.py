@@ -148,7 +148,8 @@ def test_models_lists_shipped_and_user_models_readably(cli, fake_shipped, textla
     result = cli("models")
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert all(len(line) <= 80 for line in lines), lines
+    assert lines[-1].startswith("yours (newest first) are in ")  # a path: as long as it is
+    assert all(len(line) <= 80 for line in lines[:-1]), lines
     rows = {line.split()[0]: line.rstrip() for line in lines[2:-1]}  # header, rule, rows, where yours are
     assert list(rows) == [long_name, "older", "shipped:shakespeare", "shipped:en", "shipped:zh"]  # newest first
     assert rows[long_name].split(None, 3)[1:] == ["word2vec", "en", "20 words x 16, analogy 32.2%"]

@@ -61,7 +61,8 @@ def test_eval_w2v_help_names_the_default_question_set(cli):
     result = cli("eval-w2v", "--help")
     assert result.exit_code == 0
     words = " ".join(line.strip("│ ") for line in result.stdout.splitlines()).split()
-    assert "questions file (default: gensim's questions-words.txt)." in " ".join(words)
+    text = " ".join(words)
+    assert "default: gensim's questions-words.txt for English vectors, CA8 for Chinese ones" in text
 
 
 def test_version(cli):

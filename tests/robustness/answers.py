@@ -143,3 +143,30 @@ def check_ranked(rows: list, exclude: set[str], vocabulary: set[str], k: int, lo
     assert set(words) <= vocabulary - exclude, (words, exclude)
     assert all(isinstance(s, float) and math.isfinite(s) and low - 1e-5 <= s <= high + 1e-5 for s in scores), scores
     assert scores == sorted(scores, reverse=True), scores
+
+
+def check_eval_charlm(result, what, text: str, alphabet: set[str], max_unknown: float = 0.01) -> None:
+    """``eval-charlm`` on ``text`` (as read, line end added) with a model of ``alphabet``: a
+    text with more than ``max_unknown`` of its characters outside the alphabet is refused with
+    the count; a smaller share is measured without them, and said so; under 2 characters left
+    is refused by name."""
+    if len(text) < 2:
+        refused(result, what, f"holds {len(text)} character(s)")
+        return
+    unknown = sum(c not in alphabet for c in text)
+    if unknown / len(text) > max_unknown:
+        line = refused(result, what, f"has {unknown:,} of {len(text):,} characters")
+        assert "outside the alphabet" in line, (what, line)
+        return
+    kept = "".join(c for c in text if c in alphabet)
+    if len(kept) < 2:
+        refused(result, what, f"holds {len(kept)} character(s)")
+        return
+    succeeded(result, what)
+    if unknown:
+        assert "measured without them" in result.stderr, (what, result.stderr[-500:])
+    figures = json.loads(result.stdout)
+    assert figures["chars"] == len(kept) - 1, (what, figures)
+    assert math.isfinite(figures["loss"]) and figures["loss"] >= 0
+    assert math.isclose(figures["perplexity"], math.exp(figures["loss"]), rel_tol=1e-6)
+    assert math.isclose(figures["bpc"], figures["loss"] / math.log(2), rel_tol=1e-6)

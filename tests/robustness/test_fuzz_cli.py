@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from tests.robustness.answers import (
     check_charlm_model,
+    check_eval_charlm,
     check_model_dir,
     check_ranked,
     check_tokenize_output,
@@ -152,19 +153,7 @@ def test_eval_charlm(cli, tmp_path_factory, tiny_models, data):
     result = cli("eval-charlm", "--model", tiny_models["lm"], str(path), "--json")
     text = decode(data)
     text += "" if not text or text.endswith("\n") else "\n"  # every source ends with a line end
-    alphabet = set(open(tiny_models["corpus"], encoding="utf-8").read())
-    if len(text) < 2:
-        refused(result, data, f"holds {len(text)} character(s)")
-    elif set(text) - alphabet:
-        line = refused(result, data, "outside the model's alphabet")
-        assert f"has {len(set(text) - alphabet)} character(s)" in line
-    else:
-        succeeded(result, data)
-        figures = json.loads(result.stdout)
-        assert 1 <= figures["chars"] <= len(text) - 1
-        assert math.isfinite(figures["loss"]) and figures["loss"] >= 0
-        assert math.isclose(figures["perplexity"], math.exp(figures["loss"]), rel_tol=1e-6)
-        assert math.isclose(figures["bpc"], figures["loss"] / math.log(2), rel_tol=1e-6)
+    check_eval_charlm(result, data, text, set(open(tiny_models["corpus"], encoding="utf-8").read()))
 
 
 @fuzz(20)
@@ -183,7 +172,8 @@ def test_neighbors_and_analogy(cli, tiny_models, words, k, method):
     if not option_refusal(result, args, {"-k": good_k}):
         if answered(result, args, words[:1], vocabulary):
             answer = json.loads(result.stdout)
-            assert set(answer) == {"word", "results"} and answer["word"] == words[0]
+            assert set(answer) == {"word", "results", "model"} and answer["word"] == words[0]
+            assert answer["model"] == tiny_models["w2v"]
             check_ranked(answer["results"], folded(words[:1]), vocabulary, int(float(k)), -1.0, 1.0)
 
     a, b, c = words[1:]
@@ -192,7 +182,8 @@ def test_neighbors_and_analogy(cli, tiny_models, words, k, method):
     if not option_refusal(result, args, {"-k": good_k, "--method": method in ("add", "mul")}):
         if answered(result, args, [a, b, c], vocabulary):
             answer = json.loads(result.stdout)
-            assert answer == {"a": a, "b": b, "c": c, "method": method, "results": answer["results"]}
+            assert answer == {"a": a, "b": b, "c": c, "method": method, "results": answer["results"],
+                              "model": tiny_models["w2v"]}
             # 3CosAdd: a cosine; 3CosMul: a product and ratio of cosines shifted to [0, 1].
             low, high = (-1.0, 1.0) if method == "add" else (0.0, 1e6)
             check_ranked(answer["results"], folded([a, b, c]), vocabulary, int(float(k)), low, high)
@@ -278,7 +269,9 @@ def test_option_values(cli, tmp_path_factory, tiny_models, data, case):
             refused(result, args, "the seed must not be empty")
             return
         if set(value) - alphabet:
-            refused(result, args, "the seed has character(s) outside the model's alphabet")
+            unknown = sum(c not in alphabet for c in value)
+            line = refused(result, args, f"the seed has {unknown:,} of {len(value):,} characters")
+            assert "outside the alphabet" in line, (args, line)
             return
     if case in ("train-w2v --lr", "train-w2v --batch-size") and error_line(result, args) is not None:
         # Updates summed over a large batch, or a huge rate, can blow a tiny vocabulary up:

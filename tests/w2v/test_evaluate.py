@@ -17,6 +17,20 @@ from textlab.w2v.keyed_vectors import KeyedVectors, folds_case
 QUESTIONS = default_analogies()[0]  # gensim's questions-words.txt
 
 
+def planted(words: list[str], pairs, dim: int, seed: int, strength: float):
+    """Random vectors over ``words`` where each pair's second word is its first plus one shared
+    offset (a relation analogies can find), and gensim's KeyedVectors holding the same."""
+    rng = np.random.default_rng(seed)
+    vectors = rng.normal(size=(len(words), dim)).astype(np.float32)
+    index = {w: i for i, w in enumerate(words)}
+    offset = rng.normal(size=dim).astype(np.float32)
+    for first, second in pairs:
+        vectors[index[second]] = vectors[index[first]] + strength * offset
+    theirs = GensimKeyedVectors(dim)
+    theirs.add_vectors(words, vectors)
+    return vectors, theirs
+
+
 @pytest.fixture(scope="module")
 def pair():
     """Random vectors over the words of gensim's test sets, with structure for a few analogies."""
@@ -29,15 +43,9 @@ def pair():
             if word.lower() not in seen:
                 seen.add(word.lower())
                 words.append(word.lower())
-    rng = np.random.default_rng(0)
-    vectors = rng.normal(size=(len(words), 20)).astype(np.float32)
-    index = {w: i for i, w in enumerate(words)}
-    gender = rng.normal(size=20).astype(np.float32)
-    for male, female in [("king", "queen"), ("man", "woman"), ("boy", "girl"), ("he", "she"), ("brother", "sister")]:
-        vectors[index[female]] = vectors[index[male]] + 3 * gender
+    vectors, theirs = planted(words, [("king", "queen"), ("man", "woman"), ("boy", "girl"), ("he", "she"),
+                                      ("brother", "sister")], dim=20, seed=0, strength=3)
     ours = KeyedVectors(words, vectors)
-    theirs = GensimKeyedVectors(20)
-    theirs.add_vectors(words, vectors)
     return ours, theirs
 
 
@@ -131,14 +139,8 @@ def chinese_pair():
     assert path.name == "ca8_semantic.txt.gz"
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         words = list(dict.fromkeys(w for line in handle if not line.startswith(":") for w in line.split()))
-    rng = np.random.default_rng(1)
-    vectors = rng.normal(size=(len(words), 16)).astype(np.float32)
-    index = {w: i for i, w in enumerate(words)}
-    opera = rng.normal(size=16).astype(np.float32)
-    for province, genre in [("广东", "粤剧"), ("浙江", "越剧"), ("北京", "京剧"), ("上海", "沪剧"), ("四川", "川剧")]:
-        vectors[index[genre]] = vectors[index[province]] + 4 * opera
-    theirs = GensimKeyedVectors(16)
-    theirs.add_vectors(words, vectors)
+    vectors, theirs = planted(words, [("广东", "粤剧"), ("浙江", "越剧"), ("北京", "京剧"), ("上海", "沪剧"), ("四川", "川剧")],
+                              dim=16, seed=1, strength=4)
     return KeyedVectors(words, vectors, name="zh-test"), theirs, path
 
 

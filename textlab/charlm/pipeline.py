@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 
 from textlab.charlm.data import CharData, chunk, load_char_data, make_streams
@@ -75,7 +76,9 @@ def time_steps(data: CharData, vocab_size: int, cell: str, device: torch.device)
         model = CharLM(model_config).to(device)
         optimizer = build_optimizer(model, train_config)
         scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
-        streams = make_streams(data.train[: max(shape.batch_size * (n + 3) * shape.seq_len, 1)], shape.batch_size)
+        needed = shape.batch_size * ((n + 1) * shape.seq_len + 2)
+        # a text shorter than the probe's steps is repeated: every timed step has its full size
+        streams = make_streams(np.resize(data.train, needed), shape.batch_size)
         streams = streams.to(device)
         state = None
         for step in range(n + 1):

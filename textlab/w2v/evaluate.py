@@ -60,6 +60,8 @@ def default_similarities(lang: str = "en") -> list[Path]:
 def _read_lines(path: Path) -> Iterable[tuple[int, str]]:
     from textlab.data.corpus import open_text_streams  # plain or gzip-compressed, errors as DataError
 
+    if Path(path).is_dir():  # a corpus may be a folder; an evaluation set is one file
+        raise DataError(f"{path} is a directory; an evaluation set is one file")
     for _name, stream in open_text_streams(Path(path)):
         for number, line in enumerate(stream, start=1):
             yield number, line.rstrip("\n\r")
