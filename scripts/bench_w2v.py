@@ -6,6 +6,7 @@ settings, evaluated by the same code. Prints ONE JSON line.
     python scripts/bench_w2v.py --max-words 8000000 --epochs 3 --arch cbow
     python scripts/bench_w2v.py --scale 1 4 --max-vocab 50000 --arch cbow --epochs 1 --only textlab gensim
     python scripts/bench_w2v.py --synthetic 500000000 --arch cbow --epochs 1 --only textlab  # 500M Zipf words
+    python scripts/bench_w2v.py --max-words 8000000 --epochs 3 --arch cbow --only textlab --ranks 2  # torchrun
 
 The corpus (default: all 100k IMDb reviews, lowercased, tokenized once with textlab's English
 tokenizer) is a whitespace-tokenized file, one review per line; textlab reads it with
@@ -115,14 +116,19 @@ def settings(args) -> dict:
 
 
 def run_textlab(args, corpus: Path, out: Path, home: Path) -> dict:
-    command = [sys.executable, "-m", "textlab", "train-w2v", str(corpus), "--lang", "none", "--arch", args.arch,
+    launcher = [sys.executable, "-m", "textlab"]
+    if args.ranks > 1:  # a torchrun job of --ranks processes, one worker each (peak RSS: the largest process)
+        from textlab.distributed import local_torchrun
+
+        launcher = local_torchrun(args.ranks, "-m", "textlab")
+    command = [*launcher, "train-w2v", str(corpus), "--lang", "none", "--arch", args.arch,
                "--epochs", str(args.epochs), "--dim", str(args.dim), "--window", str(args.window),
                "--negative", str(args.negative), "--min-count", str(args.min_count), "--sample", str(args.sample),
                "--lr", str(args.lr), "--max-vocab", str(args.max_vocab), "--engine", args.engine,
                "--device", args.device, "--no-cache", "--force",
                "-o", str(out), "--json"]
-    if args.workers:
-        command += ["--workers", str(args.workers)]
+    if args.workers or args.ranks > 1:
+        command += ["--workers", str(args.workers or 1)]
     env = {**os.environ, "TEXTLAB_HOME": str(home), "TEXTLAB_NO_PROGRESS": "1"}
     result = timed(command, env)
     keep = ("train_seconds", "encode_seconds", "words_per_second", "engine", "device", "vocab_size", "tokens")
@@ -218,6 +224,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--procs", type=int, default=2, help="gensim worker threads")
     parser.add_argument("--workers", type=int, default=0, help="textlab --workers (0 = one per core, as train-w2v does)")
+    parser.add_argument("--ranks", type=int, default=1, help="run textlab as a torchrun job of N processes "
+                        "(distributed word2vec; --workers per rank, default 1)")
     parser.add_argument("--only", nargs="*", choices=TOOLS, default=["textlab", "gensim", "gensim-corpus-file"])
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
@@ -227,7 +235,8 @@ def main() -> None:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench_w2v_"))
     workdir.mkdir(parents=True, exist_ok=True)
     report: dict = {"settings": settings(args), "machine_before": machine_info(), "engine": args.engine,
-                    "gensim_threads": args.procs, "textlab_workers": args.workers or "one per core"}
+                    "gensim_threads": args.procs, "textlab_ranks": args.ranks,
+                    "textlab_workers": args.workers or (1 if args.ranks > 1 else "one per core")}
     try:
         if args.synthetic:
             base = workdir / f"zipf-{args.synthetic}.txt"
