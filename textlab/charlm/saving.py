@@ -13,14 +13,25 @@ from textlab.plots import CURVE_FILE, render_training_curve
 from textlab.store import ModelCard, load_tensors, read_card, save_model
 
 KIND = "charlm"
+CARD_CURVE_POINTS = 500
+
+
+def thin(points: list, most: int) -> list:
+    """At most ``most`` of ``points`` (``most`` >= 2), evenly spaced, the first and last kept."""
+    if len(points) <= most:
+        return list(points)
+    step = -(-(len(points) - 1) // (most - 1))
+    return list(points[:-1:step]) + [points[-1]]
 
 
 def save_charlm(path: Path, model: CharLM, alphabet: list[str], data: dict, metrics: dict,
                 settings: dict, force: bool = False) -> Path:
-    card = ModelCard(kind=KIND, config=model.config.to_dict(), data=data, metrics=metrics,
-                     extra={"alphabet": list(alphabet), "training": settings})
     history = settings.get("history") or []
     steps = settings.get("curve") or [[h["epoch"], h["train_loss"]] for h in history]  # older runs: per validation
+    # curve.png gets every point; the card a readable sample of them (a 10-minute run has thousands)
+    card_settings = {**settings, "curve": thin(settings["curve"], CARD_CURVE_POINTS)} if settings.get("curve") else settings
+    card = ModelCard(kind=KIND, config=model.config.to_dict(), data=data, metrics=metrics,
+                     extra={"alphabet": list(alphabet), "training": card_settings})
     curve = render_training_curve(
         {"train loss": [y for _, y in steps], "validation loss": [h["val_loss"] for h in history]},
         f"char LM: {Path(str(data.get('corpus', ''))).name}",
