@@ -37,6 +37,46 @@ def test_encode_prunes_and_keeps_sentences(tmp_path):
     assert limited.vocab.words == ["a", "c"]
 
 
+def test_worker_threads_reading_at_once_share_one_handle(tmp_path, monkeypatch):
+    """Hogwild workers make their first read together; a slow open() widens the moment at which
+    two of them could each open the file (the loser's handle was then collected and closed
+    under its read: EBADF, seen once in CI)."""
+    import builtins
+    import threading
+    import time
+
+    path = tmp_path / "c.txt"
+    path.write_text("a b c a b\n" * 200)
+    corpus = encode_corpus(path, NONE, min_count=1, log=quiet)
+    file = idfile.open_id_file(corpus.file.path)
+    opened = []
+
+    def slow_open(*args, **kwargs):
+        handle = builtins.open(*args, **kwargs)
+        opened.append(handle)
+        time.sleep(0.05)
+        return handle
+
+    monkeypatch.setattr(idfile, "open", slow_open, raising=False)
+    start = threading.Barrier(4)
+    results, errors = [], []
+
+    def read():
+        start.wait()
+        try:
+            results.append(file.read(0, file.positions).tolist())
+        except Exception as exc:  # noqa: BLE001 (the test reports it)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(opened) == 1
+    assert all(r == results[0] for r in results) and len(results) == 4
+
+
 def test_one_huge_line_is_cut_into_sentences(tmp_path, monkeypatch):
     monkeypatch.setattr(corpus_module, "MAX_SENTENCE", 100)
     path = tmp_path / "text8-like.txt"

@@ -31,6 +31,7 @@ import hashlib
 import json
 import os
 import struct
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -74,6 +75,9 @@ def write_header(handle: IO[bytes], header: dict, vocab_tsv: bytes, reserve: int
     return offset
 
 
+_OPEN_LOCK = threading.Lock()
+
+
 @dataclass
 class IdFile:
     """An opened id file: its header, vocabulary and a reader of position ranges."""
@@ -111,9 +115,16 @@ class IdFile:
         return np.frombuffer(data, dtype=self.dtype)
 
     def _fd(self) -> int:
-        if getattr(self, "_handle", None) is None:
-            self._handle = open(self.path, "rb", buffering=0)  # noqa: SIM115 (kept open for reads)
-        return self._handle.fileno()
+        """The file's descriptor, opened once. Worker threads ask for it at the same moment: without
+        the lock two of them could each open the file, and the handle the other one overwrote would
+        be closed (collected) under the first one's read (EBADF, or another file's bytes)."""
+        handle = getattr(self, "_handle", None)
+        if handle is None:
+            with _OPEN_LOCK:
+                handle = getattr(self, "_handle", None)
+                if handle is None:
+                    handle = self._handle = open(self.path, "rb", buffering=0)  # noqa: SIM115 (kept open for reads)
+        return handle.fileno()
 
 
 def read_header(path: Path) -> tuple[dict, bytes]:
