@@ -305,3 +305,22 @@ def test_one_worker_is_bit_reproducible(tmp_path):
         train(model, corpus)
         results.append(model.vectors.clone())
     assert torch.equal(results[0], results[1])
+
+
+def test_the_default_learning_rate_follows_the_architecture_and_engine(tmp_path):
+    """lr 0 means word2vec C's defaults: 0.05 for CBOW on the hogwild engine, else 0.025 (the
+    device engine's steps were tuned there); a given rate is kept; the card records the rate used."""
+    import json
+
+    from textlab.w2v.config import initial_lr
+
+    assert initial_lr(Word2VecConfig(arch="cbow"), "hogwild") == 0.05
+    assert initial_lr(Word2VecConfig(arch="cbow"), "device") == 0.025
+    assert initial_lr(Word2VecConfig(arch="skipgram"), "hogwild") == 0.025
+    assert initial_lr(Word2VecConfig(arch="cbow", lr=0.01), "hogwild") == 0.01
+    path = tmp_path / "c.txt"
+    path.write_text("the king rules the land and the queen rules the sea\n" * 200)
+    for engine, expected in (("hogwild", 0.05), ("device", 0.025)):
+        config = Word2VecConfig(arch="cbow", dim=8, epochs=1, min_count=1, lang="none", engine=engine)
+        train_word2vec(str(path), config, tmp_path / engine, force=True, device="cpu")
+        assert json.loads((tmp_path / engine / "config.json").read_text())["config"]["lr"] == expected

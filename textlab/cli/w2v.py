@@ -11,14 +11,14 @@ import typer
 
 from textlab.cli.app import announce_model, app, echo_json
 from textlab.cli.options import Device, Force, JsonOutput, Lang, ModelName, OutputModel, Resume, Seed
-from textlab.w2v.config import DEVICE_STEPS, Word2VecConfig
+from textlab.w2v.config import DEFAULT_LR, DEVICE_STEPS, HOGWILD_CBOW_LR, Word2VecConfig
 
 
 def _opt(*names: str, help: str, **kw):
     return typer.Option(*names, help=help, **kw)
 
 
-_W2V = Word2VecConfig()  # the defaults (one source: textlab/w2v/model.py)
+_W2V = Word2VecConfig()  # the defaults (one source: textlab/w2v/config.py)
 
 
 @app.command("train-w2v")
@@ -33,7 +33,7 @@ def train_w2v_command(
     max_vocab: Annotated[int, _opt("--max-vocab", help="Keep at most N most frequent words (0 = no limit).", min=0)] = _W2V.max_vocab,
     sample: Annotated[float, _opt("--sample", help="Subsampling threshold for frequent words (0 = off).", min=0.0, max=1.0)] = _W2V.sample,
     epochs: Annotated[int, _opt("--epochs", help="Passes over the corpus.", min=1, max=10000)] = _W2V.epochs,
-    lr: Annotated[float, _opt("--lr", help="Initial learning rate, decaying linearly to ~0.", min=1e-6, max=10.0)] = _W2V.lr,
+    lr: Annotated[float, _opt("--lr", help=f"Initial learning rate, decaying linearly to ~0 (0 = {DEFAULT_LR}, or {HOGWILD_CBOW_LR} for CBOW on the hogwild engine, as word2vec C).", min=0.0, max=10.0)] = _W2V.lr,
     engine: Annotated[Literal["auto", "hogwild", "device"], _opt("--engine", help="hogwild: CPU worker threads, word by word (as gensim); device: large tensor steps on --device (the GPU engine); auto: device on a GPU, hogwild on a CPU.")] = _W2V.engine,
     batch_size: Annotated[int, _opt("--batch-size", help="Device engine: centre words per step (0 = " + ", ".join(f"{size:,} for {arch}" for arch, (size, _) in DEVICE_STEPS.items()) + ").", min=0, max=10_000_000)] = _W2V.batch_size,
     workers: Annotated[int, _opt("--workers", help="Hogwild engine: worker threads; 0 = one per core (at most 8), 1 = bit-reproducible.", min=0, max=64)] = _W2V.workers,

@@ -28,6 +28,7 @@ import numpy as np
 
 from textlab.distributed import Distributed
 from textlab.runtime import ProgressBar, StopRequest, default_workers, load_checkpoint, save_checkpoint
+from textlab.w2v.config import initial_lr
 from textlab.w2v.corpus import EncodedCorpus
 from textlab.w2v.model import Word2Vec, Word2VecConfig
 from textlab.w2v.sampling import NoiseSampler, keep_probabilities
@@ -151,9 +152,11 @@ def train(
     with one worker; every ``sync_every`` chunks all ranks combine both matrices (``sync``, see
     :data:`SYNC_MODES`; a last combination ends training), and the learning rate follows the
     global word count estimated as ``world_size x`` local words done."""
-    config = model.config
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}")
+    if not model.config.lr:  # the default rate depends on the engine (textlab.w2v.config.initial_lr)
+        model.config = dataclasses.replace(model.config, lr=initial_lr(model.config, engine))
+    config = model.config
     workers = 1 if engine == "device" or dist is not None else (config.workers or default_workers())
     state = state or TrainState(cursors=list(range(workers)))
     plan = _plan(corpus, config, len(state.cursors), dist)
