@@ -52,3 +52,11 @@ def test_shipped_chinese_corpus_has_cjk_alphabet():
     data = load_char_data("hongloumeng", valid_fraction=0.05)
     assert "宝" in data.alphabet and "玉" in data.alphabet
     assert len(data.alphabet) > 3000
+
+
+def test_a_lone_surrogate_is_a_code_point_not_a_crash():
+    """A command-line argument with bytes that are not UTF-8 reaches Python as lone surrogates
+    (e.g. '\\udcff'); the alphabet check must count it as a character outside the alphabet."""
+    from textlab.charlm.data import text_to_codepoints
+
+    assert text_to_codepoints("p\udcff\ud800").tolist() == [ord("p"), 0xDCFF, 0xD800]

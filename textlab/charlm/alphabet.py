@@ -97,7 +97,7 @@ def fit_text(text: str, alphabet: Sequence[str], model: str, what: str,
 
     codes = text_to_codepoints(text)
     kept = codes[np.isin(codes, np.array([ord(c) for c in alphabet], dtype=np.uint32))]
-    return kept.astype("<u4").tobytes().decode("utf-32-le"), f"{message}; measured without them"
+    return kept.astype("<u4").tobytes().decode("utf-32-le", "surrogatepass"), f"{message}; measured without them"
 
 
 def evaluate_on_file(spec: str | Path | None, file: str | Path, device,

@@ -23,7 +23,7 @@ TEXT8_HELD_OUT = 10_000_000  # the standard split: last 10M chars = 5M valid + 5
 
 def text_to_codepoints(text: str) -> np.ndarray:
     """Unicode code points of ``text`` as an int array, without a Python loop."""
-    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)  # a lone surrogate (from argv) is a code point too
 
 
 def build_alphabet(text: str) -> list[str]:
