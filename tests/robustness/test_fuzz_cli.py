@@ -223,9 +223,9 @@ OPTION_CASES = {
     "neighbors -k": (["neighbors", "king", "--model", "{w2v}", "-k", "{value}"], (1, 100_000), st.integers(1, 10**5)),
     "train-w2v --dim": (W2V + ["--dim", "{value}"], (1, 10_000), st.integers(1, 300)),
     "train-w2v --window": (W2V + ["--dim", "8", "--window", "{value}"], (1, 100), st.integers(1, 100)),
-    "train-w2v --lr": (W2V + ["--dim", "8", "--lr", "{value}"], (1e-6, 10.0), st.floats(1e-6, 10)),
+    "train-w2v --lr": (W2V + ["--dim", "8", "--lr", "{value}"], (0.0, 10.0), st.floats(0, 10)),  # 0 = the default rate
     "train-w2v --sample": (W2V + ["--dim", "8", "--sample", "{value}"], (0.0, 1.0), st.floats(0, 1)),
-    "train-w2v --batch-size": (W2V + ["--dim", "8", "--batch-size", "{value}"], (1, 10_000_000), st.integers(1, 10**7)),
+    "train-w2v --batch-size": (W2V + ["--dim", "8", "--batch-size", "{value}"], (0, 10_000_000), st.integers(0, 10**7)),  # 0 = the default step
     "train-charlm --seq-len": (LM + ["--batch-size", "4", "--seq-len", "{value}"], (2, 100_000), st.integers(2, 10**5)),
     "train-charlm --batch-size": (LM + ["--seq-len", "8", "--batch-size", "{value}"], (1, 100_000),
                                   st.integers(1, 10**5)),
