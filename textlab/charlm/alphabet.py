@@ -45,14 +45,22 @@ class Coverage:
         return self.unknown / self.total if self.total else 0.0
 
 
-def coverage(text: str, alphabet: Sequence[str]) -> Coverage:
+def _scan(text: str, alphabet: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The code points of ``text`` and which of them are in ``alphabet``."""
     from textlab.charlm.data import text_to_codepoints
 
     codes = text_to_codepoints(text)
-    known = np.isin(codes, np.array([ord(c) for c in alphabet], dtype=np.uint32))
+    return codes, np.isin(codes, np.array([ord(c) for c in alphabet], dtype=np.uint32))
+
+
+def _coverage(codes: np.ndarray, known: np.ndarray) -> Coverage:
     outside = codes[~known]
     distinct = dict.fromkeys(chr(int(c)) for c in outside[: 64 * SHOWN])
     return Coverage(int(outside.size), int(codes.size), tuple(distinct)[:SHOWN])
+
+
+def coverage(text: str, alphabet: Sequence[str]) -> Coverage:
+    return _coverage(*_scan(text, alphabet))
 
 
 def unknown_message(cover: Coverage, what: str, model: str, alphabet_size: int) -> str:
@@ -86,17 +94,15 @@ def fit_text(text: str, alphabet: Sequence[str], model: str, what: str,
              max_unknown: float = MAX_UNKNOWN_EVAL) -> tuple[str, str | None]:
     """``text`` without the characters outside ``alphabet`` and a warning naming them, or a
     :class:`DataError` when they are more than ``max_unknown`` of it."""
-    cover = coverage(text, alphabet)
+    codes, known = _scan(text, alphabet)
+    cover = _coverage(codes, known)
     if not cover.unknown:
         return text, None
     message = unknown_message(cover, what, model, len(alphabet))
     if cover.share > max_unknown:
         raise DataError(f"{message}; more than {max_unknown:.0%}: is this text in the model's language? "
                         f"(pick another model with --model)")
-    from textlab.charlm.data import text_to_codepoints
-
-    codes = text_to_codepoints(text)
-    kept = codes[np.isin(codes, np.array([ord(c) for c in alphabet], dtype=np.uint32))]
+    kept = codes[known]
     return kept.astype("<u4").tobytes().decode("utf-32-le", "surrogatepass"), f"{message}; measured without them"
 
 

@@ -110,6 +110,8 @@ def evaluate_analogies(vectors: KeyedVectors, path: Path, restrict_vocab: int = 
     total_right = int(correct.sum())
     return {"accuracy": total_right / len(questions) if questions else 0.0, "correct": total_right,
             "seen": len(questions), "total": total, "sections": report}
+
+
 def _answer(vectors: KeyedVectors, questions: np.ndarray, restrict: int) -> np.ndarray:
     unit = vectors.unit[:restrict]
     correct = np.zeros(len(questions), dtype=bool)
@@ -156,7 +158,6 @@ def evaluate_similarity(vectors: KeyedVectors, path: Path) -> dict:
 def set_name(path: Path) -> str:
     """``wordsim353`` for ``.../wordsim353.tsv``, ``ca8_semantic`` for ``ca8_semantic.txt.gz``."""
     return Path(path).name.split(".")[0]
-
 
 
 def evaluate_all(vectors: KeyedVectors, analogies: Path | Sequence[Path] | None = None,

@@ -21,7 +21,7 @@ from textlab.runtime import checkpoint_dir_for, graceful_stop, pick_device, say
 from textlab.store import config_from_dict
 from textlab.text import TokenizerOptions, Vocab
 from textlab.w2v.corpus import EncodedCorpus, encode_corpus
-from textlab.w2v.config import device_step, initial_lr
+from textlab.w2v.config import device_step
 from textlab.w2v.model import ARCHS, CONFIG_LIMITS, Word2Vec, Word2VecConfig
 from textlab.w2v.saving import save_word2vec
 from textlab.w2v.train import (
@@ -108,7 +108,7 @@ def train_word2vec(
     corpus = encode_corpus(path, options, min_count=config.min_count, max_vocab=config.max_vocab or None,
                            vocab=vocab, cache=cache)
     try:
-        config = dataclasses.replace(config, vocab_size=len(corpus.vocab), lr=initial_lr(config, engine))  # the card says which rate
+        config = dataclasses.replace(config, vocab_size=len(corpus.vocab))
         if engine == "device":  # the card records the step the device engine really took
             size, limit = device_step(config)
             config = dataclasses.replace(config, batch_size=size, row_limit=limit)

@@ -154,7 +154,7 @@ def train(
     global word count estimated as ``world_size x`` local words done."""
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}")
-    if not model.config.lr:  # the default rate depends on the engine (textlab.w2v.config.initial_lr)
+    if not model.config.lr:  # the default rate depends on the engine; the card and checkpoint record the rate used
         model.config = dataclasses.replace(model.config, lr=initial_lr(model.config, engine))
     config = model.config
     workers = 1 if engine == "device" or dist is not None else (config.workers or default_workers())
