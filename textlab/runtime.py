@@ -458,10 +458,10 @@ def machine_info() -> dict:
     return info
 
 
-def say(line: str) -> None:
-    """One plain line for the user on stderr (never wrapped, no markup): the output helper for
-    every message that is not data."""
-    console.print(line, markup=False, highlight=False, soft_wrap=True)
+def say(line: str, style: str | None = None) -> None:
+    """One plain line for the user on stderr (never wrapped, no markup; ``style`` e.g. "yellow"
+    for a warning): the output helper for every message that is not data."""
+    console.print(line, markup=False, highlight=False, soft_wrap=True, style=style)
 
 
 def debug_enabled() -> bool:

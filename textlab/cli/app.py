@@ -194,6 +194,6 @@ def announce_model(choice) -> None:
     (``using shipped:en (word2vec, English, shipped with textlab)``)."""
     notice = choice.notice()
     if notice:
-        from textlab.runtime import console
+        from textlab.runtime import say
 
-        console.print(notice, markup=False, highlight=False, soft_wrap=True)
+        say(notice)

@@ -182,12 +182,12 @@ def eval_charlm_command(
     Example: textlab eval-charlm --model shakespeare held_out.txt --json
     """
     from textlab.charlm.alphabet import evaluate_on_file
-    from textlab.runtime import console, pick_device
+    from textlab.runtime import pick_device, say
 
     def before(choice, warning: str | None) -> None:
         announce_model(choice)
         if warning:
-            console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True, style="yellow")
+            say(f"warning: {warning}", style="yellow")
 
     result = evaluate_on_file(model, file, pick_device("auto"), before)
     if json_output:

@@ -153,11 +153,11 @@ def models_rm(name: Annotated[str, typer.Argument(help="A model of yours, as `te
 
     Example: textlab models rm w2v-text8-skipgram
     """
-    from textlab.runtime import console
+    from textlab.runtime import say
     from textlab.store import remove_model
 
     path = remove_model(name)
-    console.print(f"removed {name} ({path})", markup=False, highlight=False, soft_wrap=True)
+    say(f"removed {name} ({path})")
 
 
 @models_app.command("mv")
@@ -169,8 +169,8 @@ def models_mv(
 
     Example: textlab models mv w2v-text8-skipgram text8
     """
-    from textlab.runtime import console
+    from textlab.runtime import say
     from textlab.store import rename_model
 
     path = rename_model(old, new)
-    console.print(f"renamed {old} to {new} ({path})", markup=False, highlight=False, soft_wrap=True)
+    say(f"renamed {old} to {new} ({path})")

@@ -103,7 +103,7 @@ def train_sentiment_command(
 
 
 def _scorer(model: str | None, lang: str, device: str):
-    from textlab.runtime import console, pick_device
+    from textlab.runtime import pick_device, say
     from textlab.sentiment.predict import Predictor, Router
     from textlab.sentiment.pretrained import choose_models
     from textlab.sentiment.saved import load_sentiment
@@ -111,8 +111,8 @@ def _scorer(model: str | None, lang: str, device: str):
     target = pick_device(device)
     chosen = choose_models(model, lang)
     router = Router({key: Predictor(load_sentiment(path), device=target) for key, path in chosen.items()}, lang,
-                    warn=lambda line: console.print(line, markup=False, soft_wrap=True))
-    console.print(router.describe(), markup=False, soft_wrap=True)
+                    warn=say)
+    say(router.describe())
     return router
 
 

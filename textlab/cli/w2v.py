@@ -247,7 +247,7 @@ def plot_w2v_command(
     Example: textlab plot-w2v --top 300 -o words.png
     """
     from textlab.atomic import check_writable_target
-    from textlab.runtime import console
+    from textlab.runtime import say
     from textlab.w2v.keyed_vectors import load_keyed_vectors
     from textlab.w2v.plot import plot_words
 
@@ -259,6 +259,5 @@ def plot_w2v_command(
     announce_model(vectors.choice)
     info = plot_words(vectors, output, words=chosen, top=top, method=method, seed=seed, font=font)
     if info["warning"]:
-        console.print(f"warning: {info['warning']}", markup=False, highlight=False, soft_wrap=True, style="yellow")
-    console.print(f"plotted {info['words']} words ({info['method']}, {info['seconds']:.1f} s, font {info['font']}) "
-                  f"to {output}", markup=False, highlight=False, soft_wrap=True)
+        say(f"warning: {info['warning']}", style="yellow")
+    say(f"plotted {info['words']} words ({info['method']}, {info['seconds']:.1f} s, font {info['font']}) to {output}")
