@@ -23,26 +23,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
-def cpu_model() -> str:
-    """The CPU's model name (lscpu, else /proc/cpuinfo) and whether it has AVX-512 BF16 / AMX."""
-    name = ""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        name = next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")), "")
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    flags = ""
-    try:
-        cpuinfo = Path("/proc/cpuinfo").read_text()
-        name = name or next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines()
-                             if line.startswith("model name")), "")
-        flags = next((line.split(":", 1)[1] for line in cpuinfo.splitlines() if line.startswith("flags")), "")
-    except OSError:
-        pass
-    extras = [flag for flag in ("avx512_bf16", "amx_bf16") if f" {flag}" in f" {flags} "]
-    return name + (f" ({', '.join(extras)})" if extras else "")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", help="aclImdb tarball/directory or label,review CSV")
@@ -69,7 +49,9 @@ def main() -> None:
     chosen = choose_models(args.model, "auto")
     load_seconds = max(load_sentiment(path).load_seconds for path in chosen.values())
 
-    load_before = os.getloadavg()[0]
+    from textlab.runtime import machine_info
+
+    machine = machine_info()  # the CPU and the load average before the run
     command = [sys.executable, "-m", "textlab", "sentiment", "--batch-size", str(args.batch_size), "--device", "cpu"]
     if args.model:
         command += ["--model", args.model]
@@ -93,7 +75,8 @@ def main() -> None:
         "reviews_per_second": round(len(labels) / seconds, 1), "seconds": round(seconds, 2),
         "cpu_seconds": round(cpu_seconds, 2), "reviews_per_cpu_second": round(len(labels) / cpu_seconds, 1),
         "model_load_seconds": round(load_seconds, 3), "models": {k: str(v) for k, v in chosen.items()},
-        "cpu_count": os.cpu_count(), "cpu": cpu_model(), "load_average_before": round(load_before, 2),
+        "cpu_count": os.cpu_count(), "cpu": machine.get("cpu", ""), "cpu_flags": machine.get("flags", []),
+        "load_average_before": machine["load_average"][0],
         "load_average": round(os.getloadavg()[0], 2),
         "note": "wall clock incl. process start; cpu_seconds = user+sys of the command and its workers; "
                 "other jobs may share the CPU (see load_average)",

@@ -22,13 +22,13 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
+sys.path.insert(0, str(REPO / "scripts"))
+from build_shipped_sentiment import DATA, imdb_unlabelled_text, textlab  # noqa: E402 (the scripts' shared helpers)
 TARGET = REPO / "textlab" / "pretrained"
 NOVELS = ("hongloumeng", "sanguoyanyi", "shuihuzhuan", "xiyouji")
 
@@ -39,15 +39,7 @@ W2V_ZH = ["--lang", "zh", "--arch", "skipgram", "--dim", "100", "--epochs", "10"
 CHARLM = ["--max-minutes", "10"]
 
 
-def textlab(*args: str) -> str:
-    print("$ textlab " + " ".join(args), file=sys.stderr, flush=True)
-    return subprocess.run([sys.executable, "-m", "textlab", *args], check=True, stdout=subprocess.PIPE, text=True).stdout
-
-
 def english_corpus(work: Path) -> tuple[Path, dict]:
-    sys.path.insert(0, str(REPO / "scripts"))
-    from build_shipped_sentiment import imdb_unlabelled_text
-
     return imdb_unlabelled_text(work)
 
 
