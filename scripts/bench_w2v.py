@@ -62,8 +62,9 @@ def prepare_corpus(source: Path, target: Path, max_words: int | None) -> int:
     return words
 
 
-def synthetic_corpus(target: Path, words: int, vocab: int = 500_000, seed: int = 0) -> None:
-    """``words`` words in lines of 1,000, ranks drawn from Zipf(1.1) truncated to ``vocab``."""
+def synthetic_corpus(target: Path, words: int, vocab: int = 500_000, seed: int = 0, exponent: float = 1.1) -> None:
+    """``words`` words (``w<rank>``) in lines of 1,000, ranks drawn from Zipf(``exponent``)
+    truncated to ``vocab`` (``scripts/gpu_check.py`` writes its corpus with this too)."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
@@ -71,7 +72,7 @@ def synthetic_corpus(target: Path, words: int, vocab: int = 500_000, seed: int =
     with open(target, "w") as out:
         for start in range(0, words, 1_000_000):
             n = min(1_000_000, words - start)
-            ranks = rng.zipf(1.1, size=n)
+            ranks = rng.zipf(exponent, size=n)
             ranks[ranks > vocab] = vocab
             lines = names[ranks].reshape(-1, 1000) if n % 1000 == 0 else names[ranks][None, :]
             out.write("\n".join(" ".join(line) for line in lines) + "\n")

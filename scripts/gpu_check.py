@@ -94,14 +94,10 @@ def cuda_tests(args, work: Path) -> dict:
 
 
 def _zipf_corpus(path: Path, words: int) -> None:
-    import numpy as np
+    """A heavy-headed corpus (Zipf(1.25) over 200k words: the top word is a fifth of the text)."""
+    from bench_w2v import synthetic_corpus  # scripts/ is on the path of a script run from it
 
-    rng = np.random.default_rng(0)
-    with open(path, "w") as out:
-        for start in range(0, words, 1_000_000):
-            ranks = np.minimum(rng.zipf(1.25, size=min(1_000_000, words - start)), 200_000)
-            lines = ranks.reshape(-1, 1000) if ranks.size % 1000 == 0 else ranks[None, :]
-            out.write("\n".join(" ".join(f"w{r}" for r in line) for line in lines) + "\n")
+    synthetic_corpus(path, words, vocab=200_000, seed=0, exponent=1.25)
 
 
 def word2vec(args, work: Path) -> dict:
