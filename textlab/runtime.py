@@ -287,6 +287,20 @@ class StopRequest:
 
 
 @contextlib.contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """``torch.set_num_threads(threads)`` for the block (0: leave it), restored afterwards."""
+    import torch
+
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+@contextlib.contextmanager
 def stop_signal_handler(handler) -> Iterator[None]:
     """Route SIGINT and SIGTERM to ``handler`` inside the block, then restore the previous
     handlers. Only in the main thread (signal handlers cannot live elsewhere); a no-op there."""

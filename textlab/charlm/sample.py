@@ -12,6 +12,7 @@ import torch
 from textlab.charlm.data import CharCodec
 from textlab.charlm.model import CharLM
 from textlab.errors import DataError, UsageError
+from textlab.runtime import torch_threads
 
 
 def default_seed(codec: CharCodec) -> str:
@@ -35,15 +36,10 @@ def step_by_step_kernels() -> Iterator[None]:
     default, fast for long sequences) rebuilds its kernel on every call, which makes a
     single step ~5x slower than the plain kernel; one thread avoids the cost of syncing two
     threads for such small products."""
-    threads = torch.get_num_threads()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # a note about Intel GPUs when flags change
-        with torch.backends.mkldnn.flags(enabled=False):
-            torch.set_num_threads(1)
-            try:
-                yield
-            finally:
-                torch.set_num_threads(threads)
+        with torch.backends.mkldnn.flags(enabled=False), torch_threads(1):
+            yield
 
 
 @torch.inference_mode()

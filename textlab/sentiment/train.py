@@ -28,13 +28,11 @@ every :attr:`RunningLoss.every` steps; batches are copied from pinned memory asy
 
 from __future__ import annotations
 
-import contextlib
 import math
 import shutil
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -46,7 +44,7 @@ from textlab.plots import CURVE_FILE, render_training_curve
 from textlab.resume import reconcile
 from textlab.runtime import (
     ProgressBar, checkpoint_dir_for, console, graceful_stop, load_checkpoint, pick_device, rng_state,
-    save_checkpoint, seed_everything, set_rng_state,
+    save_checkpoint, seed_everything, set_rng_state, torch_threads,
 )
 from textlab.sentiment.calibrate import Calibration, expected_calibration_error, fit_calibration, snippets
 from textlab.sentiment.config import SPECIALS, SentimentConfig, TrainSettings
@@ -103,18 +101,6 @@ class Clock:
     def deadline(self, seconds: float) -> float:
         """``time.perf_counter()`` value ``seconds`` from now."""
         return time.perf_counter() + max(0.0, seconds)
-
-
-@contextlib.contextmanager
-def torch_threads(threads: int, device: torch.device) -> Iterator[None]:
-    """``torch.set_num_threads(threads)`` for the block on a CPU run, restored afterwards."""
-    previous = torch.get_num_threads()
-    if device.type == "cpu" and threads:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 # --------------------------------------------------------------------------- 1. prepare
@@ -667,7 +653,7 @@ def train_sentiment(dataset: str, config: SentimentConfig, settings: TrainSettin
     seed_everything(run.settings.seed)
     device = pick_device(run.settings.device)
     clock = Clock(0.0 if run.saved is None else float(run.saved["elapsed"]), run.settings.max_minutes)
-    with torch_threads(run.settings.threads, device):
+    with torch_threads(run.settings.threads if device.type == "cpu" else 0):
         prepared = prepare(run.dataset, run.config, run.settings, run.pretrained_w2v if run.saved is None else None,
                            None if run.saved is None else run.saved["vocab"])
         if run.saved is not None and asdict(prepared.config) != run.saved["config"]:
