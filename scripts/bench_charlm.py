@@ -48,7 +48,9 @@ def main() -> None:
     from textlab.charlm.pipeline import plan_setup
     from textlab.charlm.sample import default_seed, generate
     from textlab.charlm.train import train_charlm
-    from textlab.runtime import machine_info, pick_device, seed_everything
+    from textlab.runtime.device import pick_device
+    from textlab.runtime.machine import machine_info
+    from textlab.runtime.seeding import seed_everything
 
     machine_before = machine_info()
     if args.threads:

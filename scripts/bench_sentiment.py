@@ -49,7 +49,7 @@ def main() -> None:
     chosen = choose_models(args.model, "auto")
     load_seconds = max(load_sentiment(path).load_seconds for path in chosen.values())
 
-    from textlab.runtime import machine_info
+    from textlab.runtime.machine import machine_info
 
     machine = machine_info()  # the CPU and the load average before the run
     command = [sys.executable, "-m", "textlab", "sentiment", "--batch-size", str(args.batch_size), "--device", "cpu"]

@@ -231,7 +231,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
 
-    from textlab.runtime import machine_info
+    from textlab.runtime.machine import machine_info
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench_w2v_"))
     workdir.mkdir(parents=True, exist_ok=True)

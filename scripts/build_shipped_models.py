@@ -56,7 +56,7 @@ def shrink_word2vec(built: Path, target: Path, data: dict, command: str, lang: s
     """Query vectors only, float16; the card says so and carries the figures of what ships."""
     import torch
 
-    from textlab.runtime import machine_info
+    from textlab.runtime.machine import machine_info
     from textlab.store import ModelCard, VOCAB_FILE, read_card, save_model
     from textlab.w2v.evaluate import evaluate_all
     from textlab.w2v.keyed_vectors import KeyedVectors
@@ -97,7 +97,7 @@ def build_charlm() -> dict:
     import torch
 
     from textlab.charlm.saving import load_charlm
-    from textlab.runtime import machine_info
+    from textlab.runtime.machine import machine_info
     from textlab.store import ModelCard, read_card, save_model
 
     with tempfile.TemporaryDirectory(prefix="textlab-shipped-") as tmp:

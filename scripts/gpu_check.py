@@ -71,7 +71,7 @@ def main() -> None:
 def machine(device: str) -> dict:
     import torch
 
-    from textlab.runtime import machine_info
+    from textlab.runtime.machine import machine_info
 
     info = {"torch": torch.__version__, **machine_info()}
     if device == "cuda" and torch.cuda.is_available():
@@ -135,7 +135,7 @@ def charlm(args, work: Path) -> dict:
     from textlab.charlm.model import rnn_compute_dtype
     from textlab.charlm.pipeline import plan_setup
     from textlab.charlm.train import train_charlm
-    from textlab.runtime import pick_device
+    from textlab.runtime.device import pick_device
 
     device = pick_device(args.device)
     data = load_char_data("tinyshakespeare", 0.1)

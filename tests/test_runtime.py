@@ -7,7 +7,9 @@ import pytest
 import torch
 
 from textlab.errors import DataError, UsageError
-from textlab.runtime import load_checkpoint, pick_device, rng_state, save_checkpoint, set_rng_state
+from textlab.runtime.checkpoints import load_checkpoint, save_checkpoint
+from textlab.runtime.device import pick_device
+from textlab.runtime.seeding import rng_state, set_rng_state
 
 
 def test_checkpoint_round_trip_with_optimizer_state(tmp_path):

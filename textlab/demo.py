@@ -99,7 +99,7 @@ def step_charlm(settings: DemoSettings, workdir: Path) -> StepResult:
     from textlab.charlm.sample import generate
     from textlab.charlm.pipeline import make_configs
     from textlab.charlm.train import train_charlm
-    from textlab.runtime import pick_device
+    from textlab.runtime.device import pick_device
 
     device = pick_device(settings.device)
     data = load_char_data("tinyshakespeare")
@@ -138,7 +138,7 @@ STEPS: list[tuple[str, Callable[[DemoSettings, Path], StepResult]]] = [
 
 def run_demo(settings: DemoSettings, on_result: Callable[[StepResult], None] = lambda r: None) -> list[StepResult]:
     """Run every step in a temporary directory; ``on_result`` sees each result as it comes."""
-    from textlab.runtime import seed_everything
+    from textlab.runtime.seeding import seed_everything
 
     seed_everything(settings.seed)
     results = []

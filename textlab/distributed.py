@@ -128,7 +128,7 @@ def relaunch_prefix() -> str:
 def init_from_environment(device: str = "auto") -> Distributed | None:
     """Open the process group when launched by torchrun (None otherwise). Backend ``nccl`` when
     the device is CUDA (one GPU per local rank), ``gloo`` on CPU. Only rank 0 draws progress
-    bars (:func:`textlab.runtime.progress_enabled` reads ``RANK``); nothing here changes the
+    bars (:func:`textlab.runtime.progress.progress_enabled` reads ``RANK``); nothing here changes the
     process environment."""
     if not launched_by_torchrun():
         return None
@@ -138,7 +138,7 @@ def init_from_environment(device: str = "auto") -> Distributed | None:
     if missing:
         raise UsageError(f"incomplete torch.distributed environment (missing {', '.join(missing)}); launch with torchrun")
     rank, world, local = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ["LOCAL_RANK"])
-    from textlab.runtime import pick_device
+    from textlab.runtime.device import pick_device
 
     chosen = pick_device(device)
     if chosen.type == "cuda":

@@ -71,7 +71,7 @@ def test_default_model_is_newest(cli, corpus_file):
 def test_interrupt_leaves_checkpoint_and_resume_finishes(cli, tmp_path, corpus_file, monkeypatch):
     import contextlib
 
-    import textlab.runtime
+    import textlab.runtime.signals
 
     from tests.charlm.test_model import StopAfter
 
@@ -79,7 +79,7 @@ def test_interrupt_leaves_checkpoint_and_resume_finishes(cli, tmp_path, corpus_f
     def stop_after_five():
         yield StopAfter(5)
 
-    monkeypatch.setattr(textlab.runtime, "graceful_stop", stop_after_five)
+    monkeypatch.setattr(textlab.runtime.signals, "graceful_stop", stop_after_five)
     out = tmp_path / "model"
     result = train(cli, corpus_file, out)
     assert result.exit_code == 130

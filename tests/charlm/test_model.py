@@ -48,7 +48,7 @@ def test_bf16_autocast_learns_as_well(corpus_file):
 
 def test_explicit_precisions_are_checked_per_device():
     from textlab.errors import UsageError
-    from textlab.runtime import check_precision
+    from textlab.runtime.device import check_precision
 
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert check_precision("fp32", cpu) == "fp32" and check_precision("bf16", cpu) == "bf16"
@@ -62,7 +62,7 @@ def test_explicit_precisions_are_checked_per_device():
 def test_bf16_is_a_candidate_exactly_where_the_cpu_has_bf16_instructions():
     from pathlib import Path
 
-    from textlab.runtime import precision_candidates
+    from textlab.runtime.device import precision_candidates
 
     flags = set()
     for line in Path("/proc/cpuinfo").read_text().splitlines():

@@ -16,7 +16,7 @@ def test_sigterm_before_the_childs_reset_still_kills_it():
     script = textwrap.dedent("""
         import os, signal, sys, time
         os.register_at_fork(after_in_child=lambda: os.kill(os.getpid(), signal.SIGTERM))
-        import textlab.runtime
+        import textlab.runtime.signals
         signal.signal(signal.SIGTERM, lambda signum, frame: None)
         pid = os.fork()
         if pid == 0:

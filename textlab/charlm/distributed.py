@@ -47,7 +47,10 @@ from textlab.charlm.config import TrainConfig
 from textlab.charlm.train import Trainer, TrainResult, load_resume_state
 from textlab.distributed import Distributed, init_from_environment
 from textlab.errors import DataError, TextlabError, TrainingInterrupted, UsageError
-from textlab.runtime import StopRequest, checkpoint_dir_for, console, load_checkpoint, rng_state, save_checkpoint, stop_signal_handler
+from textlab.runtime.checkpoints import checkpoint_dir_for, load_checkpoint, save_checkpoint
+from textlab.runtime.output import say
+from textlab.runtime.seeding import rng_state
+from textlab.runtime.signals import StopRequest, stop_signal_handler
 
 RANK_DIR = "rank-{}"
 
@@ -82,7 +85,7 @@ def agreed(dist: Distributed, prepare: Callable):
 
 @contextlib.contextmanager
 def stop_on_signals(dist: Distributed) -> Iterator[StopRequest]:
-    """:func:`textlab.runtime.graceful_stop` for a torchrun process: SIGINT/SIGTERM set the flag
+    """:func:`textlab.runtime.signals.graceful_stop` for a torchrun process: SIGINT/SIGTERM set the flag
     that the training loop agrees on. Repeats are ignored: Ctrl-C in a terminal reaches every
     process twice (from the terminal, then forwarded by torchrun), and torchrun kills processes
     still alive after its shutdown timeout (30 s by default)."""
@@ -92,8 +95,8 @@ def stop_on_signals(dist: Distributed) -> Iterator[StopRequest]:
         if request.signum is None:
             request.signum = signum
             if dist.is_main:
-                console.print(f"[yellow]{signal.Signals(signum).name} received: all processes stop at the "
-                              "next step and save a checkpoint, please wait...")
+                say(f"{signal.Signals(signum).name} received: all processes stop at the next step and save a "
+                    "checkpoint, please wait...", style="yellow")
 
     with stop_signal_handler(handler):
         yield request

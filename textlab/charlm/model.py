@@ -123,7 +123,7 @@ def rnn_compute_dtype(model: CharLM, device: torch.device, precision: str) -> st
     """The dtype the recurrent layer really computes in under the training arithmetic (on CUDA,
     cuDNN's autocast path runs fp16 whatever autocast dtype is asked): one short forward pass
     with a hook on the layer's output."""
-    from textlab.runtime import autocast
+    from textlab.runtime.device import autocast
 
     seen: list[torch.dtype] = []
     handle = model.rnn.register_forward_hook(lambda module, inputs, output: seen.append(output[0].dtype))

@@ -22,7 +22,9 @@ from textlab.charlm.probe import MIN_PROBE_BUDGET, Choice, probe
 from textlab.charlm.train import TrainResult, build_optimizer, load_resume_state, train_charlm
 from textlab.errors import TrainingInterrupted, UsageError
 from textlab.resume import reconcile
-from textlab.runtime import autocast, check_precision, checkpoint_dir_for, precision_candidates, say
+from textlab.runtime.checkpoints import checkpoint_dir_for
+from textlab.runtime.device import autocast, check_precision, precision_candidates
+from textlab.runtime.output import say
 
 def default_shape(device_type: str) -> Shape:
     """The shape used when nothing is probed: CUDA's, or the narrowest CPU candidate."""
@@ -109,7 +111,7 @@ def plan_setup(data: CharData, device: torch.device, cell: str, epochs: int | No
     - on a CPU with ``--max-minutes`` (at least :data:`MIN_PROBE_BUDGET` seconds) and no shape
       option given: the shape and precision probe of :mod:`textlab.charlm.probe`;
     - otherwise, with ``--precision auto``: the candidates of
-      :func:`textlab.runtime.precision_candidates` timed on the run's own shape.
+      :func:`textlab.runtime.device.precision_candidates` timed on the run's own shape.
     """
     precision = check_precision(precision, device)
     fixed = {k: v for k, v in overrides.items() if v is not None}
@@ -158,7 +160,7 @@ def train_charlm_job(corpus: str, output: Path, *, cell: str = "lstm", epochs: i
     checkpoint: :data:`RESUMABLE` options apply, the others must match."""
     from textlab.atomic import check_writable_target
     from textlab.charlm.saving import save_charlm
-    from textlab.runtime import seed_everything
+    from textlab.runtime.seeding import seed_everything
 
     checkpoint_dir = checkpoint_dir_for(output)
     check_writable_target(output, force or resume, "model")

@@ -12,7 +12,7 @@ import torch
 from textlab.charlm.data import CharCodec
 from textlab.charlm.model import CharLM
 from textlab.errors import DataError, UsageError
-from textlab.runtime import torch_threads
+from textlab.runtime.device import torch_threads
 
 
 def default_seed(codec: CharCodec) -> str:

@@ -35,7 +35,10 @@ from textlab.charlm.data import CharData, chunk, make_streams
 from textlab.charlm.evaluate import evaluate_ids, metrics_from_loss
 from textlab.charlm.model import CharLM, CharLMConfig, detach_state
 from textlab.errors import DataError, TrainingInterrupted, UsageError
-from textlab.runtime import ProgressBar, autocast, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from textlab.runtime.checkpoints import load_checkpoint, save_checkpoint
+from textlab.runtime.device import autocast
+from textlab.runtime.progress import ProgressBar
+from textlab.runtime.seeding import rng_state, set_rng_state
 from textlab.threads import ThreadTuner
 
 

@@ -13,7 +13,7 @@ import typer
 from typer.core import TyperGroup
 
 from textlab.errors import TextlabError
-import textlab.runtime  # noqa: F401  (registers the at-fork SIGTERM reset before any pool forks)
+import textlab.runtime.signals  # noqa: F401  (registers the at-fork SIGTERM reset before any pool forks)
 
 
 def _debug() -> bool:
@@ -32,7 +32,7 @@ class Terminated(BaseException):
 
 
 def _raise_terminated(signum, frame):  # noqa: ARG001
-    # Forked workers never run this: textlab.runtime resets SIGTERM to the default at fork time.
+    # Forked workers never run this: textlab.runtime.signals resets SIGTERM to the default at fork time.
     raise Terminated
 
 
@@ -194,6 +194,6 @@ def announce_model(choice) -> None:
     (``using shipped:en (word2vec, English, shipped with textlab)``)."""
     notice = choice.notice()
     if notice:
-        from textlab.runtime import say
+        from textlab.runtime.output import say
 
         say(notice)

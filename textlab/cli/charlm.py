@@ -67,7 +67,9 @@ def train_charlm_command(
     from textlab.cli.options import given_options
     from textlab.data.registry import get_dataset
     from textlab.distributed import launched_by_torchrun, relaunch_prefix
-    from textlab.runtime import graceful_stop, pick_device, say
+    from textlab.runtime.device import pick_device
+    from textlab.runtime.output import say
+    from textlab.runtime.signals import graceful_stop
     from textlab.store import output_path
 
     default_name = "charlm-" + (corpus if get_dataset(corpus) else Path(corpus).name.split(".")[0] or "corpus")
@@ -100,7 +102,8 @@ def _train_under_torchrun(corpus, path, valid_fraction, cell, epochs, max_minute
     from textlab.charlm.distributed import train_under_torchrun
     from textlab.charlm.pipeline import make_configs
     from textlab.errors import TextlabError
-    from textlab.runtime import check_precision, precision_candidates, seed_everything
+    from textlab.runtime.device import check_precision, precision_candidates
+    from textlab.runtime.seeding import seed_everything
 
     def configure(vocab_size: int, device):
         chosen = check_precision(precision, device)
@@ -182,7 +185,8 @@ def eval_charlm_command(
     Example: textlab eval-charlm --model shakespeare held_out.txt --json
     """
     from textlab.charlm.alphabet import evaluate_on_file
-    from textlab.runtime import pick_device, say
+    from textlab.runtime.device import pick_device
+    from textlab.runtime.output import say
 
     def before(choice, warning: str | None) -> None:
         announce_model(choice)

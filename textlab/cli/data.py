@@ -28,9 +28,10 @@ def datasets(json_output: JsonOutput = False) -> None:
     Example: textlab datasets
     """
     from rich.table import Table
+    from rich.text import Text
 
     from textlab.data.registry import registry
-    from textlab.runtime import console
+    from textlab.runtime.output import console
 
     rows = []
     for ds in registry().values():
@@ -47,7 +48,7 @@ def datasets(json_output: JsonOutput = False) -> None:
     for column in ("name", "size", "status", "source", "licence"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(row["name"], _size(row["size"]), row["status"], row["source"], row["license"])
+        table.add_row(Text(row["name"]), _size(row["size"]), row["status"], Text(row["source"]), Text(row["license"]))
     console.print(table)
 
 
@@ -68,13 +69,13 @@ def download(
     from textlab.data.download import copy_into_cache, download_dataset
     from textlab.data.registry import get_dataset, registry
     from textlab.errors import UsageError
-    from textlab.runtime import console
+    from textlab.runtime.output import say
 
     dataset = get_dataset(name)
     if dataset is None:
         raise UsageError(f"unknown dataset {name!r}; known: {', '.join(sorted(registry()))}")
     if dataset.shipped and dataset.local_path() is not None and not force:
-        console.print(f"{name} ships with textlab: {dataset.local_path()}")
+        say(f"{name} ships with textlab: {dataset.local_path()}")
         return
     if source is not None:
         if dataset.cache_path.is_file() and not force:
@@ -82,11 +83,11 @@ def download(
         path = copy_into_cache(dataset, source, force=force)
     else:
         path = download_dataset(dataset, force=force)
-    console.print(f"{name}: {path}")
+    say(f"{name}: {path}")
     if extract and (is_tar(path) or is_zip(path)):
         target = path.parent / (name + "-extracted")
         safe_extract(path, target)
-        console.print(f"extracted into {target}")
+        say(f"extracted into {target}")
 
 
 models_app = typer.Typer(
@@ -153,7 +154,7 @@ def models_rm(name: Annotated[str, typer.Argument(help="A model of yours, as `te
 
     Example: textlab models rm w2v-text8-skipgram
     """
-    from textlab.runtime import say
+    from textlab.runtime.output import say
     from textlab.store import remove_model
 
     path = remove_model(name)
@@ -169,7 +170,7 @@ def models_mv(
 
     Example: textlab models mv w2v-text8-skipgram text8
     """
-    from textlab.runtime import say
+    from textlab.runtime.output import say
     from textlab.store import rename_model
 
     path = rename_model(old, new)

@@ -22,13 +22,15 @@ def demo(
     """
     from rich.panel import Panel
     from rich.table import Table
+    from rich.text import Text
 
     from textlab.demo import DemoSettings, run_demo
-    from textlab.runtime import console
+    from textlab.runtime.output import console
 
     def show(result) -> None:
         body = "\n".join(result.lines)
-        console.print(Panel(body or result.figure, title=f"[bold green]✓ {result.name}[/] — {result.figure}",
+        title = Text.assemble((f"✓ {result.name}", "bold green"), f" — {result.figure}")  # data: no markup
+        console.print(Panel(Text(body or result.figure), title=title,
                             title_align="left", subtitle=f"{result.seconds:.1f}s", subtitle_align="right"))
 
     results = run_demo(DemoSettings(quick=quick, device=device, seed=seed), on_result=show)
@@ -36,6 +38,6 @@ def demo(
     for column in ("step", "time", "key figure"):
         table.add_column(column)
     for result in results:
-        table.add_row(result.name, f"{result.seconds:.1f}s", result.figure)
+        table.add_row(Text(result.name), f"{result.seconds:.1f}s", Text(result.figure))
     table.add_row("total", f"{sum(r.seconds for r in results):.1f}s", "")
     console.print(table)

@@ -95,15 +95,15 @@ def train_sentiment_command(
                              max_minutes=max_minutes, seed=seed, device=device)
     result = train_sentiment(dataset, config, settings, output_path(output, "sentiment"), force=force,
                              resume=resume, pretrained_w2v=pretrained_w2v, command=command_line(), given=given)
-    from textlab.runtime import console
+    from textlab.runtime.output import say
 
-    console.print(f"saved {result['path']}: validation accuracy {result['valid_accuracy']:.4f} "
-                  f"(epoch {result['best_epoch']}), calibration error {result['valid_ece']:.4f}, "
-                  f"{result['minutes']:.1f} min")
+    say(f"saved {result['path']}: validation accuracy {result['valid_accuracy']:.4f} (epoch {result['best_epoch']}), "
+        f"calibration error {result['valid_ece']:.4f}, {result['minutes']:.1f} min")
 
 
 def _scorer(model: str | None, lang: str, device: str):
-    from textlab.runtime import pick_device, say
+    from textlab.runtime.device import pick_device
+    from textlab.runtime.output import say
     from textlab.sentiment.predict import Predictor, Router
     from textlab.sentiment.pretrained import choose_models
     from textlab.sentiment.saved import load_sentiment
@@ -156,7 +156,8 @@ def eval_sentiment_command(
 
     Example: textlab eval-sentiment imdb --json
     """
-    from textlab.runtime import ProgressBar, console
+    from textlab.runtime.output import say
+    from textlab.runtime.progress import ProgressBar
     from textlab.sentiment.evaluate import evaluate
 
     scorer = _scorer(model, lang, device)
@@ -167,7 +168,7 @@ def eval_sentiment_command(
         echo_json(result)
         return
     (tn, fp), (fn, tp) = result["confusion"]["rows_true_cols_predicted"]
-    console.print(f"{result['n']:,} reviews in {result['seconds']:.1f} s ({result['reviews_per_second'] or 0:,.1f}/s)")
+    say(f"{result['n']:,} reviews in {result['seconds']:.1f} s ({result['reviews_per_second'] or 0:,.1f}/s)")
     sys.stdout.write(
         f"accuracy\t{result['accuracy']:.4f}\nprecision\t{result['precision']:.4f}\nrecall\t{result['recall']:.4f}\n"
         f"f1\t{result['f1']:.4f}\nmacro_f1\t{result['macro_f1']:.4f}\nece\t{result['ece']:.4f}\n"

@@ -60,7 +60,7 @@ def vocab_build(
 
     from textlab.atomic import check_writable_target
     from textlab.data.corpus import resolve_corpus
-    from textlab.runtime import console
+    from textlab.runtime.output import say
     from textlab.text.corpus_tokens import count_corpus
     from textlab.text.tokenize import TokenizerOptions
     from textlab.text.vocab import Vocab
@@ -78,7 +78,5 @@ def vocab_build(
     if json_output:
         echo_json(summary)
     else:
-        console.print(
-            f"wrote {output}: {summary['words']:,} words + <unk> from {summary['tokens']:,} tokens "
-            f"({summary['distinct']:,} distinct); <unk> rate {summary['unk_rate']:.2%}"
-        )
+        say(f"wrote {output}: {summary['words']:,} words + <unk> from {summary['tokens']:,} tokens "
+            f"({summary['distinct']:,} distinct); <unk> rate {summary['unk_rate']:.2%}")

@@ -58,7 +58,8 @@ def train_w2v_command(
     torchrun --nproc-per-node 2 -m textlab train-w2v text8 -o text8-sg
     """
     from textlab.cli.options import given_options
-    from textlab.runtime import say, seed_everything
+    from textlab.runtime.output import say
+    from textlab.runtime.seeding import seed_everything
     from textlab.store import output_path
     from textlab.w2v.pipeline import train_word2vec
     from textlab.w2v.saving import default_name
@@ -201,7 +202,7 @@ def export_w2v_command(
     Example: textlab export-w2v vectors.bin --binary --model text8-sg
     """
     from textlab.atomic import check_writable_target
-    from textlab.runtime import console
+    from textlab.runtime.output import say
     from textlab.w2v.formats import save_word2vec_format
     from textlab.w2v.keyed_vectors import load_keyed_vectors
 
@@ -209,7 +210,7 @@ def export_w2v_command(
     vectors = load_keyed_vectors(model)
     announce_model(vectors.choice)
     save_word2vec_format(out, vectors.words, vectors.vectors, binary=binary)
-    console.print(f"wrote {len(vectors):,} vectors of dimension {vectors.dim} to {out}")
+    say(f"wrote {len(vectors):,} vectors of dimension {vectors.dim} to {out}")
 
 
 @app.command("import-w2v")
@@ -222,13 +223,13 @@ def import_w2v_command(
 
     Example: textlab import-w2v GoogleNews-vectors.bin -o googlenews
     """
-    from textlab.runtime import console
+    from textlab.runtime.output import say
     from textlab.store import output_path
     from textlab.w2v.importing import import_word2vec
 
     path = output_path(output, "w2v-" + file.name.split(".")[0])
     count, dim = import_word2vec(file, path, force=force)
-    console.print(f"imported {count:,} vectors of dimension {dim} as {path}")
+    say(f"imported {count:,} vectors of dimension {dim} as {path}")
 
 
 @app.command("plot-w2v")
@@ -247,7 +248,7 @@ def plot_w2v_command(
     Example: textlab plot-w2v --top 300 -o words.png
     """
     from textlab.atomic import check_writable_target
-    from textlab.runtime import say
+    from textlab.runtime.output import say
     from textlab.w2v.keyed_vectors import load_keyed_vectors
     from textlab.w2v.plot import plot_words
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from textlab.data.registry import Dataset
 from textlab.errors import DownloadError
-from textlab.runtime import ProgressBar, console
+from textlab.runtime.output import say
+from textlab.runtime.progress import ProgressBar
 
 CHUNK = 1 << 20
 USER_AGENT = "textlab/0.1 (+https://pypi.org/project/textlab)"
@@ -81,7 +82,7 @@ def download_dataset(
                 raise DownloadError(f"{dataset.name}: download failed after {retries + 1} tries: {exc}; "
                                     f"{offline_hint(dataset, dest)}") from None
             wait = backoff * (2 ** (attempt - 1))
-            console.print(f"[yellow]{dataset.name}: {exc}; retrying in {wait:.1f}s ({attempt}/{retries})")
+            say(f"{dataset.name}: {exc}; retrying in {wait:.1f}s ({attempt}/{retries})", style="yellow")
             time.sleep(wait)
     try:
         verify(dataset, part)

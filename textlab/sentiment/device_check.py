@@ -74,7 +74,7 @@ def gpu_check(device: str = "cuda", train_reviews: int = 20_000, epochs: int = 2
     """
     import torch
 
-    from textlab.runtime import pick_device
+    from textlab.runtime.device import pick_device
     from textlab.sentiment.config import SentimentConfig, TrainSettings
     from textlab.sentiment.predict import Predictor, Router, inference_workers, parallel_probabilities
     from textlab.sentiment.pretrained import shipped_models

@@ -270,7 +270,7 @@ def train_linear(bags: Sequence[np.ndarray], labels: Sequence[int], valid_bags: 
     The info dict: the chosen rate's ``valid_loss``, ``valid_accuracy``, ``best_epoch``,
     ``learning_rate``, its per-epoch ``history``, ``valid_logits`` (host array) and
     ``epochs_run`` per rate."""
-    from textlab.runtime import ProgressBar
+    from textlab.runtime.progress import ProgressBar
 
     device = torch.device(device)
     ratio = torch.from_numpy(nb_ratio(bags, labels, buckets)).float().to(device)

@@ -30,7 +30,7 @@ import torch
 from textlab.sentiment.data import EncodedText, collate, tokenize_one
 from textlab.sentiment.saved import LoadedModel
 from textlab.text import detect_lang
-from textlab.runtime import default_workers
+from textlab.runtime.device import default_workers
 
 LABELS = ("negative", "positive")
 #: Texts scored together: small on the CPU (worker processes share the cores), large on a GPU.

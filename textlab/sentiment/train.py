@@ -42,10 +42,12 @@ from textlab.data.reviews import ReadStats, iter_reviews
 from textlab.errors import DataError, TrainingInterrupted, UsageError
 from textlab.plots import CURVE_FILE, render_training_curve
 from textlab.resume import reconcile
-from textlab.runtime import (
-    ProgressBar, checkpoint_dir_for, console, graceful_stop, load_checkpoint, pick_device, rng_state,
-    save_checkpoint, seed_everything, set_rng_state, torch_threads,
-)
+from textlab.runtime.checkpoints import checkpoint_dir_for, load_checkpoint, save_checkpoint
+from textlab.runtime.device import pick_device, torch_threads
+from textlab.runtime.output import console
+from textlab.runtime.progress import ProgressBar
+from textlab.runtime.seeding import rng_state, seed_everything, set_rng_state
+from textlab.runtime.signals import graceful_stop
 from textlab.sentiment.calibrate import Calibration, expected_calibration_error, fit_calibration, snippets
 from textlab.sentiment.config import SPECIALS, SentimentConfig, TrainSettings
 from textlab.sentiment.data import (

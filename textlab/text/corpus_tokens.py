@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Iterator
 
 from textlab.data.corpus import iter_corpus_lines
-from textlab.runtime import ProgressBar
+from textlab.runtime.progress import ProgressBar
 from textlab.text.tokenize import TokenizerOptions, tokenize_stream
 
 

@@ -18,7 +18,7 @@ from importlib import resources
 from typing import Iterable, Iterator
 
 from textlab.errors import UsageError
-from textlab.runtime import default_workers
+from textlab.runtime.device import default_workers
 
 LANGS = ("en", "zh", "auto", "none")
 

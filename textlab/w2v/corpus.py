@@ -30,7 +30,8 @@ from typing import Callable, Iterator
 import numpy as np
 
 from textlab.errors import DataError, UsageError
-from textlab.runtime import ProgressBar, say
+from textlab.runtime.output import say
+from textlab.runtime.progress import ProgressBar
 from textlab.text import TokenizerOptions, Vocab, tokenize_stream
 from textlab.w2v import idfile
 from textlab.w2v.idfile import IdFile

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from textlab.runtime import say
+from textlab.runtime.output import say
 
 
 def _compiled(**options):

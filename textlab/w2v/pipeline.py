@@ -17,7 +17,10 @@ from textlab.data.corpus import resolve_corpus
 from textlab.distributed import Distributed, init_from_environment, launched_by_torchrun
 from textlab.errors import DataError, TrainingInterrupted, UsageError
 from textlab.resume import reconcile
-from textlab.runtime import checkpoint_dir_for, graceful_stop, pick_device, say
+from textlab.runtime.checkpoints import checkpoint_dir_for
+from textlab.runtime.device import pick_device
+from textlab.runtime.output import say
+from textlab.runtime.signals import graceful_stop
 from textlab.store import config_from_dict
 from textlab.text import TokenizerOptions, Vocab
 from textlab.w2v.corpus import EncodedCorpus, encode_corpus

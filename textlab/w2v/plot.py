@@ -23,11 +23,12 @@ def working(description: str) -> Iterator[None]:
     """A spinner with the elapsed time on stderr while a step of unknown length runs."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from textlab.runtime import console, progress_enabled
+    from textlab.runtime.output import console
+    from textlab.runtime.progress import progress_enabled
 
     shown = progress_enabled() and console.is_terminal  # nothing to animate in a log file
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
-                  transient=True, disable=not shown) as progress:
+    with Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False), TimeElapsedColumn(),
+                  console=console, transient=True, disable=not shown) as progress:
         progress.add_task(description, total=None)
         yield
 

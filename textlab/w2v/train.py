@@ -27,7 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from textlab.distributed import Distributed
-from textlab.runtime import ProgressBar, StopRequest, default_workers, load_checkpoint, save_checkpoint
+from textlab.runtime.checkpoints import load_checkpoint, save_checkpoint
+from textlab.runtime.device import default_workers
+from textlab.runtime.progress import ProgressBar
+from textlab.runtime.signals import StopRequest
 from textlab.w2v.config import initial_lr
 from textlab.w2v.corpus import EncodedCorpus
 from textlab.w2v.model import Word2Vec, Word2VecConfig
