@@ -57,7 +57,8 @@ def shrink_word2vec(built: Path, target: Path, data: dict, command: str, lang: s
     import torch
 
     from textlab.runtime.machine import machine_info
-    from textlab.store import ModelCard, VOCAB_FILE, read_card, save_model
+    from textlab.store.cards import ModelCard, VOCAB_FILE, read_card
+    from textlab.store.files import save_model
     from textlab.w2v.evaluate import evaluate_all
     from textlab.w2v.keyed_vectors import KeyedVectors
     from textlab.w2v.saving import load_word2vec
@@ -98,7 +99,8 @@ def build_charlm() -> dict:
 
     from textlab.charlm.saving import load_charlm
     from textlab.runtime.machine import machine_info
-    from textlab.store import ModelCard, read_card, save_model
+    from textlab.store.cards import ModelCard, read_card
+    from textlab.store.files import save_model
 
     with tempfile.TemporaryDirectory(prefix="textlab-shipped-") as tmp:
         built = Path(tmp) / "shakespeare"
@@ -121,7 +123,7 @@ def build_charlm() -> dict:
 
     shipped_model, _, _ = load_charlm(target)
     measured = evaluate_ids(shipped_model, load_char_data("tinyshakespeare", 0.1).valid)
-    from textlab.store import update_card
+    from textlab.store.cards import update_card
 
     update_card(target, metrics={"shipped_val_loss": round(measured["loss"], 4)})
     return {"path": str(target), "val_loss": card.metrics["val_loss"], "shipped_val_loss": measured["loss"],

@@ -35,7 +35,8 @@ def planted_vectors(pairs: list[tuple[str, str]], others: list[str], dim: int = 
 
 def save_word_model(path: Path, words: list[str], vectors: np.ndarray, lang: str, **card) -> Path:
     """A word2vec model directory as ``train-w2v`` writes one."""
-    from textlab.store import ModelCard, save_model
+    from textlab.store.cards import ModelCard
+    from textlab.store.files import save_model
     from textlab.text import Vocab
     from textlab.w2v.model import Word2VecConfig
 
@@ -70,19 +71,19 @@ def build_shipped(root: Path, kinds: tuple[str, ...] = ("word2vec", "charlm")) -
 def fake_shipped(tmp_path_factory, monkeypatch) -> Path:
     """``textlab/pretrained`` replaced by a directory holding tiny ``word2vec/en``,
     ``word2vec/zh`` and ``charlm/shakespeare`` models."""
-    import textlab.store
+    import textlab.store.shipped
 
     root = build_shipped(tmp_path_factory.mktemp("pretrained"))
-    monkeypatch.setattr(textlab.store, "shipped_root", lambda: root)
+    monkeypatch.setattr(textlab.store.shipped, "shipped_root", lambda: root)
     return root
 
 
 @pytest.fixture
 def nothing_shipped(tmp_path_factory, monkeypatch) -> Path:
-    import textlab.store
+    import textlab.store.shipped
 
     root = tmp_path_factory.mktemp("empty-pretrained")
-    monkeypatch.setattr(textlab.store, "shipped_root", lambda: root)
+    monkeypatch.setattr(textlab.store.shipped, "shipped_root", lambda: root)
     return root
 
 

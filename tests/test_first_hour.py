@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from textlab.store import shipped_model
+from textlab.store.shipped import shipped_model
 
 
 def _shipped(kind: str, name: str):

@@ -9,10 +9,11 @@ import torch
 
 from tests.fakes import EN_OTHER, EN_PAIRS, planted_vectors, save_word_model
 from textlab.errors import DataError, TextlabError
-from textlab.store import (
-    ModelCard, choose_model, config_from_dict, key_metric, list_models, load_tensors, read_card, resolve_model,
-    save_model, update_card,
-)
+from textlab.store.cards import ModelCard, config_from_dict, read_card, update_card
+from textlab.store.catalogue import key_metric
+from textlab.store.choice import choose_model, resolve_model
+from textlab.store.files import load_tensors, save_model
+from textlab.store.places import list_models
 
 
 def _save(path, force=False, kind="charlm", value=1.0):

@@ -53,7 +53,8 @@ def test_kill_9_during_save_leaves_old_model_or_nothing(tmp_path):
     target = tmp_path / "model"
     script = textwrap.dedent(f"""
         import torch
-        from textlab.store import ModelCard, save_model
+        from textlab.store.cards import ModelCard
+        from textlab.store.files import save_model
         big = {{"w": torch.randn(4000, 1000)}}
         i = 0
         while True:
@@ -66,7 +67,8 @@ def test_kill_9_during_save_leaves_old_model_or_nothing(tmp_path):
     time.sleep(0.3)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    from textlab.store import load_tensors, read_card
+    from textlab.store.cards import read_card
+    from textlab.store.files import load_tensors
 
     assert read_card(target).kind == "charlm"
     assert load_tensors(target)["w"].shape == (4000, 1000)

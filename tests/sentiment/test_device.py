@@ -62,7 +62,8 @@ def test_batches_are_sorted_for_packing_and_pinned_only_for_cuda():
 
 
 def _w2v(tmp_path):
-    from textlab.store import ModelCard, save_model
+    from textlab.store.cards import ModelCard
+    from textlab.store.files import save_model
     from textlab.text import Vocab
 
     words = sorted({w for line in EN_POS + EN_NEG for w in line.split()})

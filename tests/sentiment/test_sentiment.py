@@ -162,7 +162,8 @@ def test_pretrained_word2vec_initialises_the_embedding(tmp_path):
 
     from textlab.errors import DataError
     from textlab.sentiment.word2vec_init import init_embedding, word2vec_dim
-    from textlab.store import ModelCard, save_model
+    from textlab.store.cards import ModelCard
+    from textlab.store.files import save_model
     from textlab.text import Vocab
 
     w2v_vocab = Vocab(["good", "bad", "film"], [5, 4, 3])

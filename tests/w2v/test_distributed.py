@@ -9,7 +9,7 @@ import subprocess
 
 import numpy as np
 
-from textlab.store import read_card
+from textlab.store.cards import read_card
 from textlab.text import TokenizerOptions
 from textlab.distributed import environment_without_torchrun, local_torchrun
 from textlab.w2v.corpus import encode_corpus

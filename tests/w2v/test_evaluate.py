@@ -8,7 +8,7 @@ import pytest
 from gensim.models import KeyedVectors as GensimKeyedVectors
 
 from textlab.errors import DataError, TextlabError
-from textlab.store import ModelCard
+from textlab.store.cards import ModelCard
 from textlab.w2v.evaluate import (
     default_analogies, default_similarities, evaluate_all, evaluate_analogies, evaluate_similarity,
 )

@@ -17,7 +17,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from textlab.errors import DataError
-from textlab.store import ModelCard, ModelChoice, choose_model
+from textlab.store.cards import ModelCard
+from textlab.store.choice import ModelChoice, choose_model
 
 KIND = "charlm"
 #: eval-charlm refuses a text with a larger share of characters outside the model's alphabet.

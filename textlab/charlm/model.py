@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from textlab.store import config_from_dict
+from textlab.store.cards import config_from_dict
 
 CELLS = ("lstm", "gru", "rnn")
 CONFIG_LIMITS = {

@@ -10,7 +10,8 @@ from textlab.charlm.data import CharCodec
 from textlab.charlm.model import CharLM, CharLMConfig
 from textlab.errors import DataError
 from textlab.plots import CURVE_FILE, render_training_curve
-from textlab.store import ModelCard, load_tensors, read_card, save_model
+from textlab.store.cards import ModelCard, read_card
+from textlab.store.files import load_tensors, save_model
 
 KIND = "charlm"
 CARD_CURVE_POINTS = 500

@@ -70,7 +70,7 @@ def train_charlm_command(
     from textlab.runtime.device import pick_device
     from textlab.runtime.output import say
     from textlab.runtime.signals import graceful_stop
-    from textlab.store import output_path
+    from textlab.store.places import output_path
 
     default_name = "charlm-" + (corpus if get_dataset(corpus) else Path(corpus).name.split(".")[0] or "corpus")
     path = output_path(output, default_name)

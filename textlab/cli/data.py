@@ -114,7 +114,9 @@ def models(
     from rich.text import Text
 
     from textlab.errors import UsageError
-    from textlab.store import KINDS, key_metric, model_catalogue, models_dir
+    from textlab.store.cards import KINDS
+    from textlab.store.catalogue import key_metric, model_catalogue
+    from textlab.store.places import models_dir
 
     if kind is not None and kind not in KINDS:
         raise UsageError(f"unknown --kind {kind!r}; use one of: {', '.join(KINDS)}")
@@ -155,7 +157,7 @@ def models_rm(name: Annotated[str, typer.Argument(help="A model of yours, as `te
     Example: textlab models rm w2v-text8-skipgram
     """
     from textlab.runtime.output import say
-    from textlab.store import remove_model
+    from textlab.store.catalogue import remove_model
 
     path = remove_model(name)
     say(f"removed {name} ({path})")
@@ -171,7 +173,7 @@ def models_mv(
     Example: textlab models mv w2v-text8-skipgram text8
     """
     from textlab.runtime.output import say
-    from textlab.store import rename_model
+    from textlab.store.catalogue import rename_model
 
     path = rename_model(old, new)
     say(f"renamed {old} to {new} ({path})")

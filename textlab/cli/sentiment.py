@@ -82,7 +82,8 @@ def train_sentiment_command(
     """
     from textlab.cli.options import given_options
     from textlab.sentiment.train import train_sentiment
-    from textlab.store import command_line, output_path
+    from textlab.store.cards import command_line
+    from textlab.store.places import output_path
 
     given = given_options(ctx)
     values = {"bag_buckets": bag_buckets, "ngram_branch_buckets": ngram_branch_buckets,

@@ -60,7 +60,7 @@ def train_w2v_command(
     from textlab.cli.options import given_options
     from textlab.runtime.output import say
     from textlab.runtime.seeding import seed_everything
-    from textlab.store import output_path
+    from textlab.store.places import output_path
     from textlab.w2v.pipeline import train_word2vec
     from textlab.w2v.saving import default_name
 
@@ -165,7 +165,7 @@ def eval_w2v_command(
     figures = evaluate_all(vectors, analogies or None, similarity or None)
     announce_model(vectors.choice)
     if save_metrics:
-        from textlab.store import update_card
+        from textlab.store.cards import update_card
 
         update_card(vectors.choice.path, metrics=metrics_for_card(figures))
     if json_output:
@@ -224,7 +224,7 @@ def import_w2v_command(
     Example: textlab import-w2v GoogleNews-vectors.bin -o googlenews
     """
     from textlab.runtime.output import say
-    from textlab.store import output_path
+    from textlab.store.places import output_path
     from textlab.w2v.importing import import_word2vec
 
     path = output_path(output, "w2v-" + file.name.split(".")[0])

@@ -9,7 +9,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from textlab.store import textlab_home
+from textlab.store.places import textlab_home
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from textlab.errors import DataError
-from textlab.store import config_from_dict
+from textlab.store.cards import config_from_dict
 
 CELLS = ("lstm", "gru", "rnn")
 LANGS = ("en", "zh")

@@ -92,7 +92,7 @@ def gpu_check(device: str = "cuda", train_reviews: int = 20_000, epochs: int = 2
         started = time.perf_counter()
         summary = train_sentiment(str(data), config, settings, Path(tmp) / "model")
         total = time.perf_counter() - started
-        from textlab.store import read_card
+        from textlab.store.cards import read_card
 
         metrics = read_card(Path(tmp) / "model").metrics
     history = [h for h in metrics["history"] if not h["partial"]] or metrics["history"]

@@ -120,7 +120,7 @@ class Router:
 
     def describe(self) -> str:
         """One line: which model answers for which language."""
-        from textlab.store import SHIPPED_PREFIX
+        from textlab.store.shipped import SHIPPED_PREFIX
 
         def who(p: Predictor) -> str:
             return p.name if p.name.startswith(SHIPPED_PREFIX) else f"{p.name} (user model)"

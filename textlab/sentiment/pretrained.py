@@ -11,7 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from textlab.errors import TextlabError
-from textlab.store import list_models, read_card, resolve_model, shipped_model
+from textlab.store.cards import read_card
+from textlab.store.choice import resolve_model
+from textlab.store.places import list_models
+from textlab.store.shipped import shipped_model
 
 SHIPPED_LANGS = ("en", "zh")
 

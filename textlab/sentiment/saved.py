@@ -16,7 +16,8 @@ from textlab.sentiment.calibrate import Calibration
 from textlab.sentiment.data import Encoder
 from textlab.sentiment.linear import INT8_BLOCK, dequantize_int8, int8_scales_shape, quantize_int8
 from textlab.sentiment.model import SentimentConfig, SentimentModel
-from textlab.store import VOCAB_FILE, ModelCard, load_tensors, read_card, save_model
+from textlab.store.cards import VOCAB_FILE, ModelCard, read_card
+from textlab.store.files import load_tensors, save_model
 from textlab.text import PAD, UNK, Vocab
 
 KIND = "sentiment"
@@ -38,7 +39,7 @@ class LoadedModel:
     @property
     def name(self) -> str:
         """How messages name the model: ``shipped:en`` for a shipped one, else its directory name."""
-        from textlab.store import SHIPPED_PREFIX, shipped_root
+        from textlab.store.shipped import SHIPPED_PREFIX, shipped_root
 
         try:
             self.path.resolve().relative_to(shipped_root().resolve())

@@ -7,7 +7,9 @@ from __future__ import annotations
 import torch
 
 from textlab.errors import DataError
-from textlab.store import VOCAB_FILE, load_tensors, resolve_model, tensor_shapes
+from textlab.store.cards import VOCAB_FILE
+from textlab.store.choice import resolve_model
+from textlab.store.files import load_tensors, tensor_shapes
 from textlab.text import Vocab
 
 

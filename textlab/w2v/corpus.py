@@ -91,7 +91,7 @@ class EncodedCorpus:
 
 
 def cache_dir() -> Path:
-    from textlab.store import textlab_home
+    from textlab.store.places import textlab_home
 
     return textlab_home() / "cache" / "ids"
 

@@ -10,7 +10,8 @@ import numpy as np
 import torch
 
 from textlab.atomic import check_writable_target
-from textlab.store import ModelCard, save_model
+from textlab.store.cards import ModelCard
+from textlab.store.files import save_model
 from textlab.text import Vocab
 from textlab.w2v.formats import load_word2vec_format
 from textlab.w2v.model import Word2VecConfig

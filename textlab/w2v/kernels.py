@@ -36,7 +36,7 @@ def _compiled(**options):
             return numba.njit(nogil=True, cache=True, **options)(function)
         except RuntimeError:  # numba found no writable place for its cache
             if not numba.config.CACHE_DIR:
-                from textlab.store import textlab_home
+                from textlab.store.places import textlab_home
 
                 numba.config.CACHE_DIR = str(textlab_home() / "cache" / "numba")
                 try:

@@ -9,7 +9,8 @@ from typing import Iterable, Sequence, Union
 import numpy as np
 
 from textlab.errors import DataError, TextlabError
-from textlab.store import VOCAB_FILE, ModelCard, ModelChoice, choose_model
+from textlab.store.cards import VOCAB_FILE, ModelCard
+from textlab.store.choice import ModelChoice, choose_model
 
 METHODS = ("add", "mul")
 KIND = "word2vec"

@@ -21,7 +21,7 @@ from textlab.runtime.checkpoints import checkpoint_dir_for
 from textlab.runtime.device import pick_device
 from textlab.runtime.output import say
 from textlab.runtime.signals import graceful_stop
-from textlab.store import config_from_dict
+from textlab.store.cards import config_from_dict
 from textlab.text import TokenizerOptions, Vocab
 from textlab.w2v.corpus import EncodedCorpus, encode_corpus
 from textlab.w2v.config import device_step

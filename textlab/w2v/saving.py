@@ -14,7 +14,9 @@ import torch
 
 from textlab.errors import DataError, TextlabError
 from textlab.plots import CURVE_FILE, render_training_curve
-from textlab.store import VOCAB_FILE, ModelCard, load_tensors, read_card, resolve_model, save_model, tensor_shapes
+from textlab.store.cards import VOCAB_FILE, ModelCard, read_card
+from textlab.store.choice import resolve_model
+from textlab.store.files import load_tensors, save_model, tensor_shapes
 from textlab.text import Vocab
 from textlab.w2v.model import CONFIG_LIMITS, Word2Vec, Word2VecConfig
 
@@ -62,7 +64,7 @@ def read_config(path: Path) -> tuple[ModelCard, Word2VecConfig]:
 
 
 def config_from_card(card: ModelCard, where: str) -> Word2VecConfig:
-    from textlab.store import config_from_dict
+    from textlab.store.cards import config_from_dict
 
     return config_from_dict(Word2VecConfig, card.config, where, limits=CONFIG_LIMITS)
 

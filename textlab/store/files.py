@@ -1,0 +1,75 @@
+"""A model directory's files: written atomically (a temporary directory renamed into place,
+never over an existing model unless ``force``), tensors as safetensors (never pickle), read
+back after their names and shapes are checked against the card."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textlab.atomic import atomic_directory
+from textlab.errors import DataError, TextlabError
+from textlab.store.cards import CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, ModelCard, command_line
+
+if TYPE_CHECKING:  # torch is imported lazily: listing datasets or tokenizing never needs it
+    import torch
+
+
+def save_model(
+    path: Path,
+    card: ModelCard,
+    tensors: dict[str, torch.Tensor],
+    vocab_tsv: str | None = None,
+    extra_files: dict[str, bytes] | None = None,
+    force: bool = False,
+) -> Path:
+    """Write a model directory atomically; refuses to overwrite unless ``force``."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    card.name = card.name or path.name
+    card.created = card.created or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    card.command = card.command or command_line()
+    try:
+        with atomic_directory(path, force=force) as tmp:
+            save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp / WEIGHTS_FILE))
+            if vocab_tsv is not None:
+                (tmp / VOCAB_FILE).write_text(vocab_tsv, encoding="utf-8")
+            for name, content in (extra_files or {}).items():
+                (tmp / name).write_bytes(content)
+            (tmp / CONFIG_FILE).write_text(card.to_json(), encoding="utf-8")
+    except OSError as exc:
+        raise TextlabError(f"cannot write the model to {path}: {exc.strerror or exc}") from exc
+    return path
+
+
+def tensor_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """Shapes and names of the tensors in a weights file, read from its header only."""
+    from safetensors import safe_open
+
+    weights = Path(path) / WEIGHTS_FILE
+    if not weights.is_file():
+        raise DataError(f"{path}: missing {WEIGHTS_FILE}")
+    try:
+        with safe_open(str(weights), framework="pt") as handle:
+            return {name: tuple(handle.get_slice(name).get_shape()) for name in handle.keys()}
+    except Exception as exc:
+        raise DataError(f"{weights} is not a valid safetensors file ({exc})") from exc
+
+
+def load_tensors(path: Path, expected: dict[str, tuple[int, ...]] | None = None) -> dict[str, torch.Tensor]:
+    """Load weights after checking names and shapes against ``expected`` (from the config)."""
+    from safetensors.torch import load_file
+
+    shapes = tensor_shapes(path)
+    if expected is not None:
+        if set(shapes) != set(expected):
+            raise DataError(f"{path}: weights hold {sorted(shapes)}, the config expects {sorted(expected)}")
+        for name, shape in expected.items():
+            if tuple(shapes[name]) != tuple(shape):
+                raise DataError(f"{path}: tensor {name} has shape {shapes[name]}, the config says {tuple(shape)}")
+    try:
+        return load_file(str(Path(path) / WEIGHTS_FILE))
+    except Exception as exc:
+        raise DataError(f"cannot read the weights in {path}: {exc}") from exc

@@ -1,0 +1,55 @@
+"""Where models live: the store (``$TEXTLAB_HOME/models/NAME``), where ``-o`` writes, and which
+models the store holds."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from textlab.errors import TextlabError
+from textlab.store.cards import ModelCard, read_card
+
+
+def textlab_home() -> Path:
+    """``$TEXTLAB_HOME``, else ``$XDG_CACHE_HOME/textlab``, else ``~/.cache/textlab``."""
+    if os.environ.get("TEXTLAB_HOME"):
+        return Path(os.environ["TEXTLAB_HOME"]).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache).expanduser() / "textlab"
+
+
+def models_dir() -> Path:
+    return textlab_home() / "models"
+
+
+def output_path(spec: str | None, default_name: str) -> Path:
+    """``-o NAME|DIR``: a bare name goes under the store, anything path-like is used as given."""
+    if not spec:
+        return models_dir() / default_name
+    if os.sep in spec or "/" in spec or spec.startswith(".") or spec.startswith("~"):
+        return Path(spec).expanduser()
+    return models_dir() / spec
+
+
+def list_models(root: Path | None = None) -> list[tuple[Path, ModelCard]]:
+    root = root or models_dir()
+    found: list[tuple[Path, ModelCard]] = []
+    if not root.is_dir():
+        return found
+    for child in sorted(root.iterdir()):
+        if child.name.startswith(".") or not child.is_dir():
+            continue
+        try:
+            found.append((child, read_card(child)))
+        except TextlabError:
+            continue
+    return found
+
+
+def newest_first(models: list[tuple[Path, ModelCard]]) -> list[tuple[Path, ModelCard]]:
+    return sorted(models, key=lambda pc: (pc[1].created, pc[0].stat().st_mtime), reverse=True)
+
+
+def user_models(kind: str) -> list[tuple[Path, ModelCard]]:
+    """The store's models of ``kind``, newest first."""
+    return newest_first([(p, c) for p, c in list_models() if c.kind == kind])
