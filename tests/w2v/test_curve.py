@@ -7,6 +7,7 @@ import pytest
 
 from tests.w2v.helpers import write_planted
 from textlab.text import TokenizerOptions
+from textlab.w2v import plan as plan_module
 from textlab.w2v import train as train_module
 from textlab.w2v.corpus import encode_corpus
 from textlab.w2v.model import Word2Vec, Word2VecConfig
@@ -37,7 +38,7 @@ def test_train_w2v_writes_a_valid_curve_png(cli, tmp_path):
 
 
 def test_history_has_a_point_per_chunk_and_survives_resume(tmp_path, monkeypatch):
-    monkeypatch.setattr(train_module, "CHUNK_WORDS", 2000)
+    monkeypatch.setattr(plan_module, "CHUNK_WORDS", 2000)
     corpus = encode_corpus(write_planted(tmp_path / "planted.txt", sentences=1500), TokenizerOptions(lang="none"),
                            min_count=1, log=lambda line: None)
     config = Word2VecConfig(dim=8, window=3, min_count=1, epochs=2, batch_size=128, lang="none",

@@ -50,11 +50,11 @@ def test_rank_shares_cover_the_id_file_once():
     from types import SimpleNamespace
 
     from textlab.w2v.config import Word2VecConfig
-    from textlab.w2v.train import _plan
+    from textlab.w2v.plan import make_plan
 
     corpus = SimpleNamespace(num_positions=1_000_003, num_words=990_000)
     for world in (2, 3, 7):
-        plans = [_plan(corpus, Word2VecConfig(epochs=2), 1, SimpleNamespace(rank=r, world_size=world))
+        plans = [make_plan(corpus, Word2VecConfig(epochs=2), 1, SimpleNamespace(rank=r, world_size=world))
                  for r in range(world)]
         assert plans[0].first == 0 and plans[-1].last == 1_000_003
         assert all(a.last == b.first for a, b in zip(plans, plans[1:]))

@@ -11,6 +11,7 @@ import torch
 
 from textlab.errors import TrainingInterrupted, UsageError
 from textlab.text import TokenizerOptions
+from textlab.w2v import plan as plan_module
 from textlab.w2v import train as train_module
 from textlab.w2v.corpus import encode_corpus
 from textlab.w2v.engine import StepMath, row_scale
@@ -147,7 +148,7 @@ def test_device_steps_make_no_host_synchronisation(tmp_path):
     from torch.utils._python_dispatch import TorchDispatchMode
 
     from textlab.w2v.engine import DeviceEngine
-    from textlab.w2v.train import Plan
+    from textlab.w2v.plan import Plan
 
     syncing = {"aten._local_scalar_dense.default", "aten.nonzero.default", "aten.masked_select.default",
                "aten._unique2.default", "aten.unique_consecutive.default", "aten.item.default",
@@ -191,7 +192,7 @@ def test_device_steps_make_no_host_synchronisation(tmp_path):
 
 def test_device_windows_stay_inside_sentences_and_spans(tmp_path):
     from textlab.w2v.engine import DeviceEngine
-    from textlab.w2v.train import Plan
+    from textlab.w2v.plan import Plan
 
     path = tmp_path / "s.txt"
     path.write_text("".join(" ".join(f"s{s}w{i}" for i in range(10)) + "\n" for s in range(4)))
@@ -244,7 +245,7 @@ def test_noise_follows_unigram_power():
 
 @pytest.mark.parametrize("engine", ["hogwild", "device"])
 def test_resume_continues_exactly(tmp_path, monkeypatch, engine):
-    monkeypatch.setattr(train_module, "CHUNK_WORDS", 4000)
+    monkeypatch.setattr(plan_module, "CHUNK_WORDS", 4000)
     corpus = write_planted(tmp_path / "planted.txt", sentences=3000)
     config = Word2VecConfig(dim=16, window=3, min_count=1, sample=1e-3, epochs=2, batch_size=128, lang="none",
                             workers=1, engine=engine)
@@ -264,7 +265,7 @@ def test_resume_continues_exactly(tmp_path, monkeypatch, engine):
 
 
 def test_resume_applies_epochs_and_refuses_model_options(tmp_path, monkeypatch):
-    monkeypatch.setattr(train_module, "CHUNK_WORDS", 4000)
+    monkeypatch.setattr(plan_module, "CHUNK_WORDS", 4000)
     corpus = write_planted(tmp_path / "planted.txt", sentences=3000)
     config = Word2VecConfig(dim=16, window=3, min_count=1, epochs=2, lang="none", workers=1)
     with pytest.raises(TrainingInterrupted):
@@ -280,7 +281,7 @@ def test_resume_applies_epochs_and_refuses_model_options(tmp_path, monkeypatch):
 
 
 def test_hogwild_workers_train_and_resume(tmp_path, monkeypatch):
-    monkeypatch.setattr(train_module, "CHUNK_WORDS", 5000)
+    monkeypatch.setattr(plan_module, "CHUNK_WORDS", 5000)
     corpus = _planted(tmp_path)
     config = Word2VecConfig(dim=24, window=3, min_count=1, sample=0.0, epochs=4, seed=3,
                             vocab_size=len(corpus.vocab), workers=2)

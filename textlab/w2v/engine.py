@@ -198,7 +198,7 @@ class DeviceEngine:
     def prepare(self, item: int) -> _Prepared:
         """Subsample and compact a chunk (on the side stream on CUDA)."""
         epoch, chunk, begin, end = self.plan.positions(item)
-        from textlab.w2v.train import chunk_seed
+        from textlab.w2v.plan import chunk_seed
 
         seed = chunk_seed(self.config.seed, epoch, chunk, self.plan.rank)
         raw = self.resident[begin:end] if self.resident is not None else \

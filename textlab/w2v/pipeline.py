@@ -26,9 +26,10 @@ from textlab.text import TokenizerOptions, Vocab
 from textlab.w2v.corpus import EncodedCorpus, encode_corpus
 from textlab.w2v.config import device_step
 from textlab.w2v.model import ARCHS, CONFIG_LIMITS, Word2Vec, Word2VecConfig
+from textlab.w2v.plan import CHUNK_WORDS
 from textlab.w2v.saving import save_word2vec
 from textlab.w2v.train import (
-    CHUNK_WORDS, ENGINES, SYNC_MODES, Interrupted, TrainState, load_training_checkpoint, train,
+    ENGINES, SYNC_MODES, Interrupted, TrainState, load_training_checkpoint, train,
 )
 
 #: Options that may change when a run is resumed (they say how long, how fast or where to go

@@ -1,6 +1,6 @@
-"""The training loop: the id file is cut into chunks of ``CHUNK_WORDS`` positions; each
-(epoch, chunk) pair is a work item that an engine trains with a learning rate decaying
-linearly to ~0 over all epochs; Ctrl-C saves a resumable checkpoint.
+"""The training loop: the id file is cut into chunks of ``CHUNK_WORDS`` positions (the plan of
+:mod:`textlab.w2v.plan`); each (epoch, chunk) pair is a work item that an engine trains with a
+learning rate decaying linearly to ~0 over all epochs; Ctrl-C saves a resumable checkpoint.
 
 Two engines train a chunk:
 
@@ -34,11 +34,9 @@ from textlab.runtime.signals import StopRequest
 from textlab.w2v.config import initial_lr
 from textlab.w2v.corpus import EncodedCorpus
 from textlab.w2v.model import Word2Vec, Word2VecConfig
+from textlab.w2v.plan import Plan, chunk_seed, make_plan
 from textlab.w2v.sampling import NoiseSampler, keep_probabilities
 
-#: Positions of the id file per work item: the unit of progress, checkpoints and (distributed)
-#: synchronisation.
-CHUNK_WORDS = 1 << 17
 ENGINES = ("hogwild", "device")
 
 
@@ -66,33 +64,6 @@ class Interrupted(Exception):
 
 def learning_rate(config: Word2VecConfig, done: float, total: float) -> float:
     return max(config.min_lr, config.lr * (1.0 - done / max(total, 1.0)))
-
-
-def chunk_seed(seed: int, epoch: int, chunk: int, rank: int = 0) -> int:
-    """A 64-bit seed that depends only on (seed, epoch, chunk[, rank]): a resumed or
-    redistributed run draws the same numbers for the same chunk."""
-    entropy = [seed, epoch, chunk] + ([rank] if rank else [])
-    return int(np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0])
-
-
-@dataclass
-class Plan:
-    """The work of this process: ``chunks`` per epoch over positions ``[first, last)``."""
-
-    chunks: int
-    items: int
-    total_words: int  # over all ranks and epochs: the learning-rate schedule's length
-    workers: int
-    first: int = 0
-    last: int = 0
-    rank: int = 0
-    scale: int = 1  # ranks: the global word count is estimated as scale x local words done
-
-    def positions(self, item: int) -> tuple[int, int, int, int]:
-        """(epoch, chunk, begin, end) of a work item."""
-        epoch, chunk = divmod(item, self.chunks)
-        begin = min(self.last, self.first + chunk * CHUNK_WORDS)  # a rank with a shorter shard idles in step
-        return epoch, chunk, begin, min(self.last, begin + CHUNK_WORDS)
 
 
 class Shared:
@@ -162,7 +133,7 @@ def train(
     config = model.config
     workers = 1 if engine == "device" or dist is not None else (config.workers or default_workers())
     state = state or TrainState(cursors=list(range(workers)))
-    plan = _plan(corpus, config, len(state.cursors), dist)
+    plan = make_plan(corpus, config, len(state.cursors), dist)
     trainer = make_engine(engine, model, corpus, plan)
     shared = Shared(state, None if dist else stop_after_chunks)
     started = time.perf_counter() - state.seconds
@@ -184,19 +155,6 @@ def train(
             save_training_checkpoint(checkpoint_dir, model, state, checkpoint_extra or {})
         raise Interrupted(stop.signum if stop else signal.SIGINT)
     return state
-
-
-def _plan(corpus: EncodedCorpus, config: Word2VecConfig, workers: int, dist: Distributed | None) -> Plan:
-    positions = corpus.num_positions
-    if dist is None:
-        chunks = max(1, -(-positions // CHUNK_WORDS))
-        return Plan(chunks, config.epochs * chunks, config.epochs * corpus.num_words, workers, 0, positions)
-    # each rank takes a contiguous share; every rank runs the same number of chunks so that the
-    # synchronisations pair up
-    first, last = positions * dist.rank // dist.world_size, positions * (dist.rank + 1) // dist.world_size
-    chunks = max(1, -(-(positions - positions * (dist.world_size - 1) // dist.world_size) // CHUNK_WORDS))
-    return Plan(chunks, config.epochs * chunks, config.epochs * corpus.num_words, 1, first, last,
-                rank=dist.rank, scale=dist.world_size)
 
 
 class HogwildEngine:
