@@ -208,7 +208,7 @@ def finalize_shipped() -> None:
 
 def validation_part(lang: str, card: dict, work: Path) -> tuple[list[str], list[int]]:
     """The validation part the shipped model was chosen on, rebuilt the way training built it."""
-    from textlab.sentiment.train import read_labelled, split_indices
+    from textlab.sentiment.prepare import read_labelled, split_indices
 
     if lang == "en":
         texts, labels, _ = read_labelled(str(IMDB), "train")
@@ -234,7 +234,9 @@ def recalibrate(lang: str, work: Path) -> dict:
     from textlab.atomic import atomic_write_text
     from textlab.sentiment.config import OLD_FIELD_NAMES
     from textlab.sentiment.saved import load_sentiment
-    from textlab.sentiment.train import Prepared, calibrate_stage, predict_logits
+    from textlab.sentiment.finish import calibrate_stage
+    from textlab.sentiment.neural_phase import predict_logits
+    from textlab.sentiment.prepare import Prepared
 
     destination = TARGET / lang
     card_path = destination / "config.json"

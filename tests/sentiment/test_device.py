@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import textlab.sentiment.linear as linear
+import textlab.sentiment.neural_phase as neural_module
 import textlab.sentiment.train as train_module
 from tests.sentiment.host_reads import count_host_reads
 from tests.sentiment.test_sentiment import EN_NEG, EN_POS, tiny_config, write_csv
@@ -19,12 +20,12 @@ from textlab.sentiment.config import TrainSettings
 def test_neural_step_loop_reads_the_loss_only_every_n_steps(tmp_path, monkeypatch):
     data = write_csv(tmp_path / "d.csv", EN_POS, EN_NEG, n=300)  # 600 reviews: 540 train -> 135 steps of 4
     settings = TrainSettings(epochs=1, batch_size=4, warmup_steps=5, seed=1, device="cpu")
-    with count_host_reads(monkeypatch, [(train_module, "neural_epoch_steps")]) as counter:
+    with count_host_reads(monkeypatch, [(neural_module, "neural_epoch_steps")]) as counter:
         train_module.train_sentiment(str(data), tiny_config("en"), settings, tmp_path / "m")
     steps = -(-540 // 4)
-    assert steps > 2 * train_module.LOSS_READ_EVERY
+    assert steps > 2 * neural_module.LOSS_READ_EVERY
     # exactly the scheduled reads of the summed loss (float() of it), nothing per step
-    assert counter.reads == ["aten._local_scalar_dense.default"] * (steps // train_module.LOSS_READ_EVERY)
+    assert counter.reads == ["aten._local_scalar_dense.default"] * (steps // neural_module.LOSS_READ_EVERY)
 
 
 def test_ngram_branch_step_loop_reads_the_loss_only_every_n_steps(monkeypatch):
@@ -44,7 +45,7 @@ def test_the_counter_catches_a_per_step_read(tmp_path, monkeypatch):
     monkeypatch.setattr(linear.RunningLoss, "add", lambda self, loss: (loss.item(), real_add(self, loss)))
     data = write_csv(tmp_path / "d.csv", EN_POS, EN_NEG, n=30)
     settings = TrainSettings(epochs=1, batch_size=4, warmup_steps=5, device="cpu")
-    with count_host_reads(monkeypatch, [(train_module, "neural_epoch_steps")]) as counter:
+    with count_host_reads(monkeypatch, [(neural_module, "neural_epoch_steps")]) as counter:
         train_module.train_sentiment(str(data), tiny_config("en"), settings, tmp_path / "m")
     assert len(counter.reads) >= -(-54 // 4)
 
@@ -110,13 +111,13 @@ def test_cuda_step_loops_do_not_synchronise(tmp_path, monkeypatch, recwarn):
                 torch.cuda.set_sync_debug_mode("default")
         return run
 
-    monkeypatch.setattr(train_module, "neural_epoch_steps", watched(train_module.neural_epoch_steps))
+    monkeypatch.setattr(neural_module, "neural_epoch_steps", watched(neural_module.neural_epoch_steps))
     monkeypatch.setattr(linear, "_epoch", watched(linear._epoch))
     data = write_csv(tmp_path / "d.csv", EN_POS, EN_NEG, n=300)
     settings = TrainSettings(epochs=1, batch_size=4, warmup_steps=5, device="cuda")
     train_module.train_sentiment(str(data), tiny_config("en"), settings, tmp_path / "m")
     syncs = [w for w in recwarn if "synchroniz" in str(w.message).lower()]
-    assert len(syncs) == -(-540 // 4) // train_module.LOSS_READ_EVERY, [str(w.message) for w in syncs[:5]]
+    assert len(syncs) == -(-540 // 4) // neural_module.LOSS_READ_EVERY, [str(w.message) for w in syncs[:5]]
 
 
 @pytest.mark.cuda

@@ -16,6 +16,10 @@ import numpy as np
 import pytest
 import torch
 
+import textlab.sentiment.finish as finish_module
+import textlab.sentiment.mix as mix_module
+import textlab.sentiment.neural_phase as neural_module
+import textlab.sentiment.ngram_phase as ngram_module
 import textlab.sentiment.train as train_module
 from tests.sentiment.test_sentiment import EN_NEG, EN_POS, tiny_config, write_csv
 from textlab.errors import DataError
@@ -157,7 +161,7 @@ def test_epochs_bound_every_part(tmp_path):
 
 
 def test_max_minutes_bounds_the_whole_job(tmp_path, monkeypatch):
-    monkeypatch.setattr(train_module, "FINISH_SECONDS", 1.0)
+    monkeypatch.setattr(neural_module, "FINISH_SECONDS", 1.0)
     data = write_csv(tmp_path / "d.csv", EN_POS, EN_NEG, n=2000)
     budget = 0.1  # 6 s for reading, both parts, mixing, calibrating and saving; 1000 epochs asked for
     settings = TrainSettings(epochs=1000, batch_size=8, warmup_steps=2, max_minutes=budget, device="cpu")
@@ -167,7 +171,7 @@ def test_max_minutes_bounds_the_whole_job(tmp_path, monkeypatch):
     assert elapsed < budget * 60 + 4, elapsed  # slack: the last validation pass and saving on a busy machine
     metrics = json.loads((tmp_path / "m" / "config.json").read_text())["metrics"]
     assert metrics["history"][-1]["partial"] and len(metrics["history"]) < 1000
-    assert metrics["seconds"]["ngram_branch"] <= budget * 60 * train_module.NGRAM_SHARE + 1.5
+    assert metrics["seconds"]["ngram_branch"] <= budget * 60 * ngram_module.NGRAM_SHARE + 1.5
 
 
 def test_the_ngram_rate_search_shares_its_deadline():
@@ -190,19 +194,19 @@ def test_the_saved_model_is_never_worse_than_a_part_alone(monkeypatch):
     labels = rng.integers(0, 2, 400)
     ngram = (labels * 2 - 1) * 1.0 + rng.normal(0, 0.5, 400)  # ~98% right
     neural = rng.normal(0, 1, 400)  # noise
-    mix, which, scores = train_module.choose_mix(neural, ngram, labels.tolist())
+    mix, which, scores = mix_module.choose_mix(neural, ngram, labels.tolist())
     assert which == "fitted mix" and scores["fitted mix"] >= scores["n-gram branch alone"]
     # a fitted mix that scores below a part (log loss and accuracy disagree): that part answers alone
-    monkeypatch.setattr(train_module, "fit_mix", lambda *a: torch.tensor([1.0, 0.05, 0.0]))
-    mix, which, scores = train_module.choose_mix(neural, ngram, labels.tolist())
+    monkeypatch.setattr(mix_module, "fit_mix", lambda *a: torch.tensor([1.0, 0.05, 0.0]))
+    mix, which, scores = mix_module.choose_mix(neural, ngram, labels.tolist())
     assert which == "n-gram branch alone" and mix.tolist() == [0.0, 1.0, 0.0]
     assert scores["n-gram branch alone"] > scores["fitted mix"]
 
 
 def test_threads_are_restored_and_the_curve_shows_every_part(tmp_path, monkeypatch):
     seen = {}
-    real = train_module.render_training_curve
-    monkeypatch.setattr(train_module, "render_training_curve",
+    real = finish_module.render_training_curve
+    monkeypatch.setattr(finish_module, "render_training_curve",
                         lambda series, title, **kw: seen.update(series=series, **kw) or real(series, title, **kw))
     data = write_csv(tmp_path / "d.csv", EN_POS, EN_NEG, n=50)
     before = torch.get_num_threads()
