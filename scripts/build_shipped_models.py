@@ -28,7 +28,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
-from build_shipped_sentiment import DATA, imdb_unlabelled_text, textlab  # noqa: E402 (the scripts' shared helpers)
+from shipped_sentiment_data import DATA, imdb_unlabelled_text, textlab  # noqa: E402 (the scripts' shared helpers)
 TARGET = REPO / "textlab" / "pretrained"
 NOVELS = ("hongloumeng", "sanguoyanyi", "shuihuzhuan", "xiyouji")
 
