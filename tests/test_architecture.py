@@ -12,7 +12,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"  # installed with the test extra
+# installed with the test extra, beside this Python (a virtual environment) or on PATH
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
+if not LINT_IMPORTS.exists():
+    LINT_IMPORTS = Path(shutil.which("lint-imports") or LINT_IMPORTS)
 
 
 def lint_imports(root: Path) -> subprocess.CompletedProcess:
