@@ -1,12 +1,13 @@
 """Lines for the user print data as it is: a path or word holding rich markup (``[bold]``,
-``[red]``) passes through messages, warnings, errors and progress bars unchanged."""
+``[red]``) or an emoji code (``:smile:``) passes through messages, warnings, errors and
+progress bars unchanged."""
 
 from __future__ import annotations
 
 from textlab.runtime.output import say
 from textlab.runtime.progress import ProgressBar
 
-MARKUP = "[bold]x[/bold] [red]"
+MARKUP = "[bold]x[/bold] [red]:smile:"
 
 
 def test_say_prints_markup_as_text(capsys):

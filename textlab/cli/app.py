@@ -186,7 +186,7 @@ def echo_table(table) -> None:
     stdout is not one)."""
     from rich.console import Console
 
-    Console(file=sys.stdout, highlight=False).print(table)
+    Console(file=sys.stdout, highlight=False, emoji=False).print(table)
 
 
 def announce_model(choice) -> None:
