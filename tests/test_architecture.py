@@ -56,3 +56,22 @@ def test_no_module_is_too_long_to_read():
     stages = ("train", "run_plan", "prepare", "initialise", "state", "ngram_phase", "neural_phase", "mix", "finish")
     split = ("textlab/runtime/", "textlab/store/", *(f"textlab/sentiment/{stage}.py" for stage in stages))
     assert {path: n for path, n in lengths.items() if path.startswith(split) and n > 300} == {}
+
+
+def test_the_old_flat_names_load_on_first_use_only():
+    script = """
+import sys
+import textlab.runtime, textlab.store
+heavy = {"numpy", "torch", "rich", "safetensors"}
+assert not [m for m in sys.modules if m.split(".")[0] in heavy or m.startswith(("textlab.runtime.", "textlab.store."))]
+from textlab.runtime import ProgressBar, pick_device, say
+from textlab.store import ModelChoice, read_card, shipped_root
+from textlab.runtime.progress import ProgressBar as progress_bar
+assert ProgressBar is progress_bar and "read_card" in dir(textlab.store)
+try:
+    textlab.store.no_such_name
+except AttributeError:
+    print("ok")
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and run.stdout == "ok\n", run.stderr

@@ -15,9 +15,9 @@ still work, loaded on first use, so that ``import textlab.runtime`` itself impor
 
 from __future__ import annotations
 
-import importlib
+from textlab.lazy import lazy_exports
 
-_HOMES = {
+__getattr__, __dir__ = lazy_exports(__name__, {
     "output": ("console", "say"),
     "device": ("DEVICE_CHOICES", "PRECISIONS", "pick_device", "precision_candidates", "check_precision", "autocast",
                "default_workers", "torch_threads"),
@@ -26,15 +26,4 @@ _HOMES = {
     "progress": ("ProgressBar", "progress_enabled", "human_rate"),
     "checkpoints": ("checkpoint_dir_for", "save_checkpoint", "load_checkpoint"),
     "machine": ("machine_info",),
-}
-_WHERE = {name: module for module, names in _HOMES.items() for name in names}
-
-
-def __getattr__(name: str):
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_WHERE])
+})

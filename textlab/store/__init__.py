@@ -25,9 +25,9 @@ work, loaded on first use, so that ``import textlab.store`` itself imports nothi
 
 from __future__ import annotations
 
-import importlib
+from textlab.lazy import lazy_exports
 
-_HOMES = {
+__getattr__, __dir__ = lazy_exports(__name__, {
     "places": ("textlab_home", "models_dir", "output_path", "list_models", "newest_first", "user_models"),
     "cards": ("FORMAT_VERSION", "CONFIG_FILE", "WEIGHTS_FILE", "VOCAB_FILE", "MAX_CONFIG_BYTES", "KINDS", "ModelCard",
               "command_line", "read_card", "update_card", "config_from_dict"),
@@ -36,15 +36,4 @@ _HOMES = {
     "choice": ("MAKE_COMMANDS", "LANGUAGE_NAMES", "no_model_error", "resolve_model", "ModelChoice", "explicit_choice",
                "choose_model"),
     "catalogue": ("model_catalogue", "key_metric", "store_model", "remove_model", "rename_model"),
-}
-_WHERE = {name: module for module, names in _HOMES.items() for name in names}
-
-
-def __getattr__(name: str):
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_WHERE])
+})
