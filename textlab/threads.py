@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 THREADS_ENV = "TEXTLAB_THREADS"
 
@@ -48,10 +49,14 @@ class ThreadTuner:
 
     def __init__(self, candidates: list[int], interval: float = 30.0, probe_steps: int = 6,
                  clock: Callable[[], float] = time.perf_counter,
-                 set_threads: Callable[[int], None] = torch.set_num_threads):
+                 set_threads: Callable[[int], None] | None = None):
         self.candidates = sorted(set(int(c) for c in candidates if c >= 1), reverse=True)
         self.interval, self.probe_steps = float(interval), int(probe_steps)
         self.wait = self.interval  # the current interval between probe rounds (backs off while stable)
+        if set_threads is None:
+            import torch
+
+            set_threads = torch.set_num_threads
         self.clock, self.set_threads = clock, set_threads
         self.enabled = len(self.candidates) > 1
         self.current = self.candidates[0] if self.candidates else 1
@@ -64,6 +69,8 @@ class ThreadTuner:
     @classmethod
     def for_device(cls, device: torch.device, **kwargs) -> "ThreadTuner":
         """A tuner over {torch's current count, 1} on CPU; a no-op elsewhere or when fixed."""
+        import torch
+
         fixed = _env_threads(THREADS_ENV)  # OMP_NUM_THREADS torch applies by itself
         if device.type == "cpu" and fixed is not None:
             torch.set_num_threads(fixed)

@@ -47,7 +47,7 @@ def test_sentiment_memory_stays_flat_on_a_long_stdin():
 def test_overlong_lines_are_read_as_head_and_tail(text, part):
     """A line is read whole up to 2 * part characters; a longer one as its first and last part
     characters, so a single huge line cannot take memory in proportion to its length."""
-    from textlab.sentiment.predict import read_line
+    from textlab.sentiment.stdin import read_line
 
     stream = io.TextIOWrapper(io.BytesIO(text.encode()), encoding="utf-8", newline=None)
     got = []

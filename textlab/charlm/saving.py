@@ -51,10 +51,7 @@ def load_charlm(path: Path, device: torch.device | str = "cpu") -> tuple[CharLM,
     if not isinstance(alphabet, list) or len(alphabet) != config.vocab_size:
         raise DataError(f"{path}/config.json: the alphabet is missing or does not match vocab_size")
     codec = CharCodec(alphabet)
-    with torch.device("meta"):
-        shapes = CharLM(config).tensor_shapes()
-    tensors = load_tensors(path, shapes)
-    model = CharLM(config)
-    model.load_weights(tensors)
+    model = CharLM(config)  # (not on the meta device: its context manager imports torch's compiler, ~1 s)
+    model.load_weights(load_tensors(path, model.tensor_shapes()))
     model.to(device).eval()
     return model, codec, card

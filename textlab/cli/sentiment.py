@@ -111,8 +111,10 @@ def _scorer(model: str | None, lang: str, device: str):
 
     target = pick_device(device)
     chosen = choose_models(model, lang)
-    router = Router({key: Predictor(load_sentiment(path), device=target) for key, path in chosen.items()}, lang,
-                    warn=say)
+    # A model named with --model is read now (a damaged one is refused before any input); without
+    # it, each language's model is read when its first line arrives.
+    router = Router({key: Predictor(load_sentiment(path) if model else path, device=target)
+                     for key, path in chosen.items()}, lang, warn=say)
     say(router.describe())
     return router
 
@@ -132,17 +134,12 @@ def sentiment_command(
 
     Example: echo "A wonderful, moving film." | textlab sentiment
     """
-    from textlab.sentiment.predict import parallel_probabilities, predict_stream, stdin_batches, text_stdin
+    from textlab.sentiment.predict import parallel_probabilities, predict_stream
+    from textlab.sentiment.stdin import stdin_batches, text_stdin
 
     router = _scorer(model, lang, device)
-    if texts:
-        lines = [t.replace("\n", " ") for t in texts]
-        probabilities = router.probabilities(lines)
-        router.report()
-        predict_stream([(lines, probabilities)], json_output, sys.stdout)
-        return
-    results = parallel_probabilities(router, stdin_batches(text_stdin(), batch_size))
-    predict_stream(results, json_output, sys.stdout)
+    batches = [[t.replace("\n", " ") for t in texts]] if texts else stdin_batches(text_stdin(), batch_size)
+    predict_stream(parallel_probabilities(router, batches), json_output, sys.stdout)
 
 
 @app.command("eval-sentiment")
@@ -164,7 +161,7 @@ def eval_sentiment_command(
     scorer = _scorer(model, lang, device)
     with ProgressBar(total=None, description="evaluate", unit="reviews") as bar:
         result = evaluate(scorer, data, "test", progress=lambda n: bar.update(advance=n))
-    result["model"] = {k: str(p.loaded.path) for k, p in scorer.predictors.items()}
+    result["model"] = {k: str(p.path) for k, p in scorer.predictors.items()}
     if json_output:
         echo_json(result)
         return

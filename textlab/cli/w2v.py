@@ -139,6 +139,30 @@ def analogy_command(
     _pairs_out(rows, json_output, {"a": a, "b": b, "c": c, "method": method, "model": vectors.name})
 
 
+@app.command("similarity")
+def similarity_command(
+    a: Annotated[str, typer.Argument(help="The first word.")],
+    b: Annotated[str, typer.Argument(help="The second word.")],
+    model: ModelName = None,
+    json_output: JsonOutput = False,
+) -> None:
+    """Cosine similarity of two words (gensim's KeyedVectors.similarity).
+
+    Without --model: your newest word2vec model in the words' language, else the shipped one.
+
+    Example: textlab similarity king queen
+    """
+    from textlab.w2v.keyed_vectors import load_keyed_vectors
+
+    vectors = load_keyed_vectors(model, query=[a, b])
+    score = vectors.similarity(a, b)
+    announce_model(vectors.choice)
+    if json_output:
+        echo_json({"a": a, "b": b, "similarity": round(score, 6), "model": vectors.name})
+    else:
+        sys.stdout.write(f"{score:.4f}\n")
+
+
 @app.command("eval-w2v")
 def eval_w2v_command(
     model: ModelName = None,

@@ -12,25 +12,23 @@ CPU thread, so it is not worth its rounding (the figures are in the README's sen
 
 from __future__ import annotations
 
-import io
+import itertools
 import json
 import multiprocessing
-import os
-import queue
 import signal
-import sys
-import threading
 import warnings
 from collections import deque
+from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence, TextIO
 
 import numpy as np
 import torch
 
 from textlab.sentiment.data import EncodedText, collate, tokenize_one
-from textlab.sentiment.saved import LoadedModel
+from textlab.sentiment.pretrained import model_lang
+from textlab.sentiment.saved import LoadedModel, load_sentiment, model_name
 from textlab.text import detect_lang
-from textlab.runtime.device import default_workers
+from textlab.runtime.device import default_workers, torch_threads
 
 LABELS = ("negative", "positive")
 #: Texts scored together: small on the CPU (worker processes share the cores), large on a GPU.
@@ -38,21 +36,42 @@ CHUNK = {"cpu": 512, "cuda": 4096}
 
 
 class Predictor:
-    """Positive-class probabilities from one loaded model, on ``device`` (default: where the
-    model was loaded). The model moves there on first use, in the process that scores."""
+    """Positive-class probabilities from one model, on ``device`` (default: where the model was
+    loaded, else the CPU). Given a model directory instead of a loaded model, it loads the model
+    on first use, so a language that never occurs in the input costs nothing (a one-line English
+    review never reads the Chinese model). The model moves to the device on first use, in the
+    process that scores."""
 
-    def __init__(self, loaded: LoadedModel, quantize: bool = False, device: torch.device | str | None = None):
-        self.loaded = loaded
-        self.lang = loaded.config.lang
-        self.encoder = loaded.encoder
-        self.calibration = loaded.calibration
-        self.device = torch.device(device) if device is not None else next(loaded.model.parameters()).device
+    def __init__(self, loaded: LoadedModel | Path, quantize: bool = False, device: torch.device | str | None = None):
+        if isinstance(loaded, LoadedModel):
+            self._loaded: LoadedModel | None = loaded
+            self.path, self.lang = loaded.path, loaded.config.lang
+            where = next(loaded.model.parameters()).device
+        else:
+            self._loaded, self.path = None, Path(loaded)
+            self.lang = model_lang(self.path)
+            where = torch.device("cpu")
+        self.device = torch.device(device) if device is not None else where
         self.quantize = quantize and self.device.type == "cpu"
         self._model: torch.nn.Module | None = None  # built on first use (in the process that scores)
 
     @property
+    def loaded(self) -> LoadedModel:
+        if self._loaded is None:
+            self._loaded = load_sentiment(self.path)
+        return self._loaded
+
+    @property
+    def encoder(self):
+        return self.loaded.encoder
+
+    @property
+    def calibration(self):
+        return self.loaded.calibration
+
+    @property
     def name(self) -> str:
-        return self.loaded.name
+        return model_name(self.path)
 
     @property
     def model(self) -> torch.nn.Module:
@@ -213,6 +232,16 @@ def inference_workers(on_cpu: bool) -> int:
     return default_workers() if on_cpu else max(1, default_workers(cap=64) - 1)
 
 
+def _whole_input(batches: Iterable[list[str] | None]) -> tuple[Iterator[list[str] | None], bool]:
+    """``(the same batches, whether that is the whole input)``: True when the input ended within
+    its first batch (``echo "..." | textlab sentiment``). Such an input is scored in this process:
+    starting worker processes would cost more than the few lines they would share."""
+    batches = iter(batches)
+    head = list(itertools.islice(batches, 2))
+    whole = len(head) == 1 and head[0] is not None
+    return itertools.chain(head, batches), whole
+
+
 def parallel_probabilities(router: Router, batches: Iterable[list[str] | None], workers: int | None = None,
                            in_flight: int | None = None) -> Iterator[tuple[list[str], list[float | None]]]:
     """``(batch, probabilities)`` in input order. On the CPU, batches are tokenized and scored
@@ -220,16 +249,21 @@ def parallel_probabilities(router: Router, batches: Iterable[list[str] | None], 
     encode, and this process scores the encoded batches that are ready together on the device.
     At most ``in_flight`` batches are ahead of the output, so memory stays bounded on an endless
     stream; a ``None`` in ``batches`` (input paused) flushes every batch in flight. With
-    ``workers < 2`` (or no fork) everything runs in this process."""
+    ``workers < 2`` (or no fork), or an input that ends within its first batch, everything
+    runs in this process."""
     global _worker_router
     on_cpu = router.on_cpu()
     workers = inference_workers(on_cpu) if workers is None else workers
-    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        for batch in batches:
-            if batch is not None:
-                probabilities = router.probabilities(batch)
-                router.report()
-                yield batch, probabilities
+    batches, whole = _whole_input(batches)
+    if whole or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        # One torch thread on a CPU: a few lines gain nothing from two, and when another process
+        # keeps the cores busy two OpenMP threads wait on each other (one line: 0.25 s, not 1 ms).
+        with torch_threads(1 if on_cpu else 0):
+            for batch in batches:
+                if batch is not None:
+                    probabilities = router.probabilities(batch)
+                    router.report()
+                    yield batch, probabilities
         return
     in_flight = in_flight or 2 * workers
     router.warm_up()  # import the English tokenizer once here, not once per worker
@@ -278,107 +312,6 @@ def format_result(text: str, probability: float | None, as_json: bool) -> str:
         return json.dumps({"label": label, "probability": round(confidence, 4),
                            "positive": round(probability, 4)}, ensure_ascii=False)
     return f"{label}\t{confidence:.4f}"
-
-
-#: Characters of a line read whole. A longer line keeps its first and last ``LINE_PART``
-#: characters (joined by a space): far more than a model reads (the first ``max(head_len,
-#: bag_max_len)`` and the last ``max_len - head_len`` words, unless words average thousands of
-#: characters), so the result is the same and memory stays bounded (one 200 MB line: 3.9 GB).
-LINE_PART = 1 << 22
-
-
-def read_line(stream: TextIO, part: int = LINE_PART) -> str | None:
-    """The next line without its line end (None at the end of the input); a line longer than
-    ``2 * part`` characters as its head and tail."""
-    line = stream.readline(part)
-    if not line:
-        return None
-    if len(line) < part or line.endswith("\n"):
-        return line.rstrip("\r\n")
-    rest, dropped = "", False
-    while more := stream.readline(part):
-        ended = more.endswith("\n")
-        rest += more.rstrip("\r\n") if ended else more
-        if len(rest) > part:
-            rest, dropped = rest[-part:], True
-        if ended:
-            break
-    return line + (" " if dropped else "") + rest
-
-
-def _reader(stream: TextIO, lines: "queue.Queue[str | None]") -> None:
-    try:
-        while (line := read_line(stream)) is not None:
-            lines.put(line)
-    finally:
-        lines.put(None)
-
-
-def _start_reader(stream: TextIO, lines: "queue.Queue[str | None]") -> None:
-    """Start the reader thread with SIGINT and SIGTERM blocked in it, so that the kernel hands
-    them to the main thread: one delivered to the reader would leave the main thread waiting
-    for the next line (Ctrl-C would do nothing until then)."""
-    thread = threading.Thread(target=_reader, args=(stream, lines), daemon=True, name="textlab-stdin")
-    if not hasattr(signal, "pthread_sigmask"):  # Windows: signals only reach the main thread anyway
-        thread.start()
-        return
-    stops = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, stops)  # a new thread inherits this thread's mask
-    try:
-        thread.start()
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-def stdin_batches(stream: TextIO, batch_size: int, pause_seconds: float = 0.05) -> Iterator[list[str] | None]:
-    """Batches of up to ``batch_size`` lines. A batch is handed on when it is full or when the
-    input pauses (then followed by ``None``, a flush marker), so a result appears as soon as its
-    line has arrived (someone typing gets an answer per line). A bounded queue between the
-    reader thread and the model keeps memory constant on an endless stream."""
-    lines: "queue.Queue[str | None]" = queue.Queue(maxsize=4 * batch_size)
-    _start_reader(stream, lines)
-    while True:
-        first = lines.get()
-        if first is None:
-            return
-        batch = [first]
-        ended = False
-        while len(batch) < batch_size:
-            try:
-                line = lines.get(timeout=pause_seconds) if lines.empty() else lines.get_nowait()
-            except queue.Empty:
-                break
-            if line is None:
-                ended = True
-                break
-            batch.append(line)
-        yield batch
-        if ended:
-            return
-        if len(batch) < batch_size:
-            yield None  # the input paused: results so far should go out now
-
-
-def text_stdin() -> TextIO:
-    """Standard input as text (UTF-8, bad bytes replaced, universal newlines) for the reader
-    thread of :func:`stdin_batches`.
-
-    It reads a duplicate of the descriptor through its own unbuffered file object: a thread
-    blocked in ``sys.stdin.buffer.read`` holds that object's lock, and when Ctrl-C ends the
-    program the interpreter's final flush of stdin cannot take it (``Fatal Python error:
-    _enter_buffered_busy``). A raw file object has no lock."""
-    try:
-        fd = os.dup(sys.stdin.fileno())
-    except (AttributeError, OSError, ValueError):  # no descriptor (an in-memory stdin) or none at all
-        if sys.stdin is None:
-            return io.StringIO("")
-        buffer = getattr(sys.stdin, "buffer", None)
-        if buffer is None:
-            return sys.stdin
-        return io.TextIOWrapper(buffer, encoding="utf-8", errors="replace", newline=None)
-    stream = io.TextIOWrapper(io.FileIO(fd, "r", closefd=True), encoding="utf-8", errors="replace", newline=None)
-    stream._CHUNK_SIZE = 1 << 16  # each read is one system call: take a pipe's worth at a time
-    return stream
 
 
 def predict_stream(results: Iterable[tuple[list[str], list[float | None]]], as_json: bool, out: TextIO) -> int:

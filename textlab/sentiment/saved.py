@@ -38,14 +38,18 @@ class LoadedModel:
 
     @property
     def name(self) -> str:
-        """How messages name the model: ``shipped:en`` for a shipped one, else its directory name."""
-        from textlab.store.shipped import SHIPPED_PREFIX, shipped_root
+        return model_name(self.path)
 
-        try:
-            self.path.resolve().relative_to(shipped_root().resolve())
-            return SHIPPED_PREFIX + self.path.name
-        except ValueError:
-            return self.path.name
+
+def model_name(path: Path) -> str:
+    """How messages name a model: ``shipped:en`` for a shipped one, else its directory name."""
+    from textlab.store.shipped import SHIPPED_PREFIX, shipped_root
+
+    try:
+        Path(path).resolve().relative_to(shipped_root().resolve())
+        return SHIPPED_PREFIX + Path(path).name
+    except ValueError:
+        return Path(path).name
 
 
 def save_sentiment(path: Path, model: SentimentModel, vocab: Vocab, data: dict, metrics: dict,

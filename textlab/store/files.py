@@ -12,28 +12,28 @@ from textlab.atomic import atomic_directory
 from textlab.errors import DataError, TextlabError
 from textlab.store.cards import CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, ModelCard, command_line
 
-if TYPE_CHECKING:  # torch is imported lazily: listing datasets or tokenizing never needs it
+if TYPE_CHECKING:  # torch and numpy are imported lazily: listing models or tokenizing never needs them
+    import numpy as np
     import torch
 
 
 def save_model(
     path: Path,
     card: ModelCard,
-    tensors: dict[str, torch.Tensor],
+    tensors: dict[str, torch.Tensor] | dict[str, np.ndarray],
     vocab_tsv: str | None = None,
     extra_files: dict[str, bytes] | None = None,
     force: bool = False,
 ) -> Path:
-    """Write a model directory atomically; refuses to overwrite unless ``force``."""
-    from safetensors.torch import save_file
-
+    """Write a model directory atomically; refuses to overwrite unless ``force``. ``tensors``
+    are torch tensors, or numpy arrays (written without importing torch)."""
     path = Path(path)
     card.name = card.name or path.name
     card.created = card.created or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     card.command = card.command or command_line()
     try:
         with atomic_directory(path, force=force) as tmp:
-            save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp / WEIGHTS_FILE))
+            _save_weights(tensors, tmp / WEIGHTS_FILE)
             if vocab_tsv is not None:
                 (tmp / VOCAB_FILE).write_text(vocab_tsv, encoding="utf-8")
             for name, content in (extra_files or {}).items():
@@ -44,32 +44,67 @@ def save_model(
     return path
 
 
+def _save_weights(tensors: dict, file: Path) -> None:
+    """safetensors through its numpy writer when every value is an array, else torch's."""
+    import numpy as np
+
+    if all(isinstance(value, np.ndarray) for value in tensors.values()):
+        from safetensors.numpy import save_file
+
+        save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(file))
+        return
+    from safetensors.torch import save_file
+
+    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(file))
+
+
 def tensor_shapes(path: Path) -> dict[str, tuple[int, ...]]:
-    """Shapes and names of the tensors in a weights file, read from its header only."""
+    """Shapes and names of the tensors in a weights file, read from its header only (through
+    safetensors' numpy view: no torch import)."""
     from safetensors import safe_open
 
     weights = Path(path) / WEIGHTS_FILE
     if not weights.is_file():
         raise DataError(f"{path}: missing {WEIGHTS_FILE}")
     try:
-        with safe_open(str(weights), framework="pt") as handle:
+        with safe_open(str(weights), framework="numpy") as handle:
             return {name: tuple(handle.get_slice(name).get_shape()) for name in handle.keys()}
     except Exception as exc:
         raise DataError(f"{weights} is not a valid safetensors file ({exc})") from exc
 
 
+def _check_shapes(path: Path, expected: dict[str, tuple[int, ...]] | None) -> None:
+    """Names and shapes of the weights against ``expected`` (from the card), header only."""
+    shapes = tensor_shapes(path)
+    if expected is None:
+        return
+    if set(shapes) != set(expected):
+        raise DataError(f"{path}: weights hold {sorted(shapes)}, the config expects {sorted(expected)}")
+    for name, shape in expected.items():
+        if tuple(shapes[name]) != tuple(shape):
+            raise DataError(f"{path}: tensor {name} has shape {shapes[name]}, the config says {tuple(shape)}")
+
+
 def load_tensors(path: Path, expected: dict[str, tuple[int, ...]] | None = None) -> dict[str, torch.Tensor]:
-    """Load weights after checking names and shapes against ``expected`` (from the config)."""
+    """Load weights as torch tensors after checking names and shapes against ``expected``."""
     from safetensors.torch import load_file
 
-    shapes = tensor_shapes(path)
-    if expected is not None:
-        if set(shapes) != set(expected):
-            raise DataError(f"{path}: weights hold {sorted(shapes)}, the config expects {sorted(expected)}")
-        for name, shape in expected.items():
-            if tuple(shapes[name]) != tuple(shape):
-                raise DataError(f"{path}: tensor {name} has shape {shapes[name]}, the config says {tuple(shape)}")
+    _check_shapes(path, expected)
     try:
         return load_file(str(Path(path) / WEIGHTS_FILE))
+    except Exception as exc:
+        raise DataError(f"cannot read the weights in {path}: {exc}") from exc
+
+
+def load_arrays(path: Path, expected: dict[str, tuple[int, ...]] | None = None,
+                names: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """Load weights as numpy arrays (no torch import: queries of word vectors are numpy work),
+    after the same checks as :func:`load_tensors`; ``names``: only these tensors."""
+    from safetensors import safe_open
+
+    _check_shapes(path, expected)
+    try:
+        with safe_open(str(Path(path) / WEIGHTS_FILE), framework="numpy") as handle:
+            return {name: handle.get_tensor(name) for name in (names or tuple(handle.keys()))}
     except Exception as exc:
         raise DataError(f"cannot read the weights in {path}: {exc}") from exc

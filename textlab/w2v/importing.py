@@ -7,14 +7,13 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from textlab.atomic import check_writable_target
 from textlab.store.cards import ModelCard
 from textlab.store.files import save_model
 from textlab.text import Vocab
 from textlab.w2v.formats import load_word2vec_format
-from textlab.w2v.model import Word2VecConfig
+from textlab.w2v.config import Word2VecConfig
 
 
 def import_word2vec(file: Path, output: Path, force: bool = False) -> tuple[int, int]:
@@ -27,6 +26,6 @@ def import_word2vec(file: Path, output: Path, force: bool = False) -> tuple[int,
     card = ModelCard(kind="word2vec", config=dataclasses.asdict(config),
                      data={"imported_from": str(Path(file).resolve()), "vocab_size": count},
                      extra={"imported": True})
-    tensors = {"vectors": torch.from_numpy(vectors), "context": torch.zeros(count, dim)}
+    tensors = {"vectors": np.asarray(vectors, dtype=np.float32), "context": np.zeros((count, dim), dtype=np.float32)}
     save_model(output, card, tensors, vocab_tsv=vocab.to_tsv(), force=force)
     return count, dim

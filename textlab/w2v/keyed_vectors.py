@@ -266,7 +266,7 @@ def load_keyed_vectors(spec: str | Path | ModelChoice | None = None, query: Sequ
     """The query vectors of a word2vec model: ``spec`` (``NAME``, a directory or
     ``shipped:NAME``, or a :class:`ModelChoice`), else the model :func:`choose_word_model`
     picks for the ``query`` words. The result's ``choice`` says which model it is."""
-    from textlab.w2v.saving import load_vectors
+    from textlab.w2v.loading import load_vectors
 
     choice = spec if isinstance(spec, ModelChoice) else choose_word_model(spec, query)
     words, vectors = load_vectors(choice.path)

@@ -12,16 +12,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from textlab.errors import DataError, TextlabError
+from textlab.errors import TextlabError
 from textlab.plots import CURVE_FILE, render_training_curve
-from textlab.store.cards import VOCAB_FILE, ModelCard, read_card
+from textlab.store.cards import ModelCard
 from textlab.store.choice import resolve_model
-from textlab.store.files import load_tensors, save_model, tensor_shapes
+from textlab.store.files import load_tensors, save_model
 from textlab.text import Vocab
-from textlab.w2v.model import CONFIG_LIMITS, Word2Vec, Word2VecConfig
-
-KIND = "word2vec"
-
+from textlab.w2v.loading import KIND, checked_vocab, read_config
+from textlab.w2v.model import Word2Vec
 
 def default_name(corpus: str, arch: str) -> str:
     """``w2v-<corpus stem>-<arch>``, e.g. ``w2v-text8-skipgram``."""
@@ -55,34 +53,11 @@ def loss_curve(history: list, corpus: str, arch: str) -> bytes | None:
                                  x=[x for x, _ in points])
 
 
-def read_config(path: Path) -> tuple[ModelCard, Word2VecConfig]:
-    card = read_card(path)
-    if card.kind != KIND:
-        raise DataError(f"{path} is a {card.kind} model, not a word2vec model")
-    config = config_from_card(card, str(path))
-    return card, config
-
-
-def config_from_card(card: ModelCard, where: str) -> Word2VecConfig:
-    from textlab.store.cards import config_from_dict
-
-    return config_from_dict(Word2VecConfig, card.config, where, limits=CONFIG_LIMITS)
-
-
-def _checked_vocab(path: Path, config: Word2VecConfig) -> Vocab:
-    vocab = Vocab.load(path / VOCAB_FILE) if (path / VOCAB_FILE).is_file() else None
-    if vocab is None:
-        raise DataError(f"{path}: missing {VOCAB_FILE}")
-    if len(vocab) != config.vocab_size:
-        raise DataError(f"{path}: {VOCAB_FILE} lists {len(vocab)} words, the config says {config.vocab_size}")
-    return vocab
-
-
 def load_word2vec(spec: str | Path | None) -> tuple[Word2Vec, Vocab, ModelCard, Path]:
     """The full model (both matrices) for continued training or queries."""
     path = resolve_model(str(spec) if spec else None, KIND)
     card, config = read_config(path)
-    vocab = _checked_vocab(path, config)
+    vocab = checked_vocab(path, config)
     shape = (config.vocab_size, config.dim)
     tensors = load_tensors(path, {"vectors": shape, "context": shape})
     model = Word2Vec.__new__(Word2Vec)
@@ -91,16 +66,3 @@ def load_word2vec(spec: str | Path | None) -> tuple[Word2Vec, Vocab, ModelCard, 
     model.vectors = torch.nn.Parameter(tensors["vectors"].float(), requires_grad=False)
     model.context = torch.nn.Parameter(tensors["context"].float(), requires_grad=False)
     return model, vocab, card, path
-
-
-def load_vectors(spec: str | Path | None) -> tuple[list[str], np.ndarray]:
-    """Words and query vectors only (what :class:`KeyedVectors` needs)."""
-    path = resolve_model(str(spec) if spec else None, KIND)
-    _, config = read_config(path)
-    vocab = _checked_vocab(path, config)
-    shapes = tensor_shapes(path)
-    expected = (config.vocab_size, config.dim)
-    if tuple(shapes.get("vectors", ())) != expected:
-        raise DataError(f"{path}: 'vectors' has shape {shapes.get('vectors')}, the config says {expected}")
-    tensors = load_tensors(path, {name: shape for name, shape in shapes.items()})
-    return vocab.words, tensors["vectors"].float().numpy()
