@@ -59,15 +59,17 @@ class SentimentModel(nn.Module):
         ngram_branch = (flat ids, offsets) for the n-gram branch (None: the neural logit alone,
         as in training). Returns (logits [B], loss)."""
         embedded = self.dropout(self.embedding(ids))
-        packed = pack_padded_sequence(embedded, lengths, batch_first=True, enforce_sorted=True)
-        output, _ = self.rnn(packed)
-        output, _ = pad_packed_sequence(output, batch_first=True)  # [B, T', H]
         # pinned lengths (collate pins them for CUDA) reach the device without a host sync
-        device_lengths = lengths.to(output.device, non_blocking=True)
-        mask = (torch.arange(output.size(1), device=output.device)[None, :] < device_lengths[:, None]).unsqueeze(-1)
-        max_pool = output.masked_fill(~mask, float("-inf")).max(dim=1).values
-        mean_pool = output.sum(dim=1) / device_lengths.to(output.dtype).unsqueeze(-1)
-        parts = [max_pool, mean_pool]
+        device_lengths = lengths.to(embedded.device, non_blocking=True)
+        mask = (torch.arange(ids.size(1), device=embedded.device)[None, :] < device_lengths[:, None]).unsqueeze(-1)
+        if self.training or torch.is_grad_enabled() or embedded.is_cuda:
+            packed = pack_padded_sequence(embedded, lengths, batch_first=True, enforce_sorted=True)
+            outputs = [pad_packed_sequence(self.rnn(packed)[0], batch_first=True, total_length=ids.size(1))[0]]
+        else:
+            outputs = padded_rnn(self.rnn, embedded, device_lengths, mask)
+        parts = [torch.cat([output.masked_fill(~mask, float("-inf")).max(dim=1).values for output in outputs], -1),
+                 torch.cat([output.masked_fill(~mask, 0.0).sum(dim=1) for output in outputs], -1)
+                 / device_lengths.to(embedded.dtype).unsqueeze(-1)]
         if self.bag is not None:
             if bag is None:
                 raise ValueError("this model has a bag of n-grams: pass bag=(flat, offsets)")
@@ -87,3 +89,43 @@ class SentimentModel(nn.Module):
 
     def expected_shapes(self) -> dict[str, tuple[int, ...]]:
         return {name: tuple(t.shape) for name, t in self.state_dict().items()}
+
+
+def padded_rnn(rnn: nn.RNNBase, inputs: torch.Tensor, lengths: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
+    """The last layer's outputs that ``rnn`` gives the packed sequences, one tensor per direction
+    [B, T, H], computed on the padded batch instead (inference on a CPU): packed input keeps
+    PyTorch's CPU recurrence off oneDNN's fused kernel, padded input runs on it. A direction
+    reading forwards never sees the padding behind a sequence before its last word; the
+    backward direction reads each sequence reversed in place (its padding stays at the end).
+    Its last-layer outputs are returned in that reversed order, which pooling over each
+    sequence does not mind; between layers they are put back in order. Positions past a
+    sequence's end hold arbitrary values: the caller masks them (``mask`` [B, T, 1])."""
+    steps = torch.arange(inputs.size(1), device=inputs.device)[None, :]
+    flip = torch.where(mask[..., 0], lengths[:, None] - 1 - steps, steps)  # its own inverse
+
+    def reverse(x: torch.Tensor) -> torch.Tensor:
+        return x.gather(1, flip[..., None].expand(-1, -1, x.size(-1)))
+
+    layer_input = inputs
+    for layer in range(rnn.num_layers):
+        outputs = [_one_direction(rnn, layer, "")(layer_input)[0]]
+        if rnn.bidirectional:
+            outputs.append(_one_direction(rnn, layer, "_reverse")(reverse(layer_input))[0])
+        if layer + 1 < rnn.num_layers:
+            layer_input = torch.cat([outputs[0], *map(reverse, outputs[1:])], dim=-1)
+    return outputs
+
+
+def _one_direction(rnn: nn.RNNBase, layer: int, suffix: str) -> nn.RNNBase:
+    """A one-layer, one-direction module sharing ``rnn``'s weights of that layer and direction
+    (cached on ``rnn``; no copy)."""
+    cache = rnn.__dict__.setdefault("_textlab_directions", {})
+    key = (layer, suffix)
+    if key not in cache:
+        width = rnn.input_size if layer == 0 else rnn.hidden_size * (2 if rnn.bidirectional else 1)
+        kwargs = {"nonlinearity": rnn.nonlinearity} if isinstance(rnn, nn.RNN) else {}
+        single = type(rnn)(width, rnn.hidden_size, num_layers=1, bias=rnn.bias, batch_first=True, **kwargs)
+        for name in single._flat_weights_names:  # weight_ih_l0 <- weight_ih_l{layer}{suffix}
+            setattr(single, name, getattr(rnn, f"{name[:-1]}{layer}{suffix}"))
+        cache[key] = single.to(next(rnn.parameters()).device)
+    return cache[key]
