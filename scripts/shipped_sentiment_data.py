@@ -46,16 +46,24 @@ def write_rows(path: Path, rows: list[tuple[str, str]]) -> None:
 
 def chinese_split(work: Path) -> tuple[Path, Path, Path, dict]:
     """Held-out part (reported, never trained on or chosen by), validation part (ChnSentiCorp
-    rows too, so that model selection measures the reviews the target is about) and training set."""
+    rows too, so that model selection measures the reviews the target is about) and training set.
+
+    The held-out part is every 5th ChnSentiCorp row. Nothing used for training or validation
+    is a near copy of a held-out review (:class:`textlab.data.dedup.NearDuplicates`: equal
+    without white space, or the same first or last 20 characters): most of ChnSentiCorp
+    reappears in online_shopping's hotel category, some of it edited. The same rule keeps the
+    validation part out of training. :func:`check_held_out` proves it on the files written."""
+    from textlab.data.dedup import NearDuplicates
+
     hotel = read_rows(CHINESE / "ChnSentiCorp_htl_train.csv")
     held_out = [row for i, row in enumerate(hotel) if i % 5 == 0]
-    held_texts = {text for _, text in held_out}
-    rest = [row for i, row in enumerate(hotel) if i % 5 != 0 and row[1] not in held_texts]
+    held = NearDuplicates(text for _, text in held_out)
+    rest = [row for i, row in enumerate(hotel) if i % 5 != 0 and row[1] not in held]
     valid = [row for i, row in enumerate(rest) if i % 5 == 0]
-    valid_texts = {text for _, text in valid}
-    train = [row for row in rest if row[1] not in valid_texts]
+    kept_out = NearDuplicates(text for _, text in held_out + valid)
+    train = [row for i, row in enumerate(rest) if i % 5 != 0 and row[1] not in kept_out]
     extra = read_rows(CHINESE / "online_shopping_10_cats.zip", category="酒店")
-    extra_kept = [row for row in extra if row[1] not in held_texts and row[1] not in valid_texts]
+    extra_kept = [row for row in extra if row[1] not in kept_out]
     train += extra_kept
     write_rows(work / "zh_train.csv", train)
     write_rows(work / "zh_valid.csv", valid)
@@ -64,25 +72,50 @@ def chinese_split(work: Path) -> tuple[Path, Path, Path, dict]:
                               "online_shopping_10_cats.zip rows with cat 酒店 (hotel)"],
             "train_reviews": len(train), "heldout": "ChnSentiCorp_htl_train.csv rows with index % 5 == 0",
             "valid_part": "every 5th ChnSentiCorp_htl_train.csv row with index % 5 != 0 (picks the epochs and the mix)",
-            "heldout_reviews": len(held_out),
-            "dropped_duplicates_of_heldout_or_valid": len(extra) - len(extra_kept)}
+            "heldout_reviews": len(held_out), "valid_reviews": len(valid),
+            "dedup_rule": "equal without white space (letters lowercased), or the same first or last 20 characters",
+            "dropped_near_copies_of_heldout_or_valid": {
+                "ChnSentiCorp": len(hotel) - len(held_out) - len(valid) - (len(train) - len(extra_kept)),
+                "online_shopping hotel": len(extra) - len(extra_kept)},
+            "check": check_held_out(work / "chnsenticorp_heldout.csv",
+                                    [work / "zh_train.csv", work / "zh_valid.csv"])}
     return work / "zh_train.csv", work / "zh_valid.csv", work / "chnsenticorp_heldout.csv", info
+
+
+def check_held_out(held_out_csv: Path, used: list[Path]) -> dict:
+    """Near copies of held-out reviews in each file that training or model selection reads (a
+    CSV of labelled reviews, or a text of one review per line): all must be 0, or the build stops."""
+    from textlab.data.dedup import NearDuplicates
+
+    held = NearDuplicates(text for _, text in read_rows(held_out_csv))
+    found = {}
+    for path in used:
+        texts = [text for _, text in read_rows(path)] if path.suffix == ".csv" else \
+            path.read_text(encoding="utf-8").splitlines()
+        found[path.name] = held.overlap(texts)
+    if any(found.values()):
+        raise SystemExit(f"held-out reviews leak into training data: {found}")
+    return {"near_copies_of_heldout_reviews": found, "heldout_reviews_checked": len(held)}
 
 
 def chinese_unlabelled_text(work: Path) -> tuple[Path, dict]:
     """Review texts of the Chinese CSVs (all online_shopping categories, waimai, ChnSentiCorp) one
-    per line, minus every text of the held-out ChnSentiCorp part: word2vec input (labels unused)."""
-    hotel = read_rows(CHINESE / "ChnSentiCorp_htl_train.csv")
-    held_texts = {text for i, (_, text) in enumerate(hotel) if i % 5 == 0}
-    texts = [text for i, (_, text) in enumerate(hotel) if i % 5 != 0]
+    per line, minus every near copy of a held-out or validation review of :func:`chinese_split`:
+    word2vec (and language-model) input, labels unused."""
+    from textlab.data.dedup import NearDuplicates
+
+    _, valid_csv, held_csv, _ = chinese_split(work)
+    kept_out = NearDuplicates(text for path in (held_csv, valid_csv) for _, text in read_rows(path))
+    texts = [text for _, text in read_rows(CHINESE / "ChnSentiCorp_htl_train.csv")]
     texts += [text for _, text in read_rows(CHINESE / "online_shopping_10_cats.zip")]
     texts += [text for _, text in read_rows(CHINESE / "waimai_10k.csv")]
-    kept = [text for text in texts if text not in held_texts]
+    kept = [text for text in texts if text not in kept_out]
     path = work / "zh_reviews_unlabelled.txt"
     path.write_text("".join(text + "\n" for text in kept), encoding="utf-8")
-    return path, {"corpus": "review texts of ChnSentiCorp_htl_train.csv (index % 5 != 0), online_shopping_10_cats.zip "
-                            "(all categories) and waimai_10k.csv, minus any text of the held-out part",
-                  "reviews": len(kept)}
+    return path, {"corpus": "review texts of ChnSentiCorp_htl_train.csv, online_shopping_10_cats.zip (all categories) "
+                            "and waimai_10k.csv, minus every near copy of a held-out or validation review",
+                  "reviews": len(kept), "dropped": len(texts) - len(kept),
+                  "check": check_held_out(held_csv, [path])}
 
 
 def imdb_unlabelled_text(work: Path) -> tuple[Path, dict]:
