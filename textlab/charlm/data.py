@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from textlab.data import read_corpus_text, resolve_corpus
 from textlab.errors import DataError
+from textlab.lm.streams import chunk, eval_streams, make_streams  # noqa: F401  (the char LM's streams: the shared layout)
 
 MAX_CORPUS_CHARS = 400_000_000
 TEXT8_CHARS = 100_000_000
@@ -135,38 +135,3 @@ def unigram_entropy(ids: np.ndarray) -> float:
     counts = np.bincount(np.asarray(ids, dtype=np.int64)).astype(np.float64)
     probs = counts[counts > 0] / counts.sum()
     return float(-(probs * np.log(probs)).sum())
-
-
-def make_streams(ids: np.ndarray, batch_size: int) -> torch.Tensor:
-    """Cut the text into ``batch_size`` contiguous streams of equal length: (batch, length).
-
-    Row b continues exactly where its previous chunk stopped, so the hidden state can carry
-    from one chunk to the next (the word_language_model layout, batch first). The tail that
-    does not divide evenly is dropped.
-    """
-    length = len(ids) // batch_size
-    if length < 2:
-        raise DataError(f"the training text ({len(ids)} characters) is too short for {batch_size} streams; "
-                        "use a smaller --batch-size")
-    # kept in the ids' small integer type (2 bytes per character); chunk() widens each slice
-    return torch.from_numpy(np.ascontiguousarray(ids[: length * batch_size]).reshape(batch_size, length))
-
-
-def chunk(streams: torch.Tensor, start: int, seq_len: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Inputs ``streams[:, start:start+L]`` and the next characters as targets."""
-    end = min(start + seq_len, streams.size(1) - 1)
-    return streams[:, start:end].long(), streams[:, start + 1:end + 1].long()
-
-
-def eval_streams(ids: np.ndarray, n_streams: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Inputs and targets covering every prediction of ``ids`` (len(ids)-1 of them) exactly once,
-    laid out as ``n_streams`` contiguous rows; padding targets are -100 (ignored)."""
-    n_targets = len(ids) - 1
-    n_streams = max(1, min(n_streams, n_targets))
-    length = -(-n_targets // n_streams)
-    ids = torch.from_numpy(np.asarray(ids, dtype=np.int64))
-    inputs = torch.zeros(n_streams * length, dtype=torch.int64)
-    targets = torch.full((n_streams * length,), -100, dtype=torch.int64)
-    inputs[:n_targets] = ids[:-1]
-    targets[:n_targets] = ids[1:]
-    return inputs.view(n_streams, length), targets.view(n_streams, length)

@@ -40,13 +40,15 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from textlab.charlm.data import CharData, eval_streams, load_char_data
-from textlab.charlm.evaluate import loss_sums, metrics_from_loss, stream_count
+from textlab.charlm.data import CharData, load_char_data
+from textlab.charlm.evaluate import metrics_from_loss
 from textlab.charlm.model import CharLMConfig
 from textlab.charlm.config import TrainConfig
 from textlab.charlm.train import Trainer, TrainResult, load_resume_state
 from textlab.distributed import Distributed, init_from_environment
 from textlab.errors import DataError, TextlabError, TrainingInterrupted, UsageError
+from textlab.lm.measure import loss_sums, stream_count
+from textlab.lm.streams import eval_streams
 from textlab.runtime.checkpoints import checkpoint_dir_for, load_checkpoint, save_checkpoint
 from textlab.runtime.output import say
 from textlab.runtime.seeding import rng_state

@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from textlab.lm.streams import detach_state  # noqa: F401  (shared; old import path)
 from textlab.store.cards import config_from_dict
 
 CELLS = ("lstm", "gru", "rnn")
@@ -90,6 +91,14 @@ class CharLM(nn.Module):
             loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100)
         return logits, loss, state
 
+    def summed_loss(self, idx, targets, state=None):
+        """Summed loss over the targets that are not -100 (float32 logits), their count and the
+        state: what :mod:`textlab.lm.measure` adds up."""
+        logits, _, state = self(idx, state=state)
+        total = F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1),
+                                ignore_index=-100, reduction="sum")
+        return total, (targets != -100).sum(), state
+
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
@@ -107,15 +116,6 @@ class CharLM(nn.Module):
         if self.config.tie_weights:
             tensors = {**tensors, "head.weight": tensors["embed.weight"]}
         self.load_state_dict(tensors)
-
-
-def detach_state(state):
-    """Cut the graph between chunks while keeping the values (LSTM state is a pair)."""
-    if state is None:
-        return None
-    if isinstance(state, tuple):
-        return tuple(s.detach() for s in state)
-    return state.detach()
 
 
 @torch.no_grad()

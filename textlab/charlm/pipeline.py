@@ -12,18 +12,19 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 
-from textlab.charlm.data import CharData, chunk, load_char_data, make_streams
-from textlab.charlm.model import CharLM, CharLMConfig, detach_state
+from textlab.charlm.data import CharData, load_char_data
+from textlab.charlm.model import CharLM, CharLMConfig
 from textlab.charlm.config import CPU_SHAPES, CUDA_SHAPE, RESUMABLE, SHAPE_OPTIONS, Shape, TrainConfig
-from textlab.charlm.probe import MIN_PROBE_BUDGET, Choice, probe
-from textlab.charlm.train import TrainResult, build_optimizer, load_resume_state, train_charlm
-from textlab.errors import TrainingInterrupted, UsageError
-from textlab.resume import reconcile
+from textlab.charlm.probe import MIN_PROBE_BUDGET, card_summary, probe
+from textlab.charlm.train import TrainResult, load_resume_state, train_charlm
+from textlab.errors import TrainingInterrupted
+from textlab.lm import setup as lm_setup
+from textlab.lm.probe import step_timer
+from textlab.lm.setup import probe_precision
 from textlab.runtime.checkpoints import checkpoint_dir_for
-from textlab.runtime.device import autocast, check_precision, precision_candidates
+from textlab.runtime.device import check_precision, precision_candidates
 from textlab.runtime.output import say
 
 def default_shape(device_type: str) -> Shape:
@@ -67,40 +68,12 @@ def time_steps(data: CharData, vocab_size: int, cell: str, device: torch.device)
     ``start()`` is called, then ``n`` real steps; returns the characters of those ``n`` (the
     probe's measuring stick; synchronised on CUDA)."""
 
-    def run(shape: Shape, precision: str, n: int, start: Callable[[], None]) -> int:
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):  # leaves the run's RNG alone
-            return steps(shape, precision, n, start)
-
-    def steps(shape: Shape, precision: str, n: int, start: Callable[[], None]) -> int:
+    def build(shape: Shape, precision: str) -> tuple[CharLM, TrainConfig]:
         model_config, train_config = make_configs(vocab_size, device.type, cell, epochs=1, shape=shape,
                                                   precision=precision)
-        torch.manual_seed(0)
-        model = CharLM(model_config).to(device)
-        optimizer = build_optimizer(model, train_config)
-        scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
-        needed = shape.batch_size * ((n + 1) * shape.seq_len + 2)
-        # a text shorter than the probe's steps is repeated: every timed step has its full size
-        streams = make_streams(np.resize(data.train, needed), shape.batch_size)
-        streams = streams.to(device)
-        state = None
-        for step in range(n + 1):
-            if step == 1:
-                if device.type == "cuda":
-                    torch.cuda.synchronize(device)
-                start()
-            x, y = chunk(streams, step * shape.seq_len, shape.seq_len)
-            with autocast(device, precision):
-                _, loss, state = model(x, y, state)
-            state = detach_state(state)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        return n * shape.batch_size * shape.seq_len
+        return CharLM(model_config), train_config
 
-    return run
+    return step_timer(build, data.train, device)
 
 
 def plan_setup(data: CharData, device: torch.device, cell: str, epochs: int | None, max_minutes: float | None,
@@ -124,18 +97,16 @@ def plan_setup(data: CharData, device: torch.device, cell: str, epochs: int | No
     if device.type == "cpu" and budget >= MIN_PROBE_BUDGET and not (set(fixed) & set(SHAPE_OPTIONS)):
         choice = probe(measure, CPU_SHAPES, candidates, budget, len(data.train))
         shape, precision = choice.shape, choice.precision
-        decided = {"probe": choice.summary()}
+        decided = {"probe": card_summary(choice)}
         log(f"set-up probe ({choice.probe_seconds:.1f} s): {shape.name} {precision}, "
-            f"{_rate(choice, shape, precision):,.0f} chars/s, ~{choice.expected_epochs:.1f} epochs expected; "
+            f"{choice.rate():,.0f} chars/s, ~{choice.expected_epochs:.1f} epochs expected; "
             f"{choice.reason}")
         max_minutes = max(0.01, (budget - choice.probe_seconds) / 60.0)  # the probe's time counts
     elif len(candidates) > 1:
-        choice = probe(measure, (replace(shape, **{k: v for k, v in fixed.items() if k in shape.settings()}),),
-                       candidates, max(budget, 600.0), len(data.train))
+        fixed_shape = replace(shape, **{k: v for k, v in fixed.items() if k in shape.settings()})
+        choice, decided = probe_precision(measure, fixed_shape, candidates, budget, len(data.train), "chars", log,
+                                          listed=CPU_SHAPES)
         precision = choice.precision
-        decided = {"precision_probe": choice.summary()}
-        log(f"precision: {precision}, measured faster here ("
-            + ", ".join(f"{m.precision} {m.chars_per_second:,.0f} chars/s" for m in choice.measurements) + ")")
         if budget:
             max_minutes = max(0.01, (budget - choice.probe_seconds) / 60.0)
     else:
@@ -143,10 +114,6 @@ def plan_setup(data: CharData, device: torch.device, cell: str, epochs: int | No
     model_config, train_config = make_configs(vocab, device.type, cell, epochs, max_minutes, seed, precision,
                                               shape=shape, **fixed)
     return Setup(model_config, train_config, decided)
-
-
-def _rate(choice: Choice, shape: Shape, precision: str) -> float:
-    return next(m.chars_per_second for m in choice.measurements if m.shape == shape.name and m.precision == precision)
 
 
 def train_charlm_job(corpus: str, output: Path, *, cell: str = "lstm", epochs: int | None = None,
@@ -192,20 +159,7 @@ def train_charlm_job(corpus: str, output: Path, *, cell: str = "lstm", epochs: i
 def resume_settings(model_config: CharLMConfig, train_config: TrainConfig, given: dict, checkpoint_dir: Path,
                     device: torch.device) -> tuple[TrainConfig, dict]:
     """Apply the resumable options the user typed; refuse model/data options that differ."""
-    saved = {**asdict(model_config), **asdict(train_config)}
-    applied = reconcile(saved, given, RESUMABLE, where=str(checkpoint_dir))
-    changes = {k: v for k, v in applied.items() if k in ("epochs", "max_minutes")}
-    if "precision" in applied:
-        precision = check_precision(applied["precision"], device)
-        if precision == "auto":
-            precision = train_config.precision if train_config.precision in precision_candidates(device) else "fp32"
-        changes["precision"] = precision
-    if applied.get("epochs") is not None and applied.get("max_minutes") is None and "max_minutes" not in given:
-        changes.setdefault("max_minutes", train_config.max_minutes)
-    updated = replace(train_config, **changes)
-    if updated.epochs <= 0 and updated.max_minutes <= 0:
-        raise UsageError("give --epochs or --max-minutes (or both)")
-    return updated, {k: v for k, v in applied.items()}
+    return lm_setup.resume_settings(model_config, train_config, given, checkpoint_dir, device, RESUMABLE)
 
 
 def save(result: TrainResult, output: Path, data: CharData, info: dict, setup: Setup, device: torch.device,

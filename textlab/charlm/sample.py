@@ -1,10 +1,8 @@
 """Text generation: feed the seed in one forward pass, then sample one character at a time
-(temperature, optional top-k), carrying the hidden state."""
+(temperature, optional top-k: :mod:`textlab.lm.sampling`), carrying the hidden state."""
 
 from __future__ import annotations
 
-import contextlib
-import warnings
 from typing import Callable, Iterator
 
 import torch
@@ -12,7 +10,7 @@ import torch
 from textlab.charlm.data import CharCodec
 from textlab.charlm.model import CharLM
 from textlab.errors import DataError, UsageError
-from textlab.runtime.device import torch_threads
+from textlab.lm.sampling import check_sampling, draw, step_by_step_kernels
 
 
 def default_seed(codec: CharCodec) -> str:
@@ -30,18 +28,6 @@ def check_seed(seed: str, codec: CharCodec, model: str = "") -> None:
         raise DataError(unknown_message(cover, "the seed", model, len(codec)))
 
 
-@contextlib.contextmanager
-def step_by_step_kernels() -> Iterator[None]:
-    """Settings for one character per forward pass on a CPU: oneDNN's LSTM (PyTorch's CPU
-    default, fast for long sequences) rebuilds its kernel on every call, which makes a
-    single step ~5x slower than the plain kernel; one thread avoids the cost of syncing two
-    threads for such small products."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # a note about Intel GPUs when flags change
-        with torch.backends.mkldnn.flags(enabled=False), torch_threads(1):
-            yield
-
-
 @torch.inference_mode()
 def sample_chars(model: CharLM, codec: CharCodec, seed: str, length: int, temperature: float = 0.8,
                  top_k: int | None = None, device: torch.device | str = "cpu",
@@ -49,10 +35,7 @@ def sample_chars(model: CharLM, codec: CharCodec, seed: str, length: int, temper
     """Yield ``length`` new characters that continue ``seed``."""
     if not seed:
         raise UsageError("the seed must not be empty")
-    if temperature <= 0:
-        raise UsageError(f"--temperature must be positive, got {temperature}")
-    if top_k is not None and top_k < 1:
-        raise UsageError(f"--top-k must be at least 1, got {top_k}")
+    check_sampling(temperature, top_k)
     check_seed(seed, codec)
     model.eval()
     idx = torch.as_tensor(codec.encode(seed), dtype=torch.int64, device=device).unsqueeze(0)
@@ -60,12 +43,7 @@ def sample_chars(model: CharLM, codec: CharCodec, seed: str, length: int, temper
     logits = logits[:, -1, :]
     with step_by_step_kernels():
         for _ in range(length):
-            logits = logits / temperature
-            if top_k is not None and top_k < logits.size(-1):
-                kth = torch.topk(logits, top_k).values[:, -1:]
-                logits = logits.masked_fill(logits < kth, float("-inf"))
-            probs = torch.softmax(logits.float(), dim=-1)
-            next_id = torch.multinomial(probs, 1, generator=generator)
+            next_id = draw(logits, temperature, top_k, generator)
             yield codec.alphabet[int(next_id)]
             logits, _, state = model(next_id, state=state)
             logits = logits[:, -1, :]
