@@ -118,6 +118,62 @@ def _iter_aclimdb(path: Path, split: str, stats: ReadStats) -> Iterator[tuple[st
         raise DataError(f"{path}: damaged or unreadable archive ({exc})") from exc
 
 
+def is_aclimdb(path: Path) -> bool:
+    """An aclImdb directory, or a tarball whose first members are under ``aclImdb/`` (a peek at
+    their headers; a damaged archive is named by the reading that follows)."""
+    if path.is_dir():
+        return any((root / "train" / "pos").is_dir() for root in (path, path / "aclImdb"))
+    if not is_tar(path):
+        return False
+    import tarfile
+
+    try:
+        with tarfile.open(path, "r|*") as archive:
+            for number, member in zip(range(20), archive):
+                if member.name.replace("\\", "/").lstrip("./").startswith("aclImdb/"):
+                    return True
+    except (*DAMAGED, OSError):
+        return False
+    return False
+
+
+def iter_review_texts(spec: str | Path, split: str = "train", unlabelled: bool = True) -> Iterator[str]:
+    """Every review of an aclImdb split as text, labels ignored: the labelled ones (``pos/``,
+    ``neg/``), then the unlabelled ones (``train/unsup/``, with ``unlabelled``); what a language
+    model reads. The other split is never opened."""
+    if split not in SPLITS:
+        raise UsageError(f"unknown split {split!r}; use train or test")
+    path = resolve_corpus(str(spec))
+    yield from _aclimdb_texts(path, split, ("pos", "neg"))
+    if unlabelled and split == "train":
+        yield from _aclimdb_texts(path, split, ("unsup",))
+
+
+def _aclimdb_texts(path: Path, split: str, folders: tuple[str, ...]) -> Iterator[str]:
+    """The texts of ``<split>/<folder>/*.txt`` (a tarball: in its order, read as a stream)."""
+    if path.is_dir():
+        root = _aclimdb_root(path, split)
+        for folder in (root / split / name for name in folders):
+            for name in sorted(os.listdir(folder)) if folder.is_dir() else ():
+                if name.endswith(".txt"):
+                    try:
+                        yield _decode((folder / name).read_bytes())
+                    except OSError as exc:
+                        raise DataError(f"cannot read {folder / name}: {exc.strerror or exc}") from exc
+        return
+    try:
+        with stream_tar(path) as archive:
+            for member in archive:
+                parts = PurePosixPath(member.name.replace("\\", "/")).parts
+                if member.isfile() and len(parts) >= 3 and parts[-3] == split and parts[-2] in folders \
+                        and parts[-1].endswith(".txt"):
+                    handle = archive.extractfile(member)
+                    if handle is not None:
+                        yield _decode(handle.read())
+    except (*DAMAGED, OSError) as exc:
+        raise DataError(f"{path}: damaged or unreadable archive ({exc})") from exc
+
+
 def _aclimdb_root(path: Path, split: str) -> Path:
     for root in (path, path / "aclImdb"):
         if (root / split / "pos").is_dir() and (root / split / "neg").is_dir():

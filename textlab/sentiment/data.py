@@ -12,13 +12,14 @@ import numpy as np
 import torch
 
 from textlab.sentiment.linear import flatten, hashed_ngrams
-from textlab.text import PAD, UNK, TokenizerOptions, Vocab, tokenize_line, tokenize_stream
+from textlab.text import PAD, UNK, TokenizerOptions, Vocab, tokenize_line, tokenize_stream, word_model_options
 
 BIGRAM_PRIME = 1_000_003
 
 
 def tokenizer_options(lang: str) -> TokenizerOptions:
-    return TokenizerOptions(lang=lang, lowercase=True, stopwords=False)
+    """The word models' tokenizer (the word LM's too, so its vocabulary fits)."""
+    return word_model_options(lang)
 
 
 def tokenize_texts(texts: Iterable[str], lang: str, workers: int | None = None) -> Iterator[list[str]]:

@@ -14,7 +14,7 @@ from textlab.sentiment.config import SPECIALS, SentimentConfig, TrainSettings
 from textlab.sentiment.data import EncodedReviews, build_vocab, encode_reviews, tokenize_texts
 from textlab.sentiment.initialise import embedding_dim
 from textlab.sentiment.saved import make_encoder
-from textlab.text import Vocab, detect_lang
+from textlab.text import Vocab, guess_lang
 
 
 def read_labelled(dataset: str, split: str = "train") -> tuple[list[str], list[int], ReadStats]:
@@ -26,12 +26,6 @@ def read_labelled(dataset: str, split: str = "train") -> tuple[list[str], list[i
     if stats.skipped:
         say(f"{stats.skipped} malformed rows skipped (first: {stats.first_problem})", style="yellow")
     return texts, labels, stats
-
-
-def guess_lang(texts: list[str]) -> str:
-    sample = texts[:500]
-    zh = sum(detect_lang(t) == "zh" for t in sample)
-    return "zh" if zh * 2 > len(sample) else "en"
 
 
 def split_indices(n: int, valid_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -4,15 +4,17 @@ from textlab.text.tokenize import (
     LANGS,
     TokenizerOptions,
     detect_lang,
+    guess_lang,
     strip_html,
     tokenize_line,
     tokenize_lines,
     tokenize_pieces,
     tokenize_stream,
+    word_model_options,
 )
-from textlab.text.vocab import PAD, UNK, Vocab
+from textlab.text.vocab import EOS, PAD, UNK, Vocab
 
 __all__ = [
-    "LANGS", "PAD", "UNK", "TokenizerOptions", "Vocab", "detect_lang", "strip_html",
-    "tokenize_line", "tokenize_lines", "tokenize_pieces", "tokenize_stream",
+    "EOS", "LANGS", "PAD", "UNK", "TokenizerOptions", "Vocab", "detect_lang", "guess_lang", "strip_html",
+    "tokenize_line", "tokenize_lines", "tokenize_pieces", "tokenize_stream", "word_model_options",
 ]

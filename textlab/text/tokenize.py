@@ -15,7 +15,7 @@ from collections import deque
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 from textlab.errors import UsageError
 from textlab.runtime.device import default_workers
@@ -107,6 +107,20 @@ def strip_html(text: str) -> str:
 def detect_lang(text: str) -> str:
     """``zh`` when the text contains CJK ideographs, else ``en``."""
     return "zh" if _CJK.search(text) else "en"
+
+
+def guess_lang(texts: Sequence[str], sample: int = 500) -> str:
+    """The language of a collection (``--lang auto`` for a model): ``zh`` when most of its
+    first ``sample`` texts contain CJK ideographs, else ``en``."""
+    first = texts[:sample]
+    zh = sum(detect_lang(t) == "zh" for t in first)
+    return "zh" if zh * 2 > len(first) else "en"
+
+
+def word_model_options(lang: str) -> TokenizerOptions:
+    """How the models that read words (sentiment, the word LM) tokenize: lowercased, stop words
+    kept. One source, so that one model's vocabulary and embedding fit the other."""
+    return TokenizerOptions(lang=lang, lowercase=True, stopwords=False)
 
 
 @lru_cache(maxsize=1)

@@ -13,6 +13,7 @@ from textlab.errors import DataError, UsageError
 
 PAD = "<pad>"
 UNK = "<unk>"
+EOS = "<eos>"  # the end of a document, in a word LM's vocabulary (id 2, after <pad> and <unk>)
 SPECIALS = (PAD, UNK)
 
 
@@ -33,6 +34,7 @@ class Vocab:
             raise DataError("the vocabulary lists a word twice")
         self.pad_id = self.index.get(PAD)
         self.unk_id = self.index.get(UNK)
+        self.eos_id = self.index.get(EOS)
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -95,7 +97,9 @@ class Vocab:
 
     @property
     def num_specials(self) -> int:
-        return sum(1 for w in self.words[:2] if w in SPECIALS)
+        """The specials in front: ``<pad>``/``<unk>``, and ``<eos>`` after them in a word LM's."""
+        leading = sum(1 for w in self.words[:2] if w in SPECIALS)
+        return leading + (leading == 2 and len(self.words) > 2 and self.words[2] == EOS)
 
     def encode(self, tokens: Iterable[str]) -> list[int]:
         get, unk = self.index.get, self.unk_id
