@@ -135,6 +135,8 @@ def test_key_metric_is_one_readable_figure_per_kind():
     assert key_metric(card("charlm", metrics={"val_loss": 1.41234, "val_bpc": 2.0376, "threads": {"x": 1}})) == \
         "val loss 1.412, 2.038 bpc"
     assert key_metric(card("sentiment", metrics={"valid_accuracy": 0.9089, "history": [1, 2]})) == "valid acc 90.9%"
+    assert key_metric(card("wordlm", metrics={"val_perplexity": 241.23, "val_unigram_perplexity": 975.5})) == \
+        "val ppl 241.2, unigram 976"
     assert key_metric(card("charlm")) == "-"
 
 

@@ -38,3 +38,15 @@ def test_train_charlm_help_shows_the_config_defaults(cli):
         assert all(shape.name in params[field].help for shape in CPU_SHAPES)
     assert f"[{TrainConfig().lr:g}]" in params["lr"].help and params["seed"].default == TrainConfig().seed
     assert "CPU: 512," in " ".join(cli("train-charlm", "--help").stdout.split())
+
+
+def test_train_lm_defaults_are_the_config_dataclasses(cli):
+    from textlab.wordlm.config import VALID_FRACTION, VOCAB_WORDS, TrainConfig, WordLMConfig
+
+    params, model, train = _params("train-lm"), WordLMConfig(), TrainConfig()
+    assert params["vocab_size"].default == VOCAB_WORDS and params["valid_fraction"].default == VALID_FRACTION
+    for field, value in (("embed_dim", model.embed_dim), ("hidden", model.hidden), ("layers", model.layers),
+                         ("seq_len", train.seq_len), ("batch_size", train.batch_size)):
+        assert params[field].default is None and f"[{value}]" in params[field].help, field
+    assert f"[{train.lr:g}]" in params["lr"].help and params["seed"].default == train.seed
+    assert "[default: 30000]" in " ".join(cli("train-lm", "--help").stdout.split())

@@ -170,3 +170,57 @@ def check_eval_charlm(result, what, text: str, alphabet: set[str], max_unknown: 
     assert math.isfinite(figures["loss"]) and figures["loss"] >= 0
     assert math.isclose(figures["perplexity"], math.exp(figures["loss"]), rel_tol=1e-6)
     assert math.isclose(figures["bpc"], figures["loss"] / math.log(2), rel_tol=1e-6)
+
+
+def word_documents(data: bytes) -> list[list[str]]:
+    """The documents ``train-lm`` reads from a text file: each line's tokens (the word models'
+    tokenizer, in the language most of the first 500 lines are in), lines without any left out."""
+    from textlab.text import TokenizerOptions, guess_lang, tokenize_line
+
+    lines = text_lines(data)
+    options = TokenizerOptions(lang=guess_lang([line for line in lines if line][:500]), lowercase=True, stopwords=False)
+    return [tokens for tokens in (tokenize_line(line, options) for line in lines) if tokens]
+
+
+def check_wordlm_model(path: Path) -> dict:
+    """A loadable word LM: ``<pad>``, ``<unk>``, ``<eos>`` first in its vocabulary, finite
+    figures, and its validation perplexity the exponential of its validation loss."""
+    from textlab.wordlm.saving import load_wordlm
+
+    card = check_model_dir(path, "vocab.tsv")
+    assert card["kind"] == "wordlm", card["kind"]
+    _model, vocab, _card = load_wordlm(path, "cpu")
+    assert vocab.words[:3] == ["<pad>", "<unk>", "<eos>"] and len(vocab) == card["config"]["vocab_size"]
+    metrics = card["metrics"]
+    assert math.isfinite(metrics["val_loss"]) and math.isfinite(metrics["val_unigram_perplexity"])
+    assert math.isclose(metrics["val_perplexity"], math.exp(metrics["val_loss"]), rel_tol=1e-6)
+    return card
+
+
+def check_eval_lm(result, what, data: bytes, model: Path, name: str | None = None) -> None:
+    """``eval-lm --json`` on a file holding ``data``: every word (one a token, as the model's
+    tokenizer reads each line) and every end of a document that has a word is predicted; a file
+    without words is refused; the unigram baseline is the model's training counts plus 0.5."""
+    from textlab.text import TokenizerOptions, Vocab, tokenize_line
+
+    card = json.loads((Path(model) / "config.json").read_text())
+    options = TokenizerOptions(lang=card["config"]["lang"], lowercase=True, stopwords=False)
+    documents = [tokens for tokens in (tokenize_line(line, options) for line in text_lines(data)) if tokens]
+    if not documents:
+        refused(result, what, "holds no words")
+        return
+    succeeded(result, what)
+    figures = json.loads(result.stdout)
+    vocab = Vocab.load(Path(model) / "vocab.tsv")
+    words = sum(len(tokens) for tokens in documents)
+    unknown = sum(w not in vocab.index for tokens in documents for w in tokens)
+    assert (figures["documents"], figures["words"], figures["tokens"]) == (len(documents), words, words + len(documents))
+    assert math.isclose(figures["unk_rate"], unknown / words, rel_tol=1e-9)
+    assert math.isfinite(figures["loss"]) and figures["loss"] >= 0
+    assert math.isclose(figures["perplexity"], math.exp(figures["loss"]), rel_tol=1e-6)
+    counts = [c + 0.5 for c in vocab.counts.tolist()]
+    total = sum(counts) - counts[0]
+    targets = [vocab.index.get(w, 1) for tokens in documents for w in tokens + ["<eos>"]]
+    unigram = math.exp(-sum(math.log(counts[t] / total) for t in targets) / len(targets))
+    assert math.isclose(figures["unigram_perplexity"], unigram, rel_tol=1e-6), (figures, unigram)
+    assert figures["model"] == (name or str(model))

@@ -15,17 +15,21 @@ from pathlib import Path
 
 import pytest
 
+from tests.robustness.conftest import TINY_WORD_LM
 from tests.robustness.answers import (
     check_charlm_model,
     check_eval_charlm,
     check_tokenize_output,
     check_vocab_tsv,
+    check_eval_lm,
     check_word2vec_model,
+    check_wordlm_model,
     decode,
     error_line,
     refused,
     succeeded,
     token_counts,
+    word_documents,
 )
 
 BAD_FILES = {
@@ -49,6 +53,8 @@ CORPUS_COMMANDS = {
     "import-w2v": ["import-w2v", "{path}", "-o", "{out}/imported"],
     "eval-w2v-analogies": ["eval-w2v", "--model", "{w2v}", "--analogies", "{path}", "--json"],
     "eval-charlm": ["eval-charlm", "--model", "{lm}", "{path}", "--json"],
+    "train-lm": ["train-lm", "{path}", *TINY_WORD_LM, "-o", "{out}/wlm"],
+    "eval-lm": ["eval-lm", "--model", "{wlm}", "{path}", "--json"],
     "eval-sentiment": ["eval-sentiment", "{path}", "--json"],
 }
 
@@ -89,6 +95,20 @@ def _expect_text_answer(command: str, result, data: bytes | None, out: Path, tin
             check_charlm_model(out / "lm", set(text))
     elif command == "eval-charlm":
         check_eval_charlm(result, what, text, set(open(tiny_models["corpus"], encoding="utf-8").read()))
+    elif command == "train-lm":
+        documents = word_documents(data or b"")
+        tokens = sum(len(d) + 1 for d in documents[: len(documents) - 1]) + 1  # the training part, <eos> included
+        if not documents:
+            refused(result, what, "holds no words")
+        elif len(documents) < 2:
+            refused(result, what, "holds a single document")
+        elif tokens < 4:
+            refused(result, what, f"({tokens} tokens) is too short for 2 streams")
+        else:
+            succeeded(result, what)
+            check_wordlm_model(out / "wlm")
+    elif command == "eval-lm":
+        check_eval_lm(result, what, data or b"", tiny_models["wlm"])
     elif command in ("train-sentiment", "eval-sentiment"):
         split = "train" if command == "train-sentiment" else "test"
         if data is None:
@@ -219,6 +239,7 @@ MODEL_COMMANDS = {
     "word2vec": [["neighbors", "king", "--model", "{m}"], ["analogy", "a", "b", "c", "--model", "{m}"],
                  ["export-w2v", "--model", "{m}", "{out}/x.txt"]],
     "charlm": [["generate", "--model", "{m}", "--len", "5"], ["eval-charlm", "--model", "{m}", "{corpus}"]],
+    "wordlm": [["generate", "--model", "{m}", "--len", "5"], ["eval-lm", "--model", "{m}", "{corpus}"]],
     "sentiment": [["sentiment", "--model", "{m}", "good film"]],
 }
 
@@ -245,7 +266,7 @@ def test_poisoned_or_garbage_models_are_refused(cli, tmp_path, kind):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("command", ["train-w2v", "train-charlm", "train-sentiment"])
+@pytest.mark.parametrize("command", ["train-w2v", "train-charlm", "train-lm", "train-sentiment"])
 def test_cuda_without_cuda_is_one_line(cli, tmp_path, command):
     import torch
 

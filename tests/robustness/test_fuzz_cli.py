@@ -1,6 +1,6 @@
 """Hypothesis fuzzing of the CLI entry points: random text and bytes (NUL, lone surrogates as
 their invalid UTF-8 bytes, CR/CRLF, mixed scripts, combining marks) into tokenize, vocab build,
-sentiment (stdin), eval-charlm and the word2vec queries, and random values (negative, huge,
+sentiment (stdin), eval-charlm, eval-lm and the word2vec queries, and random values (negative, huge,
 NaN, garbage) for their options.
 
 Each case has one correct answer, and the test checks it: exit 0 with the output that the
@@ -23,6 +23,8 @@ from hypothesis import strategies as st
 from tests.robustness.answers import (
     check_charlm_model,
     check_eval_charlm,
+    check_eval_lm,
+    check_wordlm_model,
     check_model_dir,
     check_ranked,
     check_tokenize_output,
@@ -33,6 +35,7 @@ from tests.robustness.answers import (
     succeeded,
     text_lines,
     token_counts,
+    word_documents,
 )
 
 FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -156,6 +159,17 @@ def test_eval_charlm(cli, tmp_path_factory, tiny_models, data):
     check_eval_charlm(result, data, text, set(open(tiny_models["corpus"], encoding="utf-8").read()))
 
 
+@fuzz(10)
+@given(data=raw_bytes)
+def test_eval_lm(cli, tmp_path_factory, tiny_models, data):
+    from pathlib import Path
+
+    path = tmp_path_factory.mktemp("heldout") / "t.txt"
+    path.write_bytes(data)
+    result = cli("eval-lm", "--model", tiny_models["wlm"], str(path), "--json")
+    check_eval_lm(result, data, data, Path(tiny_models["wlm"]))
+
+
 @fuzz(20)
 @given(words=st.lists(st.one_of(texts, st.sampled_from(["king", "queen", "man", "woman", "the", "-k", "--", "-"])),
                       min_size=4, max_size=4),
@@ -212,6 +226,8 @@ def answered(result, what, words: list[str], vocabulary: set[str]) -> bool:
 # valid requests, not bad input.
 W2V = ["train-w2v", "{corpus}", "--epochs", "1", "--min-count", "1", "-o", "{out}"]
 LM = ["train-charlm", "{corpus}", "--epochs", "1", "--hidden", "8", "--layers", "1", "-o", "{out}"]
+WLM = ["train-lm", "{corpus}", "--epochs", "1", "--embed-dim", "8", "--hidden", "8", "--seq-len", "8",
+       "--precision", "fp32", "-o", "{out}"]
 OPTION_CASES = {
     "tokenize --workers": (["tokenize", "--lang", "en", "--workers", "{value}"], (1, 256), st.integers(1, 3)),
     "generate --len": (["generate", "--model", "{lm}", "--len", "{value}"], (0, 10_000_000), st.integers(0, 200)),
@@ -233,6 +249,12 @@ OPTION_CASES = {
                                st.floats(0, 0.95)),
     "train-charlm --valid-fraction": (LM + ["--seq-len", "8", "--batch-size", "4", "--valid-fraction", "{value}"],
                                       (1e-4, 0.9), st.floats(1e-4, 0.9)),
+    "train-lm --vocab-size": (WLM + ["--batch-size", "2", "--vocab-size", "{value}"], (1, 5_000_000),
+                              st.integers(1, 10**6)),
+    "train-lm --batch-size": (WLM + ["--batch-size", "{value}"], (1, 100_000), st.integers(1, 10**5)),
+    "train-lm --valid-fraction": (WLM + ["--batch-size", "2", "--valid-fraction", "{value}"], (1e-4, 0.9),
+                                  st.floats(1e-4, 0.9)),
+    "generate --seed (word LM)": (["generate", "--model", "{wlm}", "--len", "5", "--seed", "{value}"], None, texts),
 }
 PLAIN_FLOAT = re.compile(r"-?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?")
 
@@ -248,11 +270,11 @@ def valid_value(value: str, bounds) -> bool | None:
     return low <= number and (high is None or number <= high)
 
 
-@fuzz(30)
+@fuzz(38)
 @given(data=st.data(), case=st.sampled_from(sorted(OPTION_CASES)))
 def test_option_values(cli, tmp_path_factory, tiny_models, data, case):
     template, bounds, valid = OPTION_CASES[case]
-    option = case.split()[-1]
+    option = case.split()[1]
     if data.draw(st.booleans(), label="from the valid range"):
         value, validity = data.draw(valid.map(str), label="value").replace("\x00", ""), True
     else:
@@ -279,6 +301,27 @@ def test_option_values(cli, tmp_path_factory, tiny_models, data, case):
         refused(result, args, "training diverged")
         assert not out.exists()
         return
+    if case == "generate --seed (word LM)":
+        # the seed as read (lone surrogates replaced, as in files), then at most 5 vocabulary words
+        from textlab.text import TokenizerOptions, tokenize_line
+
+        seed = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        if not tokenize_line(seed, TokenizerOptions(lang="en", lowercase=True)):
+            refused(result, args, "holds no words")
+            return
+        succeeded(result, args)
+        vocabulary = set(open(os.path.join(tiny_models["wlm"], "vocab.tsv"), encoding="utf-8").read().split())
+        seed = seed.replace("\r\n", "\n")  # as click's test runner reads stdout
+        assert result.stdout.startswith(seed) and result.stdout.endswith("\n")
+        assert set(result.stdout[len(seed):].split()) <= vocabulary and len(result.stdout[len(seed):].split()) <= 5
+        return
+    if case == "train-lm --batch-size" and error_line(result, args) is not None:
+        # each stream needs 2 of the training ids: the documents but the last, each with its <eos>, and the first <eos>
+        documents = word_documents(open(tiny_models["corpus"], "rb").read())
+        ids = sum(len(d) + 1 for d in documents[:-1]) + 1
+        assert 2 * int(float(value)) > ids, (args, result.stderr)
+        refused(result, args, f"({ids} tokens) is too short for {int(float(value))} streams; use a smaller --batch-size")
+        return
     if case == "train-charlm --batch-size" and error_line(result, args) is not None:
         # Each of the streams needs at least two characters of the training text.
         corpus_chars = len(open(tiny_models["corpus"], encoding="utf-8").read())
@@ -298,6 +341,11 @@ def test_option_values(cli, tmp_path_factory, tiny_models, data, case):
         assert result.stdout.startswith(seed) and len(result.stdout) == len(seed) + length + 1
         alphabet = set(open(tiny_models["corpus"], encoding="utf-8").read())
         assert set(result.stdout[len(seed):-1]) <= alphabet and result.stdout.endswith("\n")
+    elif case.startswith("train-lm"):
+        card = check_wordlm_model(out)
+        if option == "--vocab-size":
+            distinct = {w for d in word_documents(open(tiny_models["corpus"], "rb").read()) for w in d}
+            assert card["config"]["vocab_size"] == min(int(float(value)), len(distinct)) + 3
     elif case.startswith("train-w2v"):
         from textlab.w2v.keyed_vectors import load_keyed_vectors
 

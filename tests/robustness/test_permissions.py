@@ -41,6 +41,10 @@ READ_CASES = {
     "eval-w2v-analogies": ["eval-w2v", "--model", "{w2v}", "--analogies", "{src}"],
     "eval-w2v-similarity": ["eval-w2v", "--model", "{w2v}", "--similarity", "{src}"],
     "eval-charlm": ["eval-charlm", "--model", "{lm}", "{src}"],
+    "train-lm": ["train-lm", "{src}", "--epochs", "1", "--embed-dim", "8", "--hidden", "8", "--seq-len", "8",
+                 "--batch-size", "2", "--precision", "fp32", "-o", "{out}/wlm"],
+    "train-lm-dir": ["train-lm", "{srcdir}", "--epochs", "1", "--precision", "fp32", "-o", "{out}/wlm"],
+    "eval-lm": ["eval-lm", "--model", "{wlm}", "{src}"],
     "eval-sentiment": ["eval-sentiment", "{src}"],
     "eval-sentiment-dir": ["eval-sentiment", "{srcdir}"],
 }
@@ -52,6 +56,7 @@ MODEL_CASES = {
     "plot-w2v": ["plot-w2v", "--model", "{model}", "-o", "{out}/map.png"],
     "generate": ["generate", "--model", "{model}", "--len", "5"],
     "eval-charlm": ["eval-charlm", "--model", "{model}", "{corpus}"],
+    "eval-lm": ["eval-lm", "--model", "{model}", "{corpus}"],
     "sentiment": ["sentiment", "--model", "{model}", "a good film"],
     "eval-sentiment": ["eval-sentiment", "{csv}", "--model", "{model}"],
 }
@@ -62,6 +67,8 @@ WRITE_CASES = {
                      "--batch-size", "2", "-o", "{dst}/lm"],
     "train-sentiment": ["train-sentiment", "{csv}", "--epochs", "1", "--hidden", "8", "--embed-dim", "8",
                         "-o", "{dst}/sa"],
+    "train-lm": ["train-lm", "{corpus}", "--epochs", "1", "--embed-dim", "8", "--hidden", "8", "--seq-len", "8",
+                 "--batch-size", "2", "--precision", "fp32", "-o", "{dst}/wlm"],
     "import-w2v": ["import-w2v", "{vectors}", "-o", "{dst}/imported"],
     "export-w2v": ["export-w2v", "--model", "{w2v}", "{dst}/x.txt"],
     "plot-w2v": ["plot-w2v", "--model", "{w2v}", "-o", "{dst}/map.png", "--top", "4", "--method", "pca"],
@@ -107,14 +114,17 @@ def write_inputs(folder: Path) -> dict[str, str]:
 
 
 def train_tiny_models(invoke, folder: Path) -> dict[str, str]:
-    """A tiny word2vec and char LM, through the CLI."""
+    """A tiny word2vec, char LM and word LM, through the CLI."""
     corpus = str(folder / "corpus.txt")
     w2v = invoke("train-w2v", corpus, "--epochs", "1", "--min-count", "1", "--dim", "8", "-o", str(folder / "w2v"))
     assert w2v.exit_code == 0, w2v.output
     lm = invoke("train-charlm", corpus, "--epochs", "1", "--hidden", "8", "--layers", "1", "--seq-len", "8",
                 "--batch-size", "2", "-o", str(folder / "lm"))
     assert lm.exit_code == 0, lm.output
-    return {"w2v": str(folder / "w2v"), "lm": str(folder / "lm")}
+    wlm = invoke("train-lm", corpus, "--epochs", "1", "--embed-dim", "8", "--hidden", "8", "--seq-len", "8",
+                 "--batch-size", "2", "--precision", "fp32", "-o", str(folder / "wlm"))
+    assert wlm.exit_code == 0, wlm.output
+    return {"w2v": str(folder / "w2v"), "lm": str(folder / "lm"), "wlm": str(folder / "wlm")}
 
 
 def fill(template: list[str], values: dict[str, str]) -> list[str]:

@@ -9,35 +9,20 @@ import torch
 from textlab.charlm.data import CharCodec
 from textlab.charlm.model import CharLM, CharLMConfig
 from textlab.errors import DataError
-from textlab.plots import CURVE_FILE, render_training_curve
+from textlab.lm.record import CARD_CURVE_POINTS, thin, training_record  # noqa: F401  (old import paths)
+from textlab.plots import CURVE_FILE
 from textlab.store.cards import ModelCard, read_card
 from textlab.store.files import load_tensors, save_model
 
 KIND = "charlm"
-CARD_CURVE_POINTS = 500
-
-
-def thin(points: list, most: int) -> list:
-    """At most ``most`` of ``points`` (``most`` >= 2), evenly spaced, the first and last kept."""
-    if len(points) <= most:
-        return list(points)
-    step = -(-(len(points) - 1) // (most - 1))
-    return list(points[:-1:step]) + [points[-1]]
 
 
 def save_charlm(path: Path, model: CharLM, alphabet: list[str], data: dict, metrics: dict,
                 settings: dict, force: bool = False) -> Path:
-    history = settings.get("history") or []
-    steps = settings.get("curve") or [[h["epoch"], h["train_loss"]] for h in history]  # older runs: per validation
-    # curve.png gets every point; the card a readable sample of them (a 10-minute run has thousands)
-    card_settings = {**settings, "curve": thin(settings["curve"], CARD_CURVE_POINTS)} if settings.get("curve") else settings
+    # curve.png gets every point; the card a readable sample of them
+    card_settings, curve = training_record(settings, f"char LM: {Path(str(data.get('corpus', ''))).name}")
     card = ModelCard(kind=KIND, config=model.config.to_dict(), data=data, metrics=metrics,
                      extra={"alphabet": list(alphabet), "training": card_settings})
-    curve = render_training_curve(
-        {"train loss": [y for _, y in steps], "validation loss": [h["val_loss"] for h in history]},
-        f"char LM: {Path(str(data.get('corpus', ''))).name}",
-        x={"train loss": [x for x, _ in steps], "validation loss": [h["epoch"] for h in history]},
-    )
     return save_model(path, card, model.weights(), extra_files={CURVE_FILE: curve} if curve else None, force=force)
 
 

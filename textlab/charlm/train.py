@@ -20,7 +20,8 @@ from textlab.charlm.data import CharData
 from textlab.charlm.evaluate import evaluate_ids, metrics_from_loss
 from textlab.charlm.model import CharLM, CharLMConfig
 from textlab.errors import UsageError
-from textlab.lm.trainer import LMTrainer, TrainResult, build_optimizer, lr_at, read_resume_state  # noqa: F401  (old paths)
+from textlab.lm.setup import read_resume_state
+from textlab.lm.trainer import LMTrainer, TrainResult, build_optimizer, lr_at  # noqa: F401  (old import paths)
 
 
 def checkpoint_record(data: CharData) -> dict:

@@ -9,7 +9,7 @@ from textlab.cli.app import app
 from textlab.cli import data as _data  # noqa: F401  (registers commands)
 from textlab.cli import text as _text  # noqa: F401
 
-for _module in ("w2v", "charlm", "sentiment", "demo"):
+for _module in ("w2v", "charlm", "wordlm", "sentiment", "demo"):
     try:
         __import__(f"textlab.cli.{_module}")
     except ModuleNotFoundError as _exc:  # a feature not built yet

@@ -137,7 +137,7 @@ def _silence_stdout() -> None:
 app = typer.Typer(
     cls=TextlabGroup,
     name="textlab",
-    help="textlab: tokenization, vocabularies, word2vec, char-level LSTM language models and "
+    help="textlab: tokenization, vocabularies, word2vec, character- and word-level LSTM language models and "
     "LSTM sentiment from the terminal, in PyTorch (CUDA when present, CPU otherwise).",
     no_args_is_help=True,
     add_completion=False,

@@ -126,20 +126,28 @@ def _train_under_torchrun(corpus, path, valid_fraction, cell, epochs, max_minute
 @app.command("generate")
 def generate_command(
     model: ModelName = None,
-    seed: Annotated[Optional[str], _opt("--seed", "Text to start from (default: a newline).")] = None,
-    length: Annotated[int, _opt("--len", "New characters to generate.", min=0, max=10_000_000)] = 1000,
+    seed: Annotated[Optional[str], _opt("--seed", "Text to start from (default: a newline; a word LM: the start of a document).")] = None,
+    length: Annotated[int, _opt("--len", "New characters to generate (a word LM: at most this many words).", min=0, max=10_000_000)] = 1000,
     temperature: Annotated[float, _opt("--temperature", "Sampling temperature (lower = safer).", min=1e-4, max=100.0)] = 0.8,
-    top_k: Annotated[Optional[int], _opt("--top-k", "Sample only among the K most likely characters.", min=1)] = None,
+    top_k: Annotated[Optional[int], _opt("--top-k", "Sample only among the K most likely characters (or words).", min=1)] = None,
     random_seed: Annotated[Optional[int], _opt("--random-seed", "Seed of the sampling: the same number gives the same text (default: different every run).", min=0, max=2**63 - 1)] = None,
     stream: Annotated[bool, _opt("--stream", "Write characters as they are sampled.")] = False,
 ) -> None:
-    """Generate text from a char LM: the seed followed by --len sampled characters.
+    """Generate text from a char LM (or a word LM): the seed followed by --len sampled characters.
 
     Without --model: your newest char LM whose alphabet has the seed's characters, else the
-    shipped one (shipped:shakespeare).
+    shipped one (shipped:shakespeare). A word LM named with --model samples words, and stops
+    early when it ends the document.
 
     Example: textlab generate --model shakespeare --seed 'ROMEO:' --len 500 --temperature 0.7
     """
+    from textlab.store.choice import named_kind
+
+    if named_kind(model) == "wordlm":
+        from textlab.cli.wordlm import generate_words_command
+
+        generate_words_command(model, seed, length, temperature, top_k, random_seed, stream)
+        return
     import torch
 
     from textlab.charlm.alphabet import choose_charlm

@@ -96,8 +96,8 @@ def probe(run_steps: Callable[..., int], shapes: Sequence[Any], precisions: tupl
     ``run_steps(shape, precision, n, start)`` builds a fresh model, takes one warm-up step,
     calls ``start()`` and trains ``n`` more steps, returning the ids of those ``n`` (so that
     building the model and the first step's allocations are not timed; :func:`step_timer`
-    makes one); the clock is injectable for tests. Measuring stops when the probe's share of
-    the budget is spent (the shapes measured so far are chosen from)."""
+    makes one); the clock is injectable for tests. With several shapes, measuring stops when the
+    probe's share of the budget is spent (the shapes measured so far are chosen from)."""
     started = clock()
     allowance = PROBE_SHARE * budget_seconds
     measurements: list[Measurement] = []
@@ -106,8 +106,8 @@ def probe(run_steps: Callable[..., int], shapes: Sequence[Any], precisions: tupl
             winner = max(measurements, key=lambda m: m.per_second).precision
             precisions = (winner, *(p for p in precisions if p != winner))
         for precision in precisions:
-            if measurements and clock() - started > allowance * 0.8:
-                break
+            if measurements and len(shapes) > 1 and clock() - started > allowance * 0.8:
+                break  # (one shape: every precision is measured, or the choice would be no choice)
             begin: list[float] = []
             units = run_steps(shape, precision, steps, lambda: begin.append(clock()))
             elapsed = max(clock() - begin[0], 1e-9)

@@ -7,19 +7,20 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from textlab.errors import UsageError
+from textlab.errors import DataError, UsageError
 from textlab.lm.probe import Choice, probe
 from textlab.resume import reconcile
+from textlab.runtime.checkpoints import load_checkpoint
 from textlab.runtime.device import check_precision, precision_candidates
 
 
 def probe_precision(measure: Callable[..., int], shape: Any, candidates: tuple[str, ...], budget: float,
                     train_units: int, unit: str, log: Callable[[str], None],
-                    listed: Sequence[Any] = ()) -> tuple[Choice, dict]:
-    """``--precision auto`` on a fixed shape: time each candidate arithmetic on it (the probe's
-    share of the budget, at least of 10 minutes) and keep the faster; returns the choice and
-    what the card records (``listed``: the candidate shapes it names)."""
-    choice = probe(measure, (shape,), candidates, max(budget, 600.0), train_units)
+                    listed: Sequence[Any] = (), steps: int = 8) -> tuple[Choice, dict]:
+    """``--precision auto`` on a fixed shape: time ``steps`` steps in each candidate arithmetic
+    and keep the faster; returns the choice and what the card records (``listed``: the
+    candidate shapes it names)."""
+    choice = probe(measure, (shape,), candidates, max(budget, 600.0), train_units, steps=steps)
     log(f"precision: {choice.precision}, measured faster here ("
         + ", ".join(f"{m.precision} {m.per_second:,.0f} {unit}/s" for m in choice.measurements) + ")")
     return choice, {"precision_probe": choice.summary(listed, unit)}
@@ -44,3 +45,24 @@ def resume_settings(model_config, train_config, given: dict, checkpoint_dir: Pat
     if updated.epochs <= 0 and updated.max_minutes <= 0:
         raise UsageError("give --epochs or --max-minutes (or both)")
     return updated, {k: v for k, v in applied.items()}
+
+
+def read_resume_state(checkpoint_dir: Path | None, record: dict) -> dict:
+    """The checkpoint in ``checkpoint_dir``, refused when it was made from other data than
+    ``record`` (what the trainer's ``data_record`` gives for this run's data; the corpus's name
+    may differ, e.g. the same file reached by another path)."""
+    if checkpoint_dir is None:
+        raise DataError("--resume needs a checkpoint directory")
+    state = load_checkpoint(checkpoint_dir)
+    check_same_data(state, record, checkpoint_dir)
+    return state
+
+
+def check_same_data(state: dict, record: dict, checkpoint_dir: Path | None) -> None:
+    """Refuse a checkpoint made from other data than ``record`` describes."""
+
+    def comparable(key: str, value):
+        return {k: v for k, v in (value or {}).items() if k != "corpus"} if key == "data" else value
+
+    if any(comparable(key, state.get(key)) != comparable(key, value) for key, value in record.items()):
+        raise DataError(f"the checkpoint in {checkpoint_dir} was made with a different corpus or --valid-fraction")

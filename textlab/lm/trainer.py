@@ -37,7 +37,7 @@ import torch
 
 from textlab.errors import DataError, TrainingInterrupted
 from textlab.lm.streams import chunk, detach_state, make_streams
-from textlab.runtime.checkpoints import load_checkpoint, save_checkpoint
+from textlab.runtime.checkpoints import save_checkpoint
 from textlab.runtime.device import autocast
 from textlab.runtime.progress import ProgressBar
 from textlab.runtime.seeding import rng_state, set_rng_state
@@ -73,6 +73,7 @@ class LMTrainer:
     """Holds everything a run needs so that it can be checkpointed and resumed as one state."""
 
     unit = "chars"  # kind hook: what the ids are, in the progress bar and the rates ("chars", "tokens")
+    validation_share = 0.0  # kind hook: with a budget, validations that cost more of the training time space out
 
     def __init__(self, data, model_config, config, device: torch.device, checkpoint_dir: Path | None = None,
                  log: Callable[[str], None] = print):
@@ -275,6 +276,13 @@ class LMTrainer:
         self.curve.append([round(self.step / self.steps_per_epoch, 4), round(mean, 5)])
         return mean
 
+    def _space_validations(self, trained_seconds: float) -> None:
+        """With a budget and ``validation_share``: a validation that took longer than that share
+        of the training time since the previous one doubles the interval (up to an epoch)."""
+        if self.validation_share and self.config.max_minutes > 0 and \
+                self.eval_seconds > self.validation_share * trained_seconds:
+            self.eval_interval = max(self.eval_interval, min(2 * self.eval_interval, self.steps_per_epoch))
+
     def _plan_validations(self, seconds_per_step: float) -> None:
         """With a time budget and no --eval-interval: about ten validations over the run (at
         most an epoch and 1000 steps apart), from the speed of the first steps."""
@@ -293,6 +301,7 @@ class LMTrainer:
         start, cpu_start = time.perf_counter(), time.process_time()
         steps_this_session, units_this_session = 0, 0
         window, window_steps, last_loss = torch.zeros((), device=self.device), 0, None
+        trained_before = 0.0  # training seconds at the previous validation
         self.model.train()
 
         def elapsed() -> float:
@@ -335,7 +344,10 @@ class LMTrainer:
                     self._show(bar, budget, elapsed(), rate, units_per_step, last_loss, lr)
                 if validating:
                     bar.update(phase="validating")
+                    trained = training_seconds()
                     self.validate(elapsed())
+                    self._space_validations(trained - trained_before)
+                    trained_before = trained
                     bar.update(phase="")
             if window_steps:
                 self._read_losses(window, window_steps)
@@ -381,18 +393,3 @@ class LMTrainer:
             where = f"checkpoint saved in {self.checkpoint_dir}"
         raise TrainingInterrupted(f"training interrupted at step {self.step}; {where}", signum)
 
-
-def read_resume_state(checkpoint_dir: Path | None, record: dict) -> dict:
-    """The checkpoint in ``checkpoint_dir``, refused when it was made from other data than
-    ``record`` (what :meth:`LMTrainer.data_record` gives for this run's data; the corpus's
-    name may differ, e.g. the same file reached by another path)."""
-    if checkpoint_dir is None:
-        raise DataError("--resume needs a checkpoint directory")
-    state = load_checkpoint(checkpoint_dir)
-
-    def comparable(key: str, value):
-        return {k: v for k, v in (value or {}).items() if k != "corpus"} if key == "data" else value
-
-    if any(comparable(key, state.get(key)) != comparable(key, value) for key, value in record.items()):
-        raise DataError(f"the checkpoint in {checkpoint_dir} was made with a different corpus or --valid-fraction")
-    return state

@@ -21,7 +21,7 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
 VOCAB_FILE = "vocab.tsv"
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
-KINDS = ("word2vec", "charlm", "sentiment")
+KINDS = ("word2vec", "charlm", "wordlm", "sentiment")
 
 
 @dataclass

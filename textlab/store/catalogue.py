@@ -24,8 +24,8 @@ def model_catalogue(kind: str | None = None) -> list[ModelChoice]:
 
 def key_metric(card: ModelCard) -> str:
     """The figure that says most about a model, for listings: word2vec vocabulary x dimension
-    (and analogy accuracy once measured), char LM validation loss and bits per character,
-    sentiment validation accuracy."""
+    (and analogy accuracy once measured), char LM validation loss and bits per character, word LM
+    validation perplexity beside its unigram baseline's, sentiment validation accuracy."""
     metrics, config = card.metrics or {}, card.config or {}
 
     def number(value: Any) -> bool:
@@ -43,6 +43,11 @@ def key_metric(card: ModelCard) -> str:
             parts.append(f"val loss {metrics['val_loss']:.3f}")
         if number(metrics.get("val_bpc")):
             parts.append(f"{metrics['val_bpc']:.3f} bpc")
+    elif card.kind == "wordlm":
+        if number(metrics.get("val_perplexity")):
+            parts.append(f"val ppl {metrics['val_perplexity']:.1f}")
+        if number(metrics.get("val_unigram_perplexity")):
+            parts.append(f"unigram {metrics['val_unigram_perplexity']:.0f}")
     elif card.kind == "sentiment":
         if number(metrics.get("valid_accuracy")):
             parts.append(f"valid acc {metrics['valid_accuracy']:.1%}")

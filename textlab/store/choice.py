@@ -20,9 +20,25 @@ MAKE_COMMANDS = {
     "word2vec": "textlab train-w2v text8",
     "charlm": "textlab train-charlm tinyshakespeare",
     "sentiment": "textlab train-sentiment imdb",
+    "wordlm": "textlab train-lm reviews.txt",
 }
 
 LANGUAGE_NAMES = {"en": "English", "zh": "Chinese"}
+
+
+def named_kind(spec: str | None) -> str | None:
+    """The kind of the model ``--model NAME|PATH|shipped:NAME`` names (read from its card), or
+    None when it names nothing a card can be read from here (the command's own lookup then says
+    what is wrong)."""
+    if not spec:
+        return None
+    if spec.startswith(SHIPPED_PREFIX):
+        found = [card.kind for name, _, card in shipped_models() if name == spec]
+        return found[0] if found else None
+    for candidate in (Path(spec).expanduser(), models_dir() / spec):
+        if (candidate / CONFIG_FILE).is_file():
+            return read_card(candidate).kind
+    return None
 
 
 def no_model_error(kind: str, make: str | None = None) -> TextlabError:
