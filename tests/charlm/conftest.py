@@ -5,15 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
-import torch
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+from tests.lm_helpers import StopAfter, _one_thread  # noqa: F401  (shared; the fixture applies here)
 
 
 @pytest.fixture
@@ -29,16 +22,3 @@ def corpus_file(tmp_path, repetitive_text):
     path = tmp_path / "tiny.txt"
     path.write_text(repetitive_text, encoding="utf-8")
     return path
-
-
-class StopAfter:
-    """A stop flag that trips after ``n`` polls, like a Ctrl-C between two steps."""
-
-    def __init__(self, n):
-        self.polls, self.n, self.signum = 0, n, None
-
-    def __bool__(self):
-        self.polls += 1
-        if self.polls > self.n:
-            self.signum = 2
-        return self.signum is not None

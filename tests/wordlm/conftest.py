@@ -5,21 +5,14 @@ from __future__ import annotations
 import random
 
 import pytest
-import torch
+
+from tests.lm_helpers import StopAfter, _one_thread  # noqa: F401  (shared; the fixture applies here)
 
 #: A tiny model and run: seconds on one thread.
 TINY_MODEL = dict(embed_dim=16, hidden=32, embed_dropout=0.0, dropout=0.0)
 TINY_TRAIN = dict(seq_len=16, batch_size=8, lr=0.01, warmup_steps=10, seed=3)
 TINY_CLI = ["--embed-dim", "16", "--hidden", "32", "--seq-len", "16", "--batch-size", "8", "--lr", "0.01",
             "--precision", "fp32"]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def grammar_lines(n: int = 600, seed: int = 0) -> list[str]:
@@ -38,16 +31,3 @@ def grammar_file(tmp_path):
     path = tmp_path / "reviews.txt"
     path.write_text("\n".join(grammar_lines()) + "\n", encoding="utf-8")
     return path
-
-
-class StopAfter:
-    """A stop flag that trips after ``n`` polls, like a Ctrl-C between two steps."""
-
-    def __init__(self, n):
-        self.polls, self.n, self.signum = 0, n, None
-
-    def __bool__(self):
-        self.polls += 1
-        if self.polls > self.n:
-            self.signum = 2
-        return self.signum is not None

@@ -101,14 +101,12 @@ def plan_setup(data: CharData, device: torch.device, cell: str, epochs: int | No
         log(f"set-up probe ({choice.probe_seconds:.1f} s): {shape.name} {precision}, "
             f"{choice.rate():,.0f} chars/s, ~{choice.expected_epochs:.1f} epochs expected; "
             f"{choice.reason}")
-        max_minutes = max(0.01, (budget - choice.probe_seconds) / 60.0)  # the probe's time counts
+        max_minutes = lm_setup.minutes_after(choice, max_minutes)  # the probe's time counts
     elif len(candidates) > 1:
         fixed_shape = replace(shape, **{k: v for k, v in fixed.items() if k in shape.settings()})
         choice, decided = probe_precision(measure, fixed_shape, candidates, budget, len(data.train), "chars", log,
                                           listed=CPU_SHAPES)
-        precision = choice.precision
-        if budget:
-            max_minutes = max(0.01, (budget - choice.probe_seconds) / 60.0)
+        precision, max_minutes = choice.precision, lm_setup.minutes_after(choice, max_minutes)
     else:
         precision = candidates[0]
     model_config, train_config = make_configs(vocab, device.type, cell, epochs, max_minutes, seed, precision,

@@ -78,12 +78,13 @@ def iter_reviews(spec: str | Path, split: str = "train", stats: ReadStats | None
 # --------------------------------------------------------------------------- aclImdb
 
 
-def _split_label(name: str, split: str) -> int | None:
-    """The label of a member named ``.../<split>/<pos|neg>/<id>_<rating>.txt``, else None."""
+def _member_folder(name: str, split: str, folders: tuple[str, ...]) -> str | None:
+    """The folder of a member named ``.../<split>/<folder>/<id>_<rating>.txt`` when it is one of
+    ``folders``, else None."""
     parts = PurePosixPath(name.replace("\\", "/")).parts
-    if len(parts) < 3 or parts[-3] != split or not parts[-1].endswith(".txt"):
+    if len(parts) < 3 or parts[-3] != split or not parts[-1].endswith(".txt") or parts[-2] not in folders:
         return None
-    return LABEL_DIRS.get(parts[-2])
+    return parts[-2]
 
 
 def _decode(raw: bytes) -> str:
@@ -92,30 +93,8 @@ def _decode(raw: bytes) -> str:
 
 
 def _iter_aclimdb(path: Path, split: str, stats: ReadStats) -> Iterator[tuple[str, int]]:
-    if path.is_dir():
-        root = _aclimdb_root(path, split)
-        for label_dir, label in (("pos", 1), ("neg", 0)):
-            folder = root / split / label_dir
-            for name in sorted(os.listdir(folder)):
-                if name.endswith(".txt"):
-                    try:
-                        yield _decode((folder / name).read_bytes()), label
-                    except OSError as exc:
-                        raise DataError(f"cannot read {folder / name}: {exc.strerror or exc}") from exc
-        return
-    try:
-        with stream_tar(path) as archive:
-            for member in archive:
-                if not member.isfile():
-                    continue
-                label = _split_label(member.name, split)
-                if label is None:
-                    continue
-                handle = archive.extractfile(member)
-                if handle is not None:
-                    yield _decode(handle.read()), label
-    except (*DAMAGED, OSError) as exc:
-        raise DataError(f"{path}: damaged or unreadable archive ({exc})") from exc
+    for folder, text in _aclimdb_texts(path, split, ("pos", "neg")):
+        yield text, LABEL_DIRS[folder]
 
 
 def is_aclimdb(path: Path) -> bool:
@@ -129,7 +108,7 @@ def is_aclimdb(path: Path) -> bool:
 
     try:
         with tarfile.open(path, "r|*") as archive:
-            for number, member in zip(range(20), archive):
+            for _, member in zip(range(20), archive):
                 if member.name.replace("\\", "/").lstrip("./").startswith("aclImdb/"):
                     return True
     except (*DAMAGED, OSError):
@@ -144,32 +123,34 @@ def iter_review_texts(spec: str | Path, split: str = "train", unlabelled: bool =
     if split not in SPLITS:
         raise UsageError(f"unknown split {split!r}; use train or test")
     path = resolve_corpus(str(spec))
-    yield from _aclimdb_texts(path, split, ("pos", "neg"))
-    if unlabelled and split == "train":
-        yield from _aclimdb_texts(path, split, ("unsup",))
+    for folders in (("pos", "neg"), ("unsup",) if unlabelled and split == "train" else ()):
+        for _folder, text in _aclimdb_texts(path, split, folders):
+            yield text
 
 
-def _aclimdb_texts(path: Path, split: str, folders: tuple[str, ...]) -> Iterator[str]:
-    """The texts of ``<split>/<folder>/*.txt`` (a tarball: in its order, read as a stream)."""
+def _aclimdb_texts(path: Path, split: str, folders: tuple[str, ...]) -> Iterator[tuple[str, str]]:
+    """``(folder, text)`` of every ``<split>/<folder>/*.txt`` (a directory: folder by folder, in
+    name order; a tarball: in its order, read as a stream)."""
+    if not folders:
+        return
     if path.is_dir():
         root = _aclimdb_root(path, split)
-        for folder in (root / split / name for name in folders):
-            for name in sorted(os.listdir(folder)) if folder.is_dir() else ():
-                if name.endswith(".txt"):
+        for name in folders:
+            folder = root / split / name
+            for file in sorted(os.listdir(folder)) if folder.is_dir() else ():
+                if file.endswith(".txt"):
                     try:
-                        yield _decode((folder / name).read_bytes())
+                        yield name, _decode((folder / file).read_bytes())
                     except OSError as exc:
-                        raise DataError(f"cannot read {folder / name}: {exc.strerror or exc}") from exc
+                        raise DataError(f"cannot read {folder / file}: {exc.strerror or exc}") from exc
         return
     try:
         with stream_tar(path) as archive:
             for member in archive:
-                parts = PurePosixPath(member.name.replace("\\", "/")).parts
-                if member.isfile() and len(parts) >= 3 and parts[-3] == split and parts[-2] in folders \
-                        and parts[-1].endswith(".txt"):
-                    handle = archive.extractfile(member)
-                    if handle is not None:
-                        yield _decode(handle.read())
+                folder = _member_folder(member.name, split, folders) if member.isfile() else None
+                handle = archive.extractfile(member) if folder is not None else None
+                if handle is not None:
+                    yield folder, _decode(handle.read())
     except (*DAMAGED, OSError) as exc:
         raise DataError(f"{path}: damaged or unreadable archive ({exc})") from exc
 

@@ -26,6 +26,11 @@ def probe_precision(measure: Callable[..., int], shape: Any, candidates: tuple[s
     return choice, {"precision_probe": choice.summary(listed, unit)}
 
 
+def minutes_after(choice: Choice, max_minutes: float | None) -> float | None:
+    """The training budget left once the probe's seconds are spent (they count against it)."""
+    return max(0.01, (max_minutes * 60.0 - choice.probe_seconds) / 60.0) if max_minutes else max_minutes
+
+
 def resume_settings(model_config, train_config, given: dict, checkpoint_dir: Path, device,
                     resumable: Sequence[str], data_settings: dict | None = None):
     """Apply the ``resumable`` options the user typed; refuse model/data options that differ

@@ -46,9 +46,11 @@ class WordLM(nn.Module):
         out, state = self.features(idx, state)
         loss = None
         if targets is not None:
-            # under bf16 autocast the softmax and its log-likelihoods run in bf16 (as measured for
-            # the defaults; float32 log-likelihoods cost 22% of the speed); validation is float32
-            loss = self.softmax(out.reshape(-1, out.size(-1)), targets.reshape(-1)).loss
+            # CPU bf16 autocast: the softmax and its log-likelihoods run in bf16 (float32 ones cost 22%
+            # of the speed); CUDA autocast computes log_softmax in float32, so the rows it writes
+            # into must be float32 there (torch's adaptive softmax allocates them like its input)
+            flat = out.reshape(-1, out.size(-1))
+            loss = self.softmax(flat.float() if flat.is_cuda else flat, targets.reshape(-1)).loss
         return out, loss, state
 
     def summed_loss(self, idx, targets, state=None):

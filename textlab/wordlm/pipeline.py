@@ -69,9 +69,7 @@ def plan_setup(data: WordData, device: torch.device, epochs: int | None, max_min
         choice, decided = lm_setup.probe_precision(step_timer(build, data.train, device), shape, candidates, budget,
                                                    len(data.train), "tokens", log, listed=(shape,),
                                                    steps=PROBE_STEPS)
-        precision = choice.precision
-        if budget:
-            max_minutes = max(0.01, (budget - choice.probe_seconds) / 60.0)
+        precision, max_minutes = choice.precision, lm_setup.minutes_after(choice, max_minutes)
     else:
         precision = candidates[0]
     model_config, train_config = make_configs(len(data.vocab), data.lang, epochs, max_minutes, seed, precision,
