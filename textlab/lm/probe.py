@@ -118,20 +118,21 @@ def probe(run_steps: Callable[..., int], shapes: Sequence[Any], precisions: tupl
     return choice
 
 
-def step_timer(build: Callable[[Any, str], tuple[Any, Any]], train_ids, device) -> Callable[..., int]:
+def step_timer(build: Callable[[Any, str], tuple[Any, Any]], train_ids, device, threads: int = 0) -> Callable[..., int]:
     """``run(shape, precision, n, start)`` for :func:`probe`: ``build(shape, precision)`` gives a
     fresh model and its training config; it takes one warm-up step on ``train_ids``, ``start()``
     is called, then ``n`` real steps; returns the ids of those ``n`` (synchronised on CUDA).
-    The run's random state is left alone."""
+    The run's random state is left alone; ``threads``: torch's CPU threads meanwhile (0: as
+    they are)."""
     import numpy as np
     import torch
 
     from textlab.lm.streams import chunk, detach_state, make_streams
     from textlab.lm.trainer import build_optimizer
-    from textlab.runtime.device import autocast
+    from textlab.runtime.device import autocast, torch_threads
 
     def run(shape, precision: str, n: int, start: Callable[[], None]) -> int:
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch_threads(threads):
             return steps(shape, precision, n, start)
 
     def steps(shape, precision: str, n: int, start: Callable[[], None]) -> int:

@@ -66,7 +66,10 @@ def plan_setup(data: WordData, device: torch.device, epochs: int | None, max_min
             return WordLM(model_config), train_config
 
         budget = (max_minutes or 0.0) * 60.0
-        choice, decided = lm_setup.probe_precision(step_timer(build, data.train, device), shape, candidates, budget,
+        # one thread: the arithmetic's own rate (two threads collapse under a neighbour's load, and
+        # the trainer's thread tuner picks the count anyway)
+        timer = step_timer(build, data.train, device, threads=1 if device.type == "cpu" else 0)
+        choice, decided = lm_setup.probe_precision(timer, shape, candidates, budget,
                                                    len(data.train), "tokens", log, listed=(shape,),
                                                    steps=PROBE_STEPS)
         precision, max_minutes = choice.precision, lm_setup.minutes_after(choice, max_minutes)
