@@ -1,9 +1,9 @@
 """Downloads into the cache with a progress bar, HTTP range resume, bounded retries with
-backoff, and size/SHA-256 checks. A file that does not check out is removed, never used."""
+backoff, and size/SHA-256 checks. A file that does not check out is removed, never used; a
+write the OS refuses (a full disk) removes the partial file and is said in one line."""
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import shutil
@@ -15,8 +15,10 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
+from textlab.atomic import cannot_write
 from textlab.data.registry import Dataset
 from textlab.errors import DownloadError
+from textlab.integrity import sha256_stream
 from textlab.runtime.output import say
 from textlab.runtime.progress import ProgressBar
 
@@ -25,16 +27,12 @@ USER_AGENT = "textlab/0.1 (+https://pypi.org/project/textlab)"
 
 
 def sha256_file(path: Path, member: str | None = None) -> str:
-    digest = hashlib.sha256()
+    """SHA-256 of a file, or of one ``member`` of a zip archive."""
     if member is None:
         with open(path, "rb") as handle:
-            while block := handle.read(CHUNK):
-                digest.update(block)
-    else:
-        with zipfile.ZipFile(path) as archive, archive.open(member) as handle:
-            while block := handle.read(CHUNK):
-                digest.update(block)
-    return digest.hexdigest()
+            return sha256_stream(handle)
+    with zipfile.ZipFile(path) as archive, archive.open(member) as handle:
+        return sha256_stream(handle)
 
 
 def verify(dataset: Dataset, path: Path) -> None:
@@ -181,7 +179,10 @@ def _fetch(dataset: Dataset, part: Path, timeout: float) -> None:
                 os.fsync(out.fileno())
         except (socket.timeout, ConnectionError, http.client.HTTPException, OSError) as exc:
             if isinstance(exc, OSError) and exc.errno is not None and not isinstance(exc, (ConnectionError, socket.timeout)):
-                raise DownloadError(f"{dataset.name}: cannot write {part}: {exc.strerror}") from None
+                part.unlink(missing_ok=True)  # a full disk: resuming would not help, and the space is the user's
+                dest = part.with_name(part.name[: -len(".part")])
+                raise DownloadError(cannot_write(f"the dataset {dataset.name}", dest, exc)
+                                    + "; the partial download was removed") from None
             raise _Retryable(f"connection lost after {received:,} bytes ({exc})") from None
         if expected is not None and received < expected:
             raise _Retryable(f"connection closed after {received:,} of {expected:,} bytes")
