@@ -1,6 +1,7 @@
 """Downloads into the cache with a progress bar, HTTP range resume, bounded retries with
 backoff, and size/SHA-256 checks. A file that does not check out is removed, never used; a
-write the OS refuses (a full disk) removes the partial file and is said in one line."""
+write the OS refuses (a full disk) removes the partial file and is said in one line. Two jobs
+that need the same dataset take turns: the second waits for the first's download."""
 
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ from textlab.atomic import cannot_write
 from textlab.data.registry import Dataset
 from textlab.errors import DownloadError
 from textlab.integrity import sha256_stream
+from textlab.reservation import taking_turns
 from textlab.runtime.output import say
 from textlab.runtime.progress import ProgressBar
+from textlab.store.places import home_hint
 
 CHUNK = 1 << 20
 USER_AGENT = "textlab/0.1 (+https://pypi.org/project/textlab)"
@@ -67,7 +70,21 @@ def download_dataset(
     dest = Path(dest or dataset.cache_path)
     if dest.is_file() and not force:
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    _make_room(dataset, dest)
+    with taking_turns(dest, f"waiting for another job downloading {dataset.name}"):
+        if dest.is_file() and not force:
+            return dest  # the job we waited for downloaded it
+        return _download(dataset, dest, retries, timeout, backoff)
+
+
+def _make_room(dataset: Dataset, dest: Path) -> None:
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DownloadError(cannot_write(f"the dataset {dataset.name}", dest, exc) + home_hint(dest)) from None
+
+
+def _download(dataset: Dataset, dest: Path, retries: int, timeout: float, backoff: float) -> Path:
     part = dest.with_name(dest.name + ".part")
     attempt = 0
     while True:
@@ -108,7 +125,7 @@ def copy_into_cache(dataset: Dataset, source: Path, force: bool = False) -> Path
     dest = dataset.cache_path
     if dest.is_file() and not force:
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    _make_room(dataset, dest)
     fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".copy", dir=dest.parent)
     os.close(fd)
     temporary = Path(name)
