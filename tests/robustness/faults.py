@@ -9,6 +9,8 @@ tiny corpus they train on, :func:`write_corpus`).
 * :func:`file_size_limit`: a real limit. ``RLIMIT_FSIZE`` (what ``ulimit -f`` sets) makes the
   kernel refuse writes past the limit with ``EFBIG`` ("File too large"); Python ignores the
   ``SIGXFSZ`` that would otherwise kill the process.
+* :func:`run_unprivileged`: file modes that really refuse. Root ignores them, so a test script
+  runs as a process without privileges (``setpriv`` to nobody under root).
 """
 
 from __future__ import annotations
@@ -18,10 +20,15 @@ import contextlib
 import errno
 import fnmatch
 import io
+import json
 import os
 import random
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 
 class FullDisk:
@@ -149,3 +156,32 @@ def write_corpus(path: Path, lines: int = 300, words: int = 400, seed: int = 0) 
     weights = [1.0 / (rank + 1) for rank in range(words)]
     path.write_text("\n".join(" ".join(rng.choices(vocab, weights, k=20)) for _ in range(lines)) + "\n")
     return str(path)
+
+
+def run_unprivileged(script: Path, env: Callable[[Path], dict]) -> dict:
+    """``python SCRIPT WORKSPACE`` as a process the OS refuses by file modes (``setpriv`` to
+    nobody when the tests run as root, this user otherwise), in a fresh world-writable workspace
+    with the environment ``env(workspace)``; returns the JSON of the last line it prints. Skips
+    the test where that cannot be done (root without setpriv; exit code 3: a process that file
+    modes do not refuse)."""
+    import pytest
+
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv: cannot drop privileges")
+        prefix = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+    else:
+        prefix = []
+    workspace = Path(tempfile.mkdtemp(prefix="textlab-unprivileged-"))  # outside pytest's 0700 tree
+    try:
+        workspace.chmod(0o777)
+        run = subprocess.run([*prefix, sys.executable, str(script), str(workspace)], capture_output=True, text=True,
+                             env={**env(workspace), "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+                             timeout=300, cwd=str(workspace))
+    finally:
+        shutil.rmtree(workspace, ignore_errors=True)
+    if run.returncode == 3:
+        pytest.skip(run.stdout.strip())
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])

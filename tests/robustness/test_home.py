@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import stat
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -25,7 +24,7 @@ import pytest
 
 if not __package__:  # run as a script: the unprivileged driver below
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.robustness.faults import write_corpus  # noqa: E402
+from tests.robustness.faults import run_unprivileged, write_corpus  # noqa: E402
 
 READS = {
     "neighbors": ["neighbors", "king", "-k", "3"],
@@ -116,27 +115,9 @@ def test_writing_commands_say_where_they_tried_and_what_to_do(cli, tmp_path, mon
 
 def test_read_only_home_in_an_unprivileged_process(tmp_path):
     """A home directory of mode 0555 and a cache of mode 0555, met by a process the OS refuses."""
-    if os.geteuid() == 0:
-        setpriv = shutil.which("setpriv")
-        if setpriv is None:
-            pytest.skip("running as root without setpriv: cannot drop privileges")
-        prefix = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
-    else:
-        prefix = []
-    workspace = Path(tempfile.mkdtemp(prefix="textlab-home-"))  # outside pytest's 0700 tree
-    try:
-        workspace.chmod(0o777)
-        env = {**os.environ, "MPLCONFIGDIR": str(workspace / "mpl"), "NUMBA_CACHE_DIR": str(workspace / "numba"),
-               "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "TEXTLAB_NO_PROGRESS": "1"}
-        env.pop("TEXTLAB_HOME", None)
-        run = subprocess.run([*prefix, sys.executable, str(Path(__file__).resolve()), str(workspace)],
-                             capture_output=True, text=True, env=env, timeout=300, cwd=str(workspace))
-        if run.returncode == 3:
-            pytest.skip(run.stdout.strip())
-        assert run.returncode == 0, run.stderr[-3000:]
-        report = json.loads(run.stdout.strip().splitlines()[-1])
-    finally:
-        shutil.rmtree(workspace, ignore_errors=True)
+    report = run_unprivileged(Path(__file__).resolve(), lambda workspace: {
+        **{k: v for k, v in os.environ.items() if k != "TEXTLAB_HOME"}, "MPLCONFIGDIR": str(workspace / "mpl"),
+        "NUMBA_CACHE_DIR": str(workspace / "numba"), "TEXTLAB_NO_PROGRESS": "1"})
     for how in ("read-only home", "read-only cache"):
         for name in READS:
             assert report[how][name]["exit_code"] == 0, (how, name, report[how][name])

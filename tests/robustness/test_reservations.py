@@ -16,7 +16,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 from tests.robustness.answers import refused, succeeded
 from tests.robustness.faults import write_corpus
