@@ -4,7 +4,7 @@ tiny corpus they train on, :func:`write_corpus`).
 * :class:`FullDisk`: the disk fills up. Every write into a matching file fails with ``ENOSPC``
   after writing part of what it was given, as a full file system answers: Python's file objects
   (``open``, ``io.open``, ``os.fdopen``, ``pathlib``, ``tempfile``) and safetensors' Rust
-  writer, whose real failure is a ``SafetensorError`` naming the OS error (``... I/O error: No
+  writer (its torch and numpy front ends), whose real failure is a ``SafetensorError`` naming the OS error (``... I/O error: No
   space left on device (os error 28)``).
 * :func:`file_size_limit`: a real limit. ``RLIMIT_FSIZE`` (what ``ulimit -f`` sets) makes the
   kernel refuse writes past the limit with ``EFBIG`` ("File too large"); Python ignores the
@@ -45,13 +45,15 @@ class FullDisk:
 
     def __enter__(self) -> "FullDisk":
         import pytest
+        import safetensors.numpy
         import safetensors.torch
 
         self.patch = pytest.MonkeyPatch()
         real_open = io.open
         for module in (builtins, io):
             self.patch.setattr(module, "open", self._open(real_open))
-        self.patch.setattr(safetensors.torch, "save_file", self._save_file(safetensors.torch.save, real_open))
+        for writer in (safetensors.torch, safetensors.numpy):  # the Rust writer behind both
+            self.patch.setattr(writer, "save_file", self._save_file(writer.save, real_open))
         return self
 
     def __exit__(self, *exc_info) -> None:
