@@ -105,8 +105,21 @@ def normalize_command(command: str) -> str:
     return normalize_path(command)
 
 
+def write_card(model: Path, card: dict, record: bool = False) -> None:
+    """Rewrite a model's card and its checksums (which cover the card); ``record``: write them
+    even for a model that had none."""
+    from textlab.atomic import atomic_write_text
+    from textlab.integrity import CHECKSUMS_FILE, checksums_text, refresh_checksums
+
+    atomic_write_text(model / "config.json", json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+    if record:
+        atomic_write_text(model / CHECKSUMS_FILE, checksums_text(model))
+    else:
+        refresh_checksums(model)
+
+
 def finalize_shipped() -> None:
-    """Normalise the cards and file modes of the shipped models (re-runnable)."""
+    """Normalise the cards, checksums and file modes of the shipped models (re-runnable)."""
     for lang in ("en", "zh"):
         destination = TARGET / lang
         if not (destination / "config.json").is_file():
@@ -114,7 +127,7 @@ def finalize_shipped() -> None:
         card = json.loads((destination / "config.json").read_text(encoding="utf-8"))
         card["extra"].setdefault("built_by", "scripts/build_shipped_sentiment.py")
         normalize_card(card)
-        (destination / "config.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        write_card(destination, card, record=True)
         destination.chmod(0o755)
         for item in destination.iterdir():
             item.chmod(0o644)
@@ -145,7 +158,6 @@ def recalibrate(lang: str, work: Path) -> dict:
 
     from textlab.sentiment.data import EncodedReviews, encode_reviews, tokenize_texts
     from textlab.sentiment.linear import accuracy
-    from textlab.atomic import atomic_write_text
     from textlab.sentiment.config import OLD_FIELD_NAMES
     from textlab.sentiment.saved import load_sentiment
     from textlab.sentiment.finish import calibrate_stage
@@ -171,7 +183,7 @@ def recalibrate(lang: str, work: Path) -> dict:
     for copy in (uncalibrated, staging):
         shutil.copytree(destination, copy)
     plain = {**card, "extra": {k: v for k, v in card["extra"].items() if k != "calibration"}}
-    atomic_write_text(uncalibrated / "config.json", json.dumps(plain, indent=2, ensure_ascii=False) + "\n")
+    write_card(uncalibrated, plain)
     before = evaluate_once(uncalibrated, test_data)  # (re-runnable: "before" never uses a stored calibration)
     card["config"] = {OLD_FIELD_NAMES.get(k, k): v for k, v in card["config"].items()}
     renamed = {"ngram_valid_accuracy": "ngram_branch_valid_accuracy", "ngram_best_epoch": "ngram_branch_best_epoch",
@@ -180,7 +192,7 @@ def recalibrate(lang: str, work: Path) -> dict:
     card["extra"]["calibration"] = calibration.to_dict()
     card["extra"]["calibration_fit"] = {**report, "by": "scripts/build_shipped_sentiment.py recalibrate "
                                         "(validation part rebuilt, weights unchanged)"}
-    atomic_write_text(staging / "config.json", json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+    write_card(staging, card)
     after = evaluate_once(staging, test_data)
     if after["accuracy"] != before["accuracy"]:
         raise SystemExit(f"{lang}: test accuracy moved from {before['accuracy']} to {after['accuracy']}")
@@ -188,7 +200,7 @@ def recalibrate(lang: str, work: Path) -> dict:
                             "valid_ece": report["valid_ece"]})
     card["extra"]["calibration_fit"]["test"] = {"before": before, "after": after,
                                                 "load_average": round(os.getloadavg()[0], 1)}
-    atomic_write_text(card_path, json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+    write_card(destination, card)
     return {"lang": lang, "calibration": calibration.to_dict(), "test_before": before, "test_after": after,
             "valid_ece_before": report["valid_ece_before"], "valid_ece": report["valid_ece"],
             "snippet_ece_before": report["snippet_ece_before"], "snippet_ece": report["snippet_ece"],
@@ -234,7 +246,7 @@ def build(lang: str, minutes: float, epochs: int, work: Path, keep_better: bool 
     card["extra"]["build_machine"] = (f"{os.cpu_count()} CPU cores, shared with other jobs "
                                       f"(1-minute load average {os.getloadavg()[0]:.1f} at the end of the build)")
     normalize_card(card)
-    card_path.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_card(model, card)
     destination = TARGET / lang
     if keep_better and (destination / "config.json").is_file():
         shipped = json.loads((destination / "config.json").read_text(encoding="utf-8"))

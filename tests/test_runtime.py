@@ -46,3 +46,25 @@ def test_device_choice():
     if not torch.cuda.is_available():
         with pytest.raises(UsageError, match="CUDA is not available"):
             pick_device("cuda")
+
+
+def test_a_checkpoint_from_before_checksums_still_loads(tmp_path):
+    """Format 1: ``checkpoint.safetensors`` and a ``checkpoint.json`` without checksums."""
+    import json
+
+    from safetensors.torch import save_file
+
+    save_file({"weights": torch.arange(4.0)}, str(tmp_path / "checkpoint.safetensors"))
+    (tmp_path / "checkpoint.json").write_text(json.dumps({"format": 1, "state": {"__dict__": [
+        ["step", 7], ["weights", {"__tensor__": "weights"}]]}}))
+    loaded = load_checkpoint(tmp_path)
+    assert loaded["step"] == 7 and torch.equal(loaded["weights"], torch.arange(4.0))
+
+
+def test_a_new_checkpoint_replaces_the_previous_one_in_one_step(tmp_path):
+    """Each checkpoint's tensors have their own file, named by the JSON written last; the
+    previous file goes once the new checkpoint is complete."""
+    save_checkpoint(tmp_path, {"weights": torch.zeros(3)})
+    save_checkpoint(tmp_path, {"weights": torch.ones(3)})
+    assert len(list(tmp_path.glob("*.safetensors"))) == 1
+    assert torch.equal(load_checkpoint(tmp_path)["weights"], torch.ones(3))

@@ -118,6 +118,12 @@ def launched_by_torchrun() -> bool:
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ
 
 
+def saves_here() -> bool:
+    """True in a plain run and in process 0 of a torchrun job: the process that writes the
+    outputs (and so reserves their names)."""
+    return os.environ.get("RANK", "0") == "0"
+
+
 def relaunch_prefix() -> str:
     """The torchrun command line that starts a job of the current shape again (for resume hints)."""
     world, local = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("LOCAL_WORLD_SIZE", os.environ.get("WORLD_SIZE", "1")))

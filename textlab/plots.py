@@ -19,7 +19,7 @@ def save_training_curve(path: Path, series: Mapping[str, Sequence[float]], title
     png = render_training_curve(series, title, **options)
     if png is None:
         return None
-    atomic_write_bytes(Path(path), png)
+    atomic_write_bytes(Path(path), png, what="the training curve")
     return Path(path)
 
 

@@ -212,3 +212,23 @@ def test_stalled_server_times_out_then_resumes(server, tmp_path):
     path = download_dataset(_dataset(server), dest=tmp_path / "data.bin", backoff=0.01, timeout=0.5)
     assert path.read_bytes() == PAYLOAD
     assert server.requests[1]["range"] == "bytes=50000-"
+
+
+@pytest.mark.parametrize("fault", ["full disk", "file size limit"])
+def test_a_write_failure_removes_the_partial_download_and_keeps_the_previous_file(server, tmp_path, fault):
+    """ENOSPC (patched writes) or the kernel's EFBIG (RLIMIT_FSIZE, as ``ulimit -f``): one
+    error naming the file and the cause, no ``.part`` left, a previous download untouched."""
+    from tests.robustness.faults import FullDisk, file_size_limit
+
+    dest = tmp_path / "data.bin"
+    dest.write_bytes(b"the previous download")
+    if fault == "full disk":
+        fault, reason = FullDisk(tmp_path, match="*.part"), "No space left on device"
+    else:
+        fault, reason = file_size_limit(100_000), "File too large"
+    with pytest.raises(DownloadError) as caught, fault:
+        download_dataset(_dataset(server), dest=dest, backoff=0.01, force=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.bin"]
+    assert dest.read_bytes() == b"the previous download"
+    assert str(caught.value).startswith(f"cannot write the dataset testdata to {dest}: {reason}")
+    assert len(server.requests) == 1  # a full disk is not retried

@@ -20,9 +20,7 @@ import json
 import os
 import shutil
 import stat
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 # Placeholders: {src} an input file, {srcdir} an input directory, {model} a model directory,
@@ -139,6 +137,7 @@ except ImportError:  # the real-permission driver below runs without pytest too
     pytest = None
 
 if pytest is not None:
+    from tests.robustness.faults import run_unprivileged
 
     @pytest.fixture(scope="module")
     def workspace(tmp_path_factory):
@@ -222,26 +221,9 @@ if pytest is not None:
 
     def test_real_permissions_in_an_unprivileged_process(tmp_path):
         """chmod 000 / read-only directories met by a process that the OS really refuses."""
-        if os.geteuid() == 0:
-            setpriv = shutil.which("setpriv")
-            if setpriv is None:
-                pytest.skip("running as root without setpriv: cannot drop privileges")
-            prefix = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
-        else:
-            prefix = []
-        workspace = Path(tempfile.mkdtemp(prefix="textlab-perm-"))  # outside pytest's 0700 tree
-        try:
-            workspace.chmod(0o777)
-            env = {**os.environ, "TEXTLAB_HOME": str(workspace / "home"), "MPLCONFIGDIR": str(workspace / "mpl"),
-                   "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "TEXTLAB_NO_PROGRESS": "1"}
-            run = subprocess.run([*prefix, sys.executable, str(Path(__file__).resolve()), str(workspace)],
-                                 capture_output=True, text=True, env=env, timeout=300, cwd=str(workspace))
-            if run.returncode == 3:
-                pytest.skip(run.stdout.strip())
-            assert run.returncode == 0, run.stderr[-3000:]
-            report = json.loads(run.stdout.strip().splitlines()[-1])
-        finally:
-            shutil.rmtree(workspace, ignore_errors=True)
+        report = run_unprivileged(Path(__file__).resolve(), lambda workspace: {
+            **os.environ, "TEXTLAB_HOME": str(workspace / "home"), "MPLCONFIGDIR": str(workspace / "mpl"),
+            "TEXTLAB_NO_PROGRESS": "1"})
         failures = {case: outcome["problem"] for case, outcome in report.items() if outcome["problem"]}
         assert not failures, failures
         assert len(report) == len(CASES)

@@ -66,11 +66,14 @@ def test_calibration_in_a_card_is_checked(tmp_path):
 def test_a_broken_calibration_is_a_one_line_error(cli, en_model, tmp_path):
     import shutil
 
+    from textlab.integrity import refresh_checksums
+
     broken = tmp_path / "broken"
     shutil.copytree(en_model, broken)
     card = json.loads((broken / "config.json").read_text())
     card["extra"]["calibration"]["base"] = -5
     (broken / "config.json").write_text(json.dumps(card))
+    refresh_checksums(broken)  # a card written broken, not damaged afterwards
     result = cli("sentiment", "--model", str(broken), "good")
     assert result.exit_code == 1 and "calibration base=-5" in result.stderr and "Traceback" not in result.stderr
 

@@ -236,17 +236,18 @@ def train_under_torchrun(corpus: str, output: Path, valid_fraction: float, confi
     """One process of ``torchrun ... -m textlab train-charlm``: read the corpus, train with DDP,
     process 0 saves ``output``. ``configure(alphabet_size, device)`` gives the model and
     training configs. Returns the saved metrics on process 0, None on the others."""
-    from textlab.atomic import check_writable_target
     from textlab.charlm.saving import save_charlm
     from textlab.data import resolve_corpus
+    from textlab.reservation import reserve_output
 
     dist = init_from_environment(device)
+    held = contextlib.ExitStack()  # process 0's reservation of the output, for the whole job
     try:
         log = log if dist.is_main else (lambda line: None)
         checkpoint_dir = checkpoint_dir_for(output)
 
         def first_look():
-            check_writable_target(output, force, "model")
+            held.enter_context(reserve_output(output, force, "model", hold=dist.is_main))
             if dist.is_main:  # a missing dataset is downloaded once, before the others read it
                 resolve_corpus(corpus)
 
@@ -277,4 +278,5 @@ def train_under_torchrun(corpus: str, output: Path, valid_fraction: float, confi
         dist.barrier()  # the model is on disk before any process returns
         return result.metrics if dist.is_main else None
     finally:
+        held.close()
         dist.close()

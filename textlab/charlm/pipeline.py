@@ -123,12 +123,23 @@ def train_charlm_job(corpus: str, output: Path, *, cell: str = "lstm", epochs: i
 
     With ``resume``, ``given`` (the options typed on this command line) is checked against the
     checkpoint: :data:`RESUMABLE` options apply, the others must match."""
-    from textlab.atomic import check_writable_target
+    from textlab.reservation import reserve_output
+
+    with reserve_output(output, force or resume, "model"):  # before any work, for the whole job
+        return _train_reserved(corpus, output, cell=cell, epochs=epochs, max_minutes=max_minutes, precision=precision,
+                               valid_fraction=valid_fraction, device=device, seed=seed, resume=resume, force=force,
+                               overrides=overrides, given=given, stop=stop, resume_hint=resume_hint, log=log)
+
+
+def _train_reserved(corpus: str, output: Path, *, cell: str, epochs: int | None, max_minutes: float | None,
+                    precision: str, valid_fraction: float, device: torch.device, seed: int, resume: bool, force: bool,
+                    overrides: dict | None, given: dict | None, stop, resume_hint: str,
+                    log: Callable[[str], None]) -> dict:
+    """:func:`train_charlm_job`, its output reserved."""
     from textlab.charlm.saving import save_charlm
     from textlab.runtime.seeding import seed_everything
 
     checkpoint_dir = checkpoint_dir_for(output)
-    check_writable_target(output, force or resume, "model")
     seed_everything(seed)
     log(f"reading {corpus} ...")
     data = load_char_data(corpus, valid_fraction)

@@ -1,9 +1,10 @@
 """Downloads into the cache with a progress bar, HTTP range resume, bounded retries with
-backoff, and size/SHA-256 checks. A file that does not check out is removed, never used."""
+backoff, and size/SHA-256 checks. A file that does not check out is removed, never used; a
+write the OS refuses (a full disk) removes the partial file and is said in one line. Two jobs
+that need the same dataset take turns: the second waits for the first's download."""
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import shutil
@@ -15,26 +16,26 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
+from textlab.atomic import cannot_write
 from textlab.data.registry import Dataset
 from textlab.errors import DownloadError
+from textlab.integrity import sha256_stream
+from textlab.reservation import taking_turns
 from textlab.runtime.output import say
 from textlab.runtime.progress import ProgressBar
+from textlab.store.places import home_hint
 
 CHUNK = 1 << 20
 USER_AGENT = "textlab/0.1 (+https://pypi.org/project/textlab)"
 
 
 def sha256_file(path: Path, member: str | None = None) -> str:
-    digest = hashlib.sha256()
+    """SHA-256 of a file, or of one ``member`` of a zip archive."""
     if member is None:
         with open(path, "rb") as handle:
-            while block := handle.read(CHUNK):
-                digest.update(block)
-    else:
-        with zipfile.ZipFile(path) as archive, archive.open(member) as handle:
-            while block := handle.read(CHUNK):
-                digest.update(block)
-    return digest.hexdigest()
+            return sha256_stream(handle)
+    with zipfile.ZipFile(path) as archive, archive.open(member) as handle:
+        return sha256_stream(handle)
 
 
 def verify(dataset: Dataset, path: Path) -> None:
@@ -69,7 +70,21 @@ def download_dataset(
     dest = Path(dest or dataset.cache_path)
     if dest.is_file() and not force:
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    _make_room(dataset, dest)
+    with taking_turns(dest, f"waiting for another job downloading {dataset.name}"):
+        if dest.is_file() and not force:
+            return dest  # the job we waited for downloaded it
+        return _download(dataset, dest, retries, timeout, backoff)
+
+
+def _make_room(dataset: Dataset, dest: Path) -> None:
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DownloadError(cannot_write(f"the dataset {dataset.name}", dest, exc) + home_hint(dest)) from None
+
+
+def _download(dataset: Dataset, dest: Path, retries: int, timeout: float, backoff: float) -> Path:
     part = dest.with_name(dest.name + ".part")
     attempt = 0
     while True:
@@ -110,7 +125,7 @@ def copy_into_cache(dataset: Dataset, source: Path, force: bool = False) -> Path
     dest = dataset.cache_path
     if dest.is_file() and not force:
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    _make_room(dataset, dest)
     fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".copy", dir=dest.parent)
     os.close(fd)
     temporary = Path(name)
@@ -181,7 +196,10 @@ def _fetch(dataset: Dataset, part: Path, timeout: float) -> None:
                 os.fsync(out.fileno())
         except (socket.timeout, ConnectionError, http.client.HTTPException, OSError) as exc:
             if isinstance(exc, OSError) and exc.errno is not None and not isinstance(exc, (ConnectionError, socket.timeout)):
-                raise DownloadError(f"{dataset.name}: cannot write {part}: {exc.strerror}") from None
+                part.unlink(missing_ok=True)  # a full disk: resuming would not help, and the space is the user's
+                dest = part.with_name(part.name[: -len(".part")])
+                raise DownloadError(cannot_write(f"the dataset {dataset.name}", dest, exc)
+                                    + "; the partial download was removed") from None
             raise _Retryable(f"connection lost after {received:,} bytes ({exc})") from None
         if expected is not None and received < expected:
             raise _Retryable(f"connection closed after {received:,} of {expected:,} bytes")

@@ -1,16 +1,24 @@
 """Checkpoint IO: a nested state (model and optimizer state dicts, counters, RNG states) as
-``checkpoint.safetensors`` (tensors) and ``checkpoint.json`` (the structure); never pickle."""
+``checkpoint-<hash>.safetensors`` (tensors) and ``checkpoint.json`` (the structure, with the
+tensors file's name, size and SHA-256 and the SHA-256 of the structure itself); never pickle.
+
+``checkpoint.json`` is written last and names its tensors file, so a checkpoint is replaced in
+one rename: a write that fails (a full disk) or a crash leaves the previous checkpoint whole. A
+damaged file is refused by name when the checkpoint is read. (Checkpoints written before
+format 2, ``checkpoint.safetensors`` without checksums, are still read.)"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from textlab.atomic import atomic_write_bytes, atomic_write_text
-from textlab.errors import DataError
+from textlab.atomic import atomic_write_bytes, atomic_write_text, cannot_write
+from textlab.errors import DataError, TextlabError
+from textlab.integrity import check_file
 
 if TYPE_CHECKING:  # torch is imported where it is used
     import torch
@@ -59,34 +67,81 @@ def _unflatten(value: Any, tensors: dict[str, torch.Tensor]) -> Any:
     return value
 
 
+FORMAT = 2
+STRUCTURE_FILE = "checkpoint.json"
+OLD_TENSORS_FILE = "checkpoint.safetensors"  # format 1
+
+
+def _structure_digest(structure: Any) -> str:
+    return hashlib.sha256(json.dumps(structure, sort_keys=True).encode("utf-8")).hexdigest()
+
+
 def save_checkpoint(directory: Path, state: dict[str, Any]) -> None:
     """Write a nested state (model/optimizer state dicts, counters, RNG states) atomically.
 
-    Tensors go to ``checkpoint.safetensors``, the structure to ``checkpoint.json``;
-    the JSON is written last, so a checkpoint is complete exactly when its JSON exists.
-    """
+    Tensors go to a new ``checkpoint-<hash>.safetensors``, then the structure to
+    ``checkpoint.json``, which names it: a checkpoint is complete exactly when its JSON exists,
+    and the previous one stays whole until then. A write the OS refuses is one line naming the
+    checkpoint's directory and the cause."""
     from safetensors.torch import save
 
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     tensors: dict[str, torch.Tensor] = {}
     structure = _flatten("", state, tensors)
     # safetensors refuses tensors that share memory; clone to be safe.
-    atomic_write_bytes(directory / "checkpoint.safetensors", save({k: v.clone() for k, v in tensors.items()}))
-    atomic_write_text(directory / "checkpoint.json", json.dumps({"format": 1, "state": structure}))
+    data = save({k: v.clone() for k, v in tensors.items()})
+    digest = hashlib.sha256(data).hexdigest()
+    name = f"checkpoint-{digest[:16]}.safetensors"
+    meta = {"format": FORMAT, "tensors": {"file": name, "size": len(data), "sha256": digest},
+            "structure_sha256": _structure_digest(structure), "state": structure}
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(directory / name, data)
+        atomic_write_text(directory / STRUCTURE_FILE, json.dumps(meta))
+    except (OSError, TextlabError) as exc:
+        if _tensors_file(directory) != name:  # the previous checkpoint (if any) stays as it was
+            (directory / name).unlink(missing_ok=True)
+        raise TextlabError(cannot_write("the checkpoint", directory, exc.__cause__ or exc)) from exc
+    for old in directory.glob("checkpoint*.safetensors"):
+        if old.name != name:
+            old.unlink(missing_ok=True)
+
+
+def _tensors_file(directory: Path) -> str | None:
+    """The tensors file the checkpoint in ``directory`` names (None: none, or unreadable)."""
+    try:
+        return json.loads((directory / STRUCTURE_FILE).read_text(encoding="utf-8"))["tensors"]["file"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def load_checkpoint(directory: Path) -> dict[str, Any]:
-    """Read a checkpoint written by :func:`save_checkpoint` (no unpickling)."""
+    """Read a checkpoint written by :func:`save_checkpoint` (no unpickling), after checking the
+    recorded size and SHA-256 of its tensors and the SHA-256 of its structure."""
     from safetensors.torch import load_file
 
     directory = Path(directory)
-    meta_path = directory / "checkpoint.json"
+    meta_path = directory / STRUCTURE_FILE
     if not meta_path.is_file():
         raise DataError(f"no checkpoint to resume from in {directory}")
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        tensors = load_file(str(directory / "checkpoint.safetensors"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"cannot read {meta_path}: {exc}") from exc
+    if not isinstance(meta, dict) or "state" not in meta:
+        raise DataError(f"{meta_path} is not a textlab checkpoint")
+    where = f"when the checkpoint was saved; resume is not possible from {directory}"
+    if meta.get("format", 1) >= 2:
+        record = meta.get("tensors")
+        if not isinstance(record, dict) or not isinstance(record.get("file"), str) or "/" in record["file"] \
+                or meta.get("structure_sha256") != _structure_digest(meta["state"]):
+            raise DataError(f"{meta_path} is damaged: its structure differs from the SHA-256 recorded {where}")
+        tensors_path = directory / record["file"]
+        check_file(tensors_path, record["size"], record["sha256"], where)
+    else:
+        tensors_path = directory / OLD_TENSORS_FILE
+    try:
+        tensors = load_file(str(tensors_path))
     except Exception as exc:  # corrupted or foreign files
         raise DataError(f"cannot read the checkpoint in {directory}: {exc}") from exc
     return _unflatten(meta["state"], tensors)

@@ -40,8 +40,8 @@ import shutil
 from dataclasses import asdict
 from pathlib import Path
 
-from textlab.atomic import check_writable_target
 from textlab.errors import DataError
+from textlab.reservation import reserve_output
 from textlab.runtime.checkpoints import checkpoint_dir_for
 from textlab.runtime.device import pick_device, torch_threads
 from textlab.runtime.seeding import seed_everything
@@ -64,7 +64,13 @@ def train_sentiment(dataset: str, config: SentimentConfig, settings: TrainSettin
     parameter name, see :func:`textlab.cli.options.given_options`); None (an API call) compares
     every option of ``config`` and ``settings`` with the checkpoint's."""
     output = Path(output)
-    check_writable_target(output, force, "model")
+    with reserve_output(output, force, "model"):  # before any work, for the whole job
+        return _train_reserved(dataset, config, settings, output, force, resume, pretrained_w2v, command, given)
+
+
+def _train_reserved(dataset: str, config: SentimentConfig, settings: TrainSettings, output: Path, force: bool,
+                    resume: bool, pretrained_w2v: str | None, command: str, given: dict | None) -> dict:
+    """:func:`train_sentiment`, its output reserved."""
     ckpt = checkpoint_dir_for(output)
     run = plan_run(dataset, config, settings, pretrained_w2v, command, resume, given, ckpt)
     seed_everything(run.settings.seed)

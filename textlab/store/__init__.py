@@ -5,9 +5,11 @@ A model is a directory::
     config.json          the card: kind, format version, settings, data, command line, metrics
     weights.safetensors  tensors (never pickle)
     vocab.tsv            the vocabulary, when the model has one
+    checksums.json       the size and SHA-256 of every other file (written last)
 
 Saves are atomic (a temporary directory renamed into place) and never overwrite an
-existing model unless ``force`` is given. Loading checks the card before any tensor is read.
+existing model unless ``force`` is given. Loading checks the checksums (a model saved before
+them has none) and the card before any tensor is read.
 
 Models live in the store (``$TEXTLAB_HOME/models/NAME``) or ship inside the package
 (``textlab/pretrained/KIND/NAME``, named ``shipped:NAME``). One module per concern:

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from textlab import __version__
 from textlab.atomic import atomic_write_text
 from textlab.errors import DataError
+from textlab.integrity import refresh_checksums, verify_checksums
 
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
@@ -79,14 +80,17 @@ def read_card(path: Path) -> ModelCard:
 
 
 def update_card(path: Path, **changes: Any) -> ModelCard:
-    """Rewrite fields of a saved card atomically (e.g. to add metrics)."""
+    """Rewrite fields of a saved card atomically (e.g. to add metrics); the model's checksums
+    are verified before and recorded again after."""
+    verify_checksums(path)
     card = read_card(path)
     for key, value in changes.items():
         if key == "metrics":
             card.metrics.update(value)
         else:
             setattr(card, key, value)
-    atomic_write_text(Path(path) / CONFIG_FILE, card.to_json())
+    atomic_write_text(Path(path) / CONFIG_FILE, card.to_json(), what="the model card")
+    refresh_checksums(path)
     return card
 
 

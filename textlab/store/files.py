@@ -1,15 +1,20 @@
 """A model directory's files: written atomically (a temporary directory renamed into place,
-never over an existing model unless ``force``), tensors as safetensors (never pickle), read
-back after their names and shapes are checked against the card."""
+never over an existing model unless ``force``), tensors as safetensors (never pickle), the
+size and SHA-256 of every file in ``checksums.json`` (written last); read back after the
+checksums (:func:`textlab.integrity.verify_checksums`) and the tensors' names and shapes
+(against the card) are checked."""
 
 from __future__ import annotations
 
 import datetime as _dt
+import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textlab.atomic import atomic_directory
-from textlab.errors import DataError, TextlabError
+from textlab.errors import DataError
+from textlab.integrity import CHECKSUMS_FILE, checksums_text, verify_checksums
 from textlab.store.cards import CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, ModelCard, command_line
 
 if TYPE_CHECKING:  # torch and numpy are imported lazily: listing models or tokenizing never needs them
@@ -26,43 +31,54 @@ def save_model(
     force: bool = False,
 ) -> Path:
     """Write a model directory atomically; refuses to overwrite unless ``force``. ``tensors``
-    are torch tensors, or numpy arrays (written without importing torch)."""
+    are torch tensors, or numpy arrays (written without importing torch). A write the OS refuses
+    (a full disk, a file-size limit) leaves the previous model as it was."""
     path = Path(path)
     card.name = card.name or path.name
     card.created = card.created or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     card.command = card.command or command_line()
-    try:
-        with atomic_directory(path, force=force) as tmp:
-            _save_weights(tensors, tmp / WEIGHTS_FILE)
-            if vocab_tsv is not None:
-                (tmp / VOCAB_FILE).write_text(vocab_tsv, encoding="utf-8")
-            for name, content in (extra_files or {}).items():
-                (tmp / name).write_bytes(content)
-            (tmp / CONFIG_FILE).write_text(card.to_json(), encoding="utf-8")
-    except OSError as exc:
-        raise TextlabError(f"cannot write the model to {path}: {exc.strerror or exc}") from exc
+    with atomic_directory(path, force=force, what="the model") as tmp:
+        _save_weights(tensors, tmp / WEIGHTS_FILE)
+        if vocab_tsv is not None:
+            (tmp / VOCAB_FILE).write_text(vocab_tsv, encoding="utf-8")
+        for name, content in (extra_files or {}).items():
+            (tmp / name).write_bytes(content)
+        (tmp / CONFIG_FILE).write_text(card.to_json(), encoding="utf-8")
+        (tmp / CHECKSUMS_FILE).write_text(checksums_text(tmp), encoding="utf-8")  # last: it covers the others
     return path
 
 
 def _save_weights(tensors: dict, file: Path) -> None:
     """safetensors through its numpy writer when every value is an array, else torch's."""
     import numpy as np
+    from safetensors import SafetensorError
 
-    if all(isinstance(value, np.ndarray) for value in tensors.values()):
-        from safetensors.numpy import save_file
+    try:
+        if all(isinstance(value, np.ndarray) for value in tensors.values()):
+            from safetensors.numpy import save_file
 
-        save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(file))
-        return
-    from safetensors.torch import save_file
+            save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(file))
+            return
+        from safetensors.torch import save_file
 
-    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(file))
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(file))
+    except SafetensorError as exc:
+        raise _os_error(exc) from exc
+
+
+def _os_error(exc: Exception) -> Exception:
+    """safetensors' Rust writer reports the OS's refusal (``... (os error 28)``) as a
+    SafetensorError: the OSError it was, so that it reads as any other refused write."""
+    found = re.search(r"\(os error (\d+)\)", str(exc))
+    return OSError(int(found.group(1)), os.strerror(int(found.group(1)))) if found else exc
 
 
 def tensor_shapes(path: Path) -> dict[str, tuple[int, ...]]:
     """Shapes and names of the tensors in a weights file, read from its header only (through
-    safetensors' numpy view: no torch import)."""
+    safetensors' numpy view: no torch import), after the model's checksums are verified."""
     from safetensors import safe_open
 
+    verify_checksums(path)
     weights = Path(path) / WEIGHTS_FILE
     if not weights.is_file():
         raise DataError(f"{path}: missing {WEIGHTS_FILE}")

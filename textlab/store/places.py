@@ -22,6 +22,18 @@ def models_dir() -> Path:
     return textlab_home() / "models"
 
 
+def home_hint(path: Path, otherwise: str = "") -> str:
+    """How to choose another place when ``path``, inside ``$TEXTLAB_HOME``, cannot be written:
+    ``"; set TEXTLAB_HOME to a writable directory (now ...)" + otherwise``; "" for a path
+    elsewhere."""
+    home = textlab_home()
+    try:
+        Path(os.path.abspath(path)).relative_to(os.path.abspath(home))
+    except ValueError:
+        return ""
+    return f"; set TEXTLAB_HOME to a writable directory (now {home}){otherwise}"
+
+
 def output_path(spec: str | None, default_name: str) -> Path:
     """``-o NAME|DIR``: a bare name goes under the store, anything path-like is used as given."""
     if not spec:

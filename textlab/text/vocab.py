@@ -149,7 +149,7 @@ class Vocab:
         return cls(words, counts)
 
     def save(self, path: Path) -> None:
-        atomic_write_text(Path(path), self.to_tsv())
+        atomic_write_text(Path(path), self.to_tsv(), what="the vocabulary")
 
     @classmethod
     def load(cls, path: Path) -> "Vocab":

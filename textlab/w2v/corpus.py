@@ -8,8 +8,12 @@ piece into the id file. Memory is the vocabulary plus one piece, whatever the co
 The id file lives in the cache (``$TEXTLAB_HOME/cache/ids``) under a key made of the corpus
 file's identity (path, size, modification time, hash of its first MiB) and the settings that
 shape the ids (tokenizer, min count, vocabulary cap, sentence cut). The next run with the same
-key reuses it and says so; a changed corpus or setting gets a new key; a damaged or foreign
-file under a key is refused in one line and encoded again.
+key reuses it and says so, after checking the SHA-256 of its ids recorded when it was encoded
+(reading the file once: milliseconds for text8's 34 MB); a changed corpus or setting gets a new
+key; a damaged or foreign file under a key is refused in one line and encoded again. Two jobs
+that encode the same key at once take turns (:func:`textlab.reservation.taking_turns`): the
+second waits, says so, and reuses the first one's file. A cache that cannot be written (a
+read-only ``$TEXTLAB_HOME``) is said once, and the corpus encoded into a temporary file.
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from textlab.errors import DataError, UsageError
+from textlab.atomic import cannot_write
+from textlab.errors import DataError, TextlabError, UsageError
+from textlab.reservation import taking_turns
 from textlab.runtime.output import say
 from textlab.runtime.progress import ProgressBar
 from textlab.text import TokenizerOptions, Vocab, tokenize_stream
@@ -54,6 +60,7 @@ class EncodedCorpus:
     raw_tokens: int  # corpus tokens before vocabulary pruning
     encode_seconds: float = 0.0  # 0 when the id file was reused
     reused: bool = False
+    temporary: bool = False  # not a cache entry: the caller removes the file when done
 
     @property
     def vocab(self) -> Vocab:
@@ -140,35 +147,68 @@ def encode_corpus(path: Path, options: TokenizerOptions, min_count: int = 5, max
                   vocab: Vocab | None = None, cache: bool = True, target: Path | None = None,
                   log: Callable[[str], None] | None = None) -> EncodedCorpus:
     """The corpus at ``path`` as an id file: reused from the cache when its key matches, else
-    encoded now (into the cache, or into ``target`` / a temporary file with ``cache=False``:
-    the caller deletes that one). ``vocab`` fixes the vocabulary (resume) instead of building
-    it from counts (no specials, by descending count, ties as gensim sorts them)."""
+    encoded now (into the cache, or into ``target`` / a temporary file with ``cache=False`` or a
+    cache that cannot be written: the caller deletes that one, ``temporary``). ``vocab`` fixes
+    the vocabulary (resume) instead of building it from counts (no specials, by descending
+    count, ties as gensim sorts them)."""
     if min_count < 1:
         raise UsageError("--min-count must be at least 1")
     log = log or say
     key = encoding_key(path, options, min_count, max_vocab, vocab)
-    if target is None:
-        directory = cache_dir()
-        directory.mkdir(parents=True, exist_ok=True)
-        if cache and vocab is not None:  # resume: the first run's id file serves if its vocabulary is this one
-            first_key = encoding_key(path, options, min_count, max_vocab)
-            reused = _reuse(directory / key_name(first_key), first_key, log, vocab_sha256=key["vocab_sha256"])
-            if reused is not None:
-                return reused
-        target = directory / key_name(key) if cache else Path(tempfile.mkstemp(prefix="uncached-", suffix=".ids", dir=directory)[1])
-    elif cache:
-        raise UsageError("an explicit id file target is never a cache entry")
-    if cache:
+    if target is not None:
+        if cache:
+            raise UsageError("an explicit id file target is never a cache entry")
+        return _encode(path, options, target, key, min_count, max_vocab, vocab, log)
+    directory = _usable_cache(log if cache else None)
+    if directory is None or not cache:
+        handle, name = tempfile.mkstemp(prefix="uncached-", suffix=".ids", dir=directory)
+        os.close(handle)
+        return _encode(path, options, Path(name), key, min_count, max_vocab, vocab, log, temporary=True)
+    if vocab is not None:  # resume: the first run's id file serves if its vocabulary is this one
+        first_key = encoding_key(path, options, min_count, max_vocab)
+        reused = _reuse(directory / key_name(first_key), first_key, log, vocab_sha256=key["vocab_sha256"])
+        if reused is not None:
+            return reused
+    target = directory / key_name(key)
+    with taking_turns(target, "waiting for another job encoding the same corpus", log):
         reused = _reuse(target, key, log)
         if reused is not None:
             return reused
+        return _encode(path, options, target, key, min_count, max_vocab, vocab, log)
+
+
+def _usable_cache(log: Callable[[str], None] | None) -> Path | None:
+    """The id-file cache, created if needed; None (said with ``log``) when it cannot be written."""
+    directory = cache_dir()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise PermissionError(13, "Permission denied")
+    except OSError as exc:
+        if log is not None:
+            log(f"cannot use the id-file cache {directory} ({exc.strerror or exc}); encoding into a temporary file "
+                "instead (set TEXTLAB_HOME to a writable directory to keep encodings)")
+        return None
+    return directory
+
+
+def _encode(path: Path, options: TokenizerOptions, target: Path, key: dict, min_count: int, max_vocab: int | None,
+            vocab: Vocab | None, log: Callable[[str], None], temporary: bool = False) -> EncodedCorpus:
     started = time.perf_counter()
-    write_id_file(path, options, target, key, min_count, max_vocab, vocab)
+    try:
+        try:
+            write_id_file(path, options, target, key, min_count, max_vocab, vocab)
+        except OSError as exc:  # the spool's (the id file's own are said by atomic_open)
+            raise TextlabError(cannot_write("the encoded corpus", target, exc)) from exc
+    except BaseException:
+        if temporary:
+            target.unlink(missing_ok=True)
+        raise
     opened = idfile.open_id_file(target)
     seconds = time.perf_counter() - started
     log(f"encoded {path}: {int(opened.header['raw_tokens']):,} tokens -> {opened.words:,} words in "
         f"{seconds:.1f} s; id file {target}")
-    return EncodedCorpus(opened, int(opened.header["raw_tokens"]), seconds)
+    return EncodedCorpus(opened, int(opened.header["raw_tokens"]), seconds, temporary=temporary)
 
 
 def _reuse(target: Path, key: dict | None, log: Callable[[str], None], vocab_sha256: str | None = None) -> EncodedCorpus | None:
@@ -182,6 +222,7 @@ def _reuse(target: Path, key: dict | None, log: Callable[[str], None], vocab_sha
             raise DataError(f"{target} was encoded from something else")
         if vocab_sha256 is not None and opened.header.get("vocab_sha256") != vocab_sha256:
             return None
+        idfile.verify_ids(opened)
     except DataError as exc:
         log(f"refusing the cached id file: {exc}; encoding the corpus again")
         return None
@@ -213,8 +254,10 @@ def write_id_file(path: Path, options: TokenizerOptions, target: Path, key: dict
         separator = idfile.separator_of(dtype)
         vocab_tsv = vocab.to_tsv().encode("utf-8")
         header = {"dtype": dtype, "separator": separator, "max_sentence": MAX_SENTENCE, "raw_tokens": int(tokens),
-                  "vocab_size": len(vocab), "key": key, "positions": 0, "words": 0, "sentences": 0}
-        with atomic_open(target, "wb") as out:
+                  "vocab_size": len(vocab), "key": key, "positions": 0, "words": 0, "sentences": 0,
+                  "ids_sha256": "0" * 64}
+        ids_digest = hashlib.sha256()
+        with atomic_open(target, "wb", what="the encoded corpus") as out:
             bound = dict(header, positions=2 * tokens + 1, words=tokens + 1, sentences=tokens + 1)
             reserve = len(json.dumps(bound, ensure_ascii=False, sort_keys=True).encode("utf-8")) + 256
             offset = idfile.write_header(out, bound, vocab_tsv, reserve=reserve)
@@ -229,15 +272,17 @@ def write_id_file(path: Path, options: TokenizerOptions, target: Path, key: dict
                 mapped, ends = mapped[keep], ends[keep]
                 if mapped.size:
                     last_was_end = bool(ends[-1])
-                    out.write(np.where(ends, separator, mapped).astype(idfile.DTYPES[dtype]).tobytes())
+                    ids = np.where(ends, separator, mapped).astype(idfile.DTYPES[dtype]).tobytes()
+                    out.write(ids)
+                    ids_digest.update(ids)
                     positions += mapped.size
                     sentences += int(ends.sum())
                     words_kept += int(mapped.size - ends.sum())
             if words_kept == 0:
                 raise DataError(f"{path}: no word of the corpus is in the vocabulary")
             out.seek(0)
-            final = idfile.write_header(out, dict(header, positions=positions, words=words_kept, sentences=sentences),
-                                        vocab_tsv, reserve=reserve)
+            final = idfile.write_header(out, dict(header, positions=positions, words=words_kept, sentences=sentences,
+                                                  ids_sha256=ids_digest.hexdigest()), vocab_tsv, reserve=reserve)
             assert final == offset
 
 

@@ -24,7 +24,7 @@ MAX_WORD_BYTES = 10000
 def save_word2vec_format(path: Path, words: Sequence[str], vectors: np.ndarray, binary: bool = False) -> None:
     """Write ``vectors`` atomically; byte-identical to gensim's ``save_word2vec_format``."""
     vectors = np.asarray(vectors, dtype=np.float32)
-    with atomic_open(Path(path), "wb") as out:
+    with atomic_open(Path(path), "wb", what="the vectors") as out:
         out.write(f"{len(words)} {vectors.shape[1]}\n".encode("utf-8"))
         for word, row in zip(words, vectors):
             if binary:

@@ -8,7 +8,8 @@ Format (all integers little-endian)::
                   sentences, raw_tokens, vocab_size, vocab_bytes, vocab_sha256, ids_offset,
                   separator, max_sentence, key (what the file was encoded from: the corpus
                   file's path, size, modification time and a hash of its first MiB, the
-                  tokenizer settings, min count and vocabulary cap)
+                  tokenizer settings, min count and vocabulary cap), ids_sha256 (the SHA-256
+                  of the ids; files from before it are encoded again rather than trusted)
     vocab_bytes   the vocabulary as UTF-8 TSV, ``word<TAB>count`` per line, in id order
     padding       zeros up to ``ids_offset`` (a multiple of 64)
     positions x dtype   the ids; ``separator`` (the dtype's largest value) ends a sentence
@@ -17,7 +18,8 @@ uint16 is used when the vocabulary has fewer than 65,535 words, else uint32. Sen
 than ``max_sentence`` raw tokens were cut (as gensim's ``LineSentence`` does); words outside
 the vocabulary were dropped. The file is written under a temporary name and renamed, so a
 complete name always holds a complete file; :func:`open_id_file` still checks the size against
-the header and refuses a truncated or foreign file with one line.
+the header and refuses a truncated or foreign file with one line, and :func:`verify_ids` (run
+before a cache entry is reused) the ids' SHA-256.
 
 Training reads chunks with ``pread`` into small buffers rather than mapping the file, so that
 a process's memory stays that of the vocabulary and one chunk whatever the corpus size (pages
@@ -39,6 +41,7 @@ from typing import IO
 import numpy as np
 
 from textlab.errors import DataError
+from textlab.integrity import sha256_file
 from textlab.text import Vocab
 
 MAGIC = b"TLIDS01\n"
@@ -152,6 +155,20 @@ def read_header(path: Path) -> tuple[dict, bytes]:
     if vocab_digest(vocab_tsv) != header.get("vocab_sha256"):
         raise DataError(f"{path}: the id file's vocabulary does not match its hash")
     return header, vocab_tsv
+
+
+def verify_ids(opened: IdFile) -> None:
+    """Check the ids against the SHA-256 recorded when the file was encoded (a bit flipped on
+    disk leaves the size and the header as they were)."""
+    recorded = opened.header.get("ids_sha256")
+    if not isinstance(recorded, str):
+        raise DataError(f"{opened.path} records no checksum of its ids (encoded by an older textlab)")
+    try:
+        actual = sha256_file(opened.path, start=int(opened.header["ids_offset"]))
+    except OSError as exc:
+        raise DataError(f"cannot read the id file {opened.path}: {exc.strerror or exc}") from None
+    if actual != recorded:
+        raise DataError(f"{opened.path} is damaged: its ids differ from the SHA-256 recorded when it was encoded")
 
 
 def open_id_file(path: Path) -> IdFile:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from textlab.atomic import check_writable_target
+from textlab.reservation import reserve_output
 from textlab.store.cards import ModelCard
 from textlab.store.files import save_model
 from textlab.text import Vocab
@@ -17,7 +17,11 @@ from textlab.w2v.config import Word2VecConfig
 
 
 def import_word2vec(file: Path, output: Path, force: bool = False) -> tuple[int, int]:
-    check_writable_target(output, force, "model")
+    with reserve_output(output, force, "model"):
+        return _import(file, output, force)
+
+
+def _import(file: Path, output: Path, force: bool) -> tuple[int, int]:
     words, vectors = load_word2vec_format(file)
     count, dim = vectors.shape
     # The format stores no counts: like gensim, rank order stands in for them (most frequent first).

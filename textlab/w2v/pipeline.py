@@ -12,10 +12,10 @@ from pathlib import Path
 
 import torch
 
-from textlab.atomic import check_writable_target
 from textlab.data.corpus import resolve_corpus
-from textlab.distributed import Distributed, init_from_environment, launched_by_torchrun
+from textlab.distributed import Distributed, init_from_environment, launched_by_torchrun, saves_here
 from textlab.errors import DataError, TrainingInterrupted, UsageError
+from textlab.reservation import reserve_output
 from textlab.resume import reconcile
 from textlab.runtime.checkpoints import checkpoint_dir_for
 from textlab.runtime.device import pick_device
@@ -79,17 +79,24 @@ def train_word2vec(
         raise UsageError(f"unknown sync mode {sync!r}; use {' or '.join(SYNC_MODES)}")
     if sync_every < 1:
         raise UsageError("sync_every must be at least 1 (chunks between synchronisations)")
-    checkpoint_dir = checkpoint_dir_for(output)
-    check_writable_target(output, force, "model")
-    if launched_by_torchrun():
-        if resume:
-            raise UsageError("--resume is not supported for distributed (torchrun) training yet")
+    if launched_by_torchrun() and resume:
+        raise UsageError("--resume is not supported for distributed (torchrun) training yet")
+    with reserve_output(output, force, "model", hold=saves_here()):  # before any work, for the whole job
+        if not launched_by_torchrun():
+            return _train_here(corpus_spec, config, output, force, resume, device, stop_after_chunks, resume_hint,
+                               cache, given)
         dist = init_from_environment(device)
         try:
             return train_distributed(corpus_spec, config, output, dist, force=force, sync=sync,
                                      sync_every=sync_every, cache=cache)
         finally:
             dist.close()
+
+
+def _train_here(corpus_spec: str, config: Word2VecConfig, output: Path, force: bool, resume: bool, device: str,
+                stop_after_chunks: int | None, resume_hint: str, cache: bool, given: dict | None) -> dict:
+    """:func:`train_word2vec` in this one process, its output reserved."""
+    checkpoint_dir = checkpoint_dir_for(output)
     checkpoint = None
     if resume:
         checkpoint = load_training_checkpoint(checkpoint_dir)
@@ -135,7 +142,7 @@ def train_word2vec(
                                       f"{resume_hint or 'textlab train-w2v ... --resume'}", exc.signum) from None
         seconds = time.perf_counter() - prepared
     finally:
-        _discard_uncached(corpus, cache)
+        _discard_temporary(corpus)
     data = _data_card(corpus_spec, path, corpus)
     metrics = _metrics(state, corpus.raw_tokens, config.epochs, corpus, torch_device, engine)
     save_word2vec(output, model.cpu(), corpus.vocab, data, metrics, force=force or resume, history=state.history)
@@ -182,8 +189,9 @@ def _metrics(state: TrainState, tokens: int, epochs: int, corpus: EncodedCorpus,
             "mean_loss": round(state.loss_sum / max(state.pairs, 1), 4), "device": str(device), "engine": engine}
 
 
-def _discard_uncached(corpus: EncodedCorpus, cache: bool) -> None:
-    if not cache:
+def _discard_temporary(corpus: EncodedCorpus) -> None:
+    """Remove the id file when it was encoded into a temporary file (--no-cache, or no cache)."""
+    if corpus.temporary:
         try:
             os.unlink(corpus.file.path)
         except OSError:
@@ -229,7 +237,7 @@ def train_distributed(corpus_spec: str, config: Word2VecConfig, output: Path, di
     finally:
         dist.barrier()  # every rank is done with the id file before an uncached one goes
         if dist.is_main:
-            _discard_uncached(corpus, cache)
+            _discard_temporary(corpus)
     vectors = model.vectors.detach().float().cpu()
     digest = hashlib.sha256(vectors.numpy().tobytes()).hexdigest()
     digests = dist.all_gather_bytes(digest.encode())

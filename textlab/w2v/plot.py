@@ -109,7 +109,7 @@ def plot_words(vectors: KeyedVectors, output: Path, words: Sequence[str] | None 
             axes.set_xticks([])
             axes.set_yticks([])
             figure.tight_layout()
-            with atomic_open(Path(output), "wb") as handle:
+            with atomic_open(Path(output), "wb", what="the plot") as handle:
                 figure.savefig(handle, format=Path(output).suffix.lstrip(".").lower() or "png", dpi=120)
         except (OSError, ValueError) as exc:
             raise TextlabError(f"cannot write the plot {output}: {exc}") from exc

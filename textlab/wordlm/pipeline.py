@@ -90,12 +90,23 @@ def train_lm_job(corpus: str, output: Path, *, data_settings: dict, epochs: int 
     ``resume`` the checkpoint's data settings are read again; ``given`` (the options typed on
     this command line) is checked against the checkpoint: :data:`RESUMABLE` options apply, the
     others must match."""
-    from textlab.atomic import check_writable_target
+    from textlab.reservation import reserve_output
+
+    with reserve_output(output, force or resume, "model"):  # before any work, for the whole job
+        return _train_reserved(corpus, output, data_settings=data_settings, epochs=epochs, max_minutes=max_minutes,
+                               precision=precision, device=device, seed=seed, resume=resume, force=force,
+                               overrides=overrides, given=given, stop=stop, resume_hint=resume_hint, log=log)
+
+
+def _train_reserved(corpus: str, output: Path, *, data_settings: dict, epochs: int | None, max_minutes: float | None,
+                    precision: str, device: torch.device, seed: int, resume: bool, force: bool,
+                    overrides: dict | None, given: dict | None, stop, resume_hint: str,
+                    log: Callable[[str], None]) -> dict:
+    """:func:`train_lm_job`, its output reserved."""
     from textlab.runtime.seeding import seed_everything
     from textlab.wordlm.saving import save_wordlm
 
     checkpoint_dir = checkpoint_dir_for(output)
-    check_writable_target(output, force or resume, "model")
     seed_everything(seed)
     state = load_checkpoint(checkpoint_dir) if resume else None
     if state is not None:
