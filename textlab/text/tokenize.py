@@ -137,7 +137,9 @@ def _jieba():
 
     from textlab.store.places import textlab_home
 
-    jieba.setLogLevel(logging.WARNING)
+    # CRITICAL: jieba reports a cache file it cannot write (a read-only home and a system
+    # temporary directory owned by another user) with a traceback; it still segments correctly.
+    jieba.setLogLevel(logging.CRITICAL)
     cache = textlab_home() / "cache" / "jieba"
     try:
         cache.mkdir(parents=True, exist_ok=True)
