@@ -20,9 +20,22 @@ def _planted(tmp_path):
                          log=lambda line: None)
 
 
+def _device_engine(corpus, config, mode):
+    from textlab.w2v.engine import DeviceEngine
+    from textlab.w2v.model import Word2Vec
+    from textlab.w2v.sampling import NoiseSampler, keep_probabilities
+    from textlab.w2v.plan import Plan
+
+    plan = Plan(chunks=1, items=1, total_words=corpus.num_words, workers=1, first=0, last=corpus.num_positions)
+    return DeviceEngine(Word2Vec(config).to(CUDA), corpus, keep_probabilities(corpus.vocab.counts, config.sample),
+                        NoiseSampler(corpus.vocab.counts), plan, mode=mode)
+
+
+@pytest.mark.parametrize("mode", ["compiled", "eager"])
 @pytest.mark.parametrize("resident", [True, False])
 @pytest.mark.parametrize("arch", ["skipgram", "cbow"])
-def test_device_engine_trains_on_the_gpu_without_syncing_inside_a_chunk(tmp_path, arch, resident, monkeypatch):
+def test_device_engine_trains_on_the_gpu_without_syncing_inside_a_chunk(tmp_path, arch, resident, mode, monkeypatch):
+    from textlab.w2v.compiled import StepRunner
     from textlab.w2v.engine import DeviceEngine
     from textlab.w2v.keyed_vectors import KeyedVectors
     from textlab.w2v.model import Word2Vec, Word2VecConfig
@@ -32,24 +45,54 @@ def test_device_engine_trains_on_the_gpu_without_syncing_inside_a_chunk(tmp_path
         monkeypatch.setattr(DeviceEngine, "RESIDENT_SHARE", 0.0)
     corpus = _planted(tmp_path)
     config = Word2VecConfig(arch=arch, dim=24, window=3, min_count=1, sample=0.0, epochs=4, batch_size=256, seed=3,
-                            lr=0.025 if arch == "skipgram" else 0.05, vocab_size=len(corpus.vocab))
+                            lr=0.025 if arch == "skipgram" else 0.05, vocab_size=len(corpus.vocab), compile=mode)
     model = Word2Vec(config).to(CUDA)
-    original = DeviceEngine.batch
+    steps = []
 
-    def strict_batch(self, *args, **kwargs):  # any implicit device-to-host copy in a step raises
-        torch.cuda.set_sync_debug_mode("error")
-        try:
-            contexts, targets, weight = original(self, *args, **kwargs)
-            self.step(self.vectors, self.context, contexts, targets, weight, 0.0)  # lr 0: checks the step, changes nothing
-        finally:
-            torch.cuda.set_sync_debug_mode(0)
-        return contexts, targets, weight
+    def strict(original):
+        def run(self, *args):  # any implicit device-to-host copy raises
+            torch.cuda.set_sync_debug_mode("error")
+            try:
+                return original(self, *args)
+            finally:
+                torch.cuda.set_sync_debug_mode(0)
+        return run
 
-    monkeypatch.setattr(DeviceEngine, "batch", strict_batch)
+    monkeypatch.setattr(StepRunner, "__call__", strict(StepRunner.__call__))
+    monkeypatch.setattr(DeviceEngine, "load", strict(DeviceEngine.load))
+    original_init = StepRunner.__init__
+
+    def recording_init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        steps.append(self)
+
+    monkeypatch.setattr(StepRunner, "__init__", recording_init)
     train(model, corpus, engine="device")
+    assert (steps[0].graph is not None) == (mode == "compiled")  # compiled on CUDA: a captured CUDA graph
     assert model.vectors.device.type == "cuda" and bool(torch.isfinite(model.vectors).all())
     vectors = KeyedVectors(corpus.vocab.words, model.vectors.cpu().numpy())
     assert vectors.analogy("king", "man", "woman", k=1)[0][0] == "queen"
+
+
+@pytest.mark.parametrize("arch", ["skipgram", "cbow"])
+def test_the_captured_cuda_graph_replays_the_eager_steps(tmp_path, arch):
+    """One chunk, step by step: the graph replays advance the same buffers as the eager step,
+    to the same matrices (up to the order of floating-point atomic adds)."""
+    from textlab.w2v.model import Word2VecConfig
+
+    corpus = _planted(tmp_path)
+    config = Word2VecConfig(arch=arch, dim=24, window=3, min_count=1, sample=0.0, epochs=1, batch_size=256, seed=3,
+                            vocab_size=len(corpus.vocab))  # the shapes of the test above: its compiled step is cached
+    engines = {mode: _device_engine(corpus, config, mode) for mode in ("eager", "compiled")}
+    assert engines["compiled"].run_step.graph is not None and engines["eager"].run_step.graph is None
+    for engine in engines.values():
+        loss, pairs, _ = engine.train_item(0, 0.05, 0.01)
+        engine.result = (float(loss), int(pairs), int(engine.counter[0]))
+    eager, compiled = engines["eager"], engines["compiled"]
+    assert compiled.result[1:] == eager.result[1:] and compiled.result[2] >= compiled.step_size
+    assert compiled.result[0] == pytest.approx(eager.result[0], rel=1e-4)
+    torch.testing.assert_close(compiled.vectors, eager.vectors, atol=1e-5, rtol=1e-3)
+    torch.testing.assert_close(compiled.context, eager.context, atol=1e-5, rtol=1e-3)
 
 
 def test_train_w2v_auto_picks_the_device_engine_on_the_gpu(tmp_path, cli):

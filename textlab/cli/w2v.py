@@ -11,7 +11,7 @@ import typer
 
 from textlab.cli.app import announce_model, app, echo_json
 from textlab.cli.options import Device, Force, JsonOutput, Lang, ModelName, OutputModel, Resume, Seed
-from textlab.w2v.config import DEFAULT_LR, DEVICE_STEPS, HOGWILD_CBOW_LR, Word2VecConfig
+from textlab.w2v.config import CBOW_LR, COMPILE_FROM_WORDS, DEFAULT_LR, DEVICE_STEPS, Word2VecConfig
 
 
 def _opt(*names: str, help: str, **kw):
@@ -33,9 +33,10 @@ def train_w2v_command(
     max_vocab: Annotated[int, _opt("--max-vocab", help="Keep at most N most frequent words (0 = no limit).", min=0)] = _W2V.max_vocab,
     sample: Annotated[float, _opt("--sample", help="Subsampling threshold for frequent words (0 = off).", min=0.0, max=1.0)] = _W2V.sample,
     epochs: Annotated[int, _opt("--epochs", help="Passes over the corpus.", min=1, max=10000)] = _W2V.epochs,
-    lr: Annotated[float, _opt("--lr", help=f"Initial learning rate, decaying linearly to ~0 (0 = {DEFAULT_LR}, or {HOGWILD_CBOW_LR} for CBOW on the hogwild engine, as word2vec C).", min=0.0, max=10.0)] = _W2V.lr,
+    lr: Annotated[float, _opt("--lr", help=f"Initial learning rate, decaying linearly to ~0 (0 = {DEFAULT_LR} for skip-gram, {CBOW_LR} for CBOW, as word2vec C).", min=0.0, max=10.0)] = _W2V.lr,
     engine: Annotated[Literal["auto", "hogwild", "device"], _opt("--engine", help="hogwild: CPU worker threads, word by word (as gensim); device: large tensor steps on --device (the GPU engine); auto: device on a GPU, hogwild on a CPU.")] = _W2V.engine,
     batch_size: Annotated[int, _opt("--batch-size", help="Device engine: centre words per step (0 = " + ", ".join(f"{size:,} for {arch}" for arch, (size, _) in DEVICE_STEPS.items()) + ").", min=0, max=10_000_000)] = _W2V.batch_size,
+    compile: Annotated[Literal["auto", "compiled", "eager"], _opt("--compile", help="Device engine: its step compiled into one graph (a CUDA graph on a GPU) or eager; auto: compiled on a GPU, and on a CPU for runs of " + f"{COMPILE_FROM_WORDS:,}+ words (epochs x corpus).")] = _W2V.compile,
     workers: Annotated[int, _opt("--workers", help="Hogwild engine: worker threads; 0 = one per core (at most 8), 1 = bit-reproducible.", min=0, max=64)] = _W2V.workers,
     no_cache: Annotated[bool, _opt("--no-cache", help="Encode the corpus into a temporary id file instead of the reusable one in the cache.")] = False,
     lang: Lang = _W2V.lang,
@@ -51,7 +52,7 @@ def train_w2v_command(
     Example: textlab train-w2v text8 --arch skipgram --epochs 5 -o text8-sg
 
     The corpus is encoded once into an id file in the cache and reused by the next run with the
-    same corpus and settings. With --resume, --epochs, --lr, --batch-size and --device may change;
+    same corpus and settings. With --resume, --epochs, --lr, --batch-size, --compile and --device may change;
     options that define the model or its data must match the interrupted run.
 
     Distributed (one model, N processes, gloo on CPU / nccl on GPUs):
@@ -68,7 +69,7 @@ def train_w2v_command(
     path = output_path(output, default_name(corpus, arch))
     config = Word2VecConfig(arch=arch, dim=dim, window=window, negative=negative, min_count=min_count,
                             max_vocab=max_vocab, sample=sample, epochs=epochs, lr=lr, lang=lang, seed=seed,
-                            workers=workers, engine=engine, batch_size=batch_size)
+                            workers=workers, engine=engine, batch_size=batch_size, compile=compile)
     hint = f"textlab train-w2v {shlex.quote(corpus)} -o {shlex.quote(str(path))} --resume"
     given = {k: v for k, v in given_options(ctx, exclude=("resume", "force", "output", "json_output", "no_cache")).items()}
     summary = train_word2vec(corpus, config, path, force=force, resume=resume, device=device, resume_hint=hint,

@@ -24,7 +24,7 @@ from textlab.runtime.signals import graceful_stop
 from textlab.store.cards import config_from_dict
 from textlab.text import TokenizerOptions, Vocab
 from textlab.w2v.corpus import EncodedCorpus, encode_corpus
-from textlab.w2v.config import device_step
+from textlab.w2v.config import STEP_MODES, device_step, step_mode
 from textlab.w2v.model import ARCHS, CONFIG_LIMITS, Word2Vec, Word2VecConfig
 from textlab.w2v.plan import CHUNK_WORDS
 from textlab.w2v.saving import save_word2vec
@@ -34,7 +34,7 @@ from textlab.w2v.train import (
 
 #: Options that may change when a run is resumed (they say how long, how fast or where to go
 #: on); every other option defines the model or its data and must match the checkpoint.
-RESUMABLE = ("epochs", "lr", "min_lr", "device", "batch_size", "row_limit")
+RESUMABLE = ("epochs", "lr", "min_lr", "device", "batch_size", "row_limit", "compile")
 
 
 def choose_engine(engine: str, device: torch.device) -> str:
@@ -77,6 +77,8 @@ def train_word2vec(
         raise UsageError(f"unknown --arch {config.arch!r}; use skipgram or cbow")
     if sync not in SYNC_MODES:
         raise UsageError(f"unknown sync mode {sync!r}; use {' or '.join(SYNC_MODES)}")
+    if config.compile not in STEP_MODES:
+        raise UsageError(f"unknown --compile {config.compile!r}; use {', '.join(STEP_MODES)}")
     if sync_every < 1:
         raise UsageError("sync_every must be at least 1 (chunks between synchronisations)")
     if launched_by_torchrun() and resume:
@@ -122,7 +124,8 @@ def _train_here(corpus_spec: str, config: Word2VecConfig, output: Path, force: b
         config = dataclasses.replace(config, vocab_size=len(corpus.vocab))
         if engine == "device":  # the card records the step the device engine really took
             size, limit = device_step(config)
-            config = dataclasses.replace(config, batch_size=size, row_limit=limit)
+            config = dataclasses.replace(config, batch_size=size, row_limit=limit,
+                                         compile=step_mode(config, torch_device, corpus.num_words * config.epochs))
         model = Word2Vec(config)
         state = None
         if checkpoint is not None:
@@ -186,7 +189,8 @@ def _metrics(state: TrainState, tokens: int, epochs: int, corpus: EncodedCorpus,
     return {"train_seconds": round(state.seconds, 2),
             "words_per_second": round(tokens * epochs / max(state.seconds, 1e-9)),
             "encode_seconds": round(corpus.encode_seconds, 2), "encoding_reused": corpus.reused,
-            "mean_loss": round(state.loss_sum / max(state.pairs, 1), 4), "device": str(device), "engine": engine}
+            "mean_loss": round(state.loss_sum / max(state.pairs, 1), 4), "device": str(device), "engine": engine,
+            **state.engine_info}
 
 
 def _discard_temporary(corpus: EncodedCorpus) -> None:

@@ -52,6 +52,7 @@ class TrainState:
     syncs: int = 0  # distributed: synchronisations of the matrices done, and their seconds
     sync_seconds: float = 0.0
     history: list = field(default_factory=list)  # [epoch position, mean loss] per progress interval
+    engine_info: dict = field(default_factory=dict)  # what the engine reports of the last run (the card's metrics)
 
 
 class Interrupted(Exception):
@@ -128,8 +129,8 @@ def train(
     global word count estimated as ``world_size x`` local words done."""
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}")
-    if not model.config.lr:  # the default rate depends on the engine; the card and checkpoint record the rate used
-        model.config = dataclasses.replace(model.config, lr=initial_lr(model.config, engine))
+    if not model.config.lr:  # the default rate depends on the architecture; the card and checkpoint record the rate used
+        model.config = dataclasses.replace(model.config, lr=initial_lr(model.config))
     config = model.config
     workers = 1 if engine == "device" or dist is not None else (config.workers or default_workers())
     state = state or TrainState(cursors=list(range(workers)))
@@ -139,17 +140,21 @@ def train(
     started = time.perf_counter() - state.seconds
     with ProgressBar(plan.total_words, f"train {config.arch}", unit="words") as bar:
         progress = _Progress(bar, shared, plan, config, state.history, started)
+        if getattr(trainer, "info", {}).get("compile_seconds"):
+            bar.update(compiled=f"{trainer.info['compile_seconds']:.0f}s")
         if dist is not None:
             combine = _Sync(dist, model, shared, state, stop, sync, sync_every, plan.items)
             _work(0, trainer, plan, shared, config, after_item=lambda: (combine(), progress.show(None)))
         elif plan.workers == 1 and engine == "device":
-            _work(0, trainer, plan, shared, config, after_item=lambda: progress.show(stop))
+            _work(0, trainer, plan, shared, config, after_item=lambda: progress.show(stop, every=0.25))
+            progress.show(stop)
         else:
             _run_threads(trainer, plan, shared, config, progress, stop)
     trainer.finish()
     state = TrainState(cursors=list(shared.cursors), words_done=shared.words_done, loss_sum=float(shared.loss),
                        pairs=int(shared.pairs), seconds=time.perf_counter() - started,
-                       syncs=state.syncs, sync_seconds=state.sync_seconds, history=progress.history)
+                       syncs=state.syncs, sync_seconds=state.sync_seconds, history=progress.history,
+                       engine_info=getattr(trainer, "info", {}))
     if any(cursor < plan.items for cursor in state.cursors):
         if checkpoint_dir is not None:
             save_training_checkpoint(checkpoint_dir, model, state, checkpoint_extra or {})
@@ -200,12 +205,20 @@ class _Progress:
         self.history = [list(point) for point in history]
         self.last_loss, self.last_pairs = float(shared.loss), int(shared.pairs)
         self.first_done, self.first_time = shared.words_done, time.perf_counter()
+        self.drawn = 0.0
         bar.update(completed=shared.words_done * plan.scale)
 
-    def show(self, stop: StopRequest | None) -> None:
+    def show(self, stop: StopRequest | None, every: float = 0.0) -> None:
+        """Draws progress and records the loss curve; with ``every``, at most once per ``every``
+        seconds (the device engine's losses are device tensors: reading them waits for the
+        device, which a call after every chunk would do far too often on a GPU)."""
         shared = self.shared
         if stop:
             shared.stop.set()
+        now = time.perf_counter()
+        if every and now - self.drawn < every:
+            return
+        self.drawn = now
         with shared.lock:
             loss, pairs, words, points = shared.loss, shared.pairs, shared.words_done, shared.points
             shared.points = []
