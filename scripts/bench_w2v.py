@@ -130,9 +130,14 @@ def run_textlab(args, corpus: Path, out: Path, home: Path) -> dict:
                "-o", str(out), "--json"]
     if args.workers or args.ranks > 1:
         command += ["--workers", str(args.workers or 1)]
+    if args.batch_size:
+        command += ["--batch-size", str(args.batch_size)]
+    if args.compile != "auto":
+        command += ["--compile", args.compile]
     env = {**os.environ, "TEXTLAB_HOME": str(home), "TEXTLAB_NO_PROGRESS": "1"}
     result = timed(command, env)
-    keep = ("train_seconds", "encode_seconds", "words_per_second", "engine", "device", "vocab_size", "tokens")
+    keep = ("train_seconds", "encode_seconds", "words_per_second", "engine", "device", "vocab_size", "tokens",
+            "step", "step_words", "compile_seconds", "mean_loss")
     return {k: v for k, v in result.items() if k in keep or k in ("process_seconds", "peak_rss_mb", "cpu_seconds", "error")}
 
 
@@ -203,7 +208,8 @@ def one_corpus(args, corpus: Path, work: Path) -> dict:
     return result
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The options (``scripts/bench_device_engine.py`` takes its defaults from here too)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_IMDB, help="aclImdb tarball, or a tokenized text file with --tokenized")
     parser.add_argument("--tokenized", action="store_true", help="--corpus is already whitespace-tokenized")
@@ -222,6 +228,8 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=0.025, help="both tools' initial learning rate (gensim's alpha)")
     parser.add_argument("--engine", default="auto", help="textlab --engine")
     parser.add_argument("--device", default="auto", help="textlab --device")
+    parser.add_argument("--compile", default="auto", help="textlab --compile (device engine: compiled or eager step)")
+    parser.add_argument("--batch-size", type=int, default=0, help="textlab --batch-size (device engine's step)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--procs", type=int, default=2, help="gensim worker threads")
     parser.add_argument("--workers", type=int, default=0, help="textlab --workers (0 = one per core, as train-w2v does)")
@@ -229,7 +237,11 @@ def main() -> None:
                         "(distributed word2vec; --workers per rank, default 1)")
     parser.add_argument("--only", nargs="*", choices=TOOLS, default=["textlab", "gensim", "gensim-corpus-file"])
     parser.add_argument("--workdir", type=Path, default=None)
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
 
     from textlab.runtime.machine import machine_info
 

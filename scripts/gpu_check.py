@@ -1,16 +1,17 @@
 """Every GPU check in one run; prints ONE JSON line. Meant for a machine with one CUDA GPU, from a
 fresh clone with nothing but the repository and its install:
 
-    python scripts/gpu_check.py                       # about 6 minutes on one GPU
+    python scripts/gpu_check.py                       # about 8 minutes on one GPU (--skip charlm: 5)
     python scripts/gpu_check.py --w2v-corpus imdb8M.txt   # word2vec quality on a real corpus
     python scripts/gpu_check.py --device cpu --quick  # the same code paths on a CPU in ~2 minutes (a test runs this)
 
 What it measures:
 - the CUDA tests (``pytest -m cuda``): passed / failed / skipped;
-- word2vec, both engines (the device engine on the GPU, the hogwild engine on the CPU cores):
-  words/s, and analogy / simlex999 when the corpus is English text (``--w2v-corpus``, e.g. the
-  8M-word IMDb slice of ``scripts/bench_w2v.py``); without one, a Zipf corpus of
-  ``--w2v-words`` words (speed only);
+- word2vec, both engines (the device engine on the GPU, its step compiled and captured as a CUDA
+  graph and eager; the hogwild engine on the CPU cores): words/s, the step's size and compile
+  seconds, and analogy / simlex999 when the corpus is English text (``--w2v-corpus``, or the
+  8M-word IMDb slice of ``scripts/bench_w2v.py`` built from the IMDb tarball when it is at
+  hand); without one, a Zipf corpus of ``--w2v-words`` words (speed only);
 - the char LSTM: validation loss on tinyshakespeare (shipped) after ``--charlm-minutes`` of
   training with the defaults, its chars/s, and the dtype the recurrent layer really computed in;
 - sentiment: training seconds per epoch and inference reviews/s on a synthetic labelled set;
@@ -100,30 +101,52 @@ def _zipf_corpus(path: Path, words: int) -> None:
     synthetic_corpus(path, words, vocab=200_000, seed=0, exponent=1.25)
 
 
+def _english_corpus(args, work: Path) -> Path | None:
+    """``--w2v-corpus``, else (full runs) the 8M-word IMDb slice of ``scripts/bench_w2v.py`` when
+    the IMDb tarball is at hand (where the README's quality figures come from), else None."""
+    if args.w2v_corpus is not None:
+        return args.w2v_corpus
+    from bench_w2v import DEFAULT_IMDB, prepare_corpus
+
+    if args.quick or not DEFAULT_IMDB.is_file():
+        return None
+    corpus = work / "imdb8M.txt"
+    prepare_corpus(DEFAULT_IMDB, corpus, 8_000_000)
+    return corpus
+
+
+#: The word2vec runs: (name, engine, --compile, device) with device "gpu" standing for --device.
+W2V_RUNS = (("device", "device", "compiled", "gpu"), ("device-eager", "device", "eager", "gpu"),
+            ("hogwild", "hogwild", "auto", "cpu"))
+
+
 def word2vec(args, work: Path) -> dict:
+    """Both architectures with the device engine's compiled step (on CUDA: a captured CUDA graph)
+    and its eager step on ``--device``, and the hogwild engine on the CPU cores."""
     from textlab.w2v.config import Word2VecConfig
     from textlab.w2v.keyed_vectors import load_keyed_vectors
     from textlab.w2v.pipeline import train_word2vec
 
-    corpus = args.w2v_corpus
+    corpus = _english_corpus(args, work)
+    english = corpus is not None
     if corpus is None:
         corpus = work / "zipf.txt"
         _zipf_corpus(corpus, args.w2v_words)
-    english = args.w2v_corpus is not None
-    results = {"corpus": str(args.w2v_corpus or f"zipf {args.w2v_words:,} words"), "epochs": args.w2v_epochs}
-    engines = [("device", args.device), ("hogwild", "cpu")]
+    results = {"corpus": str(corpus) if english else f"zipf {args.w2v_words:,} words", "epochs": args.w2v_epochs}
     for arch in ("skipgram", "cbow"):
-        for engine, device in engines:
-            config = Word2VecConfig(arch=arch, epochs=args.w2v_epochs, lang="none", engine=engine)
-            out = work / f"w2v-{arch}-{engine}"
+        for name, engine, mode, where in W2V_RUNS:
+            device = args.device if where == "gpu" else "cpu"
+            config = Word2VecConfig(arch=arch, epochs=args.w2v_epochs, lang="none", engine=engine, compile=mode)
+            out = work / f"w2v-{arch}-{name}"
             summary = train_word2vec(str(corpus), config, out, force=True, device=device)
             figures = {k: summary[k] for k in ("words_per_second", "train_seconds", "encode_seconds", "mean_loss")}
+            figures.update({k: summary[k] for k in ("step", "step_words", "compile_seconds") if k in summary})
             if english:
                 from textlab.w2v.evaluate import evaluate_all
 
                 quality = evaluate_all(load_keyed_vectors(out))
                 figures.update(analogy=quality.get("analogy_accuracy"), simlex999=quality.get("simlex999"))
-            results[f"{arch}_{engine}_{device}"] = figures
+            results[f"{arch}_{name}_{device}"] = figures
     return results
 
 
@@ -168,7 +191,7 @@ def distributed(args, work: Path) -> dict:
     results = {}
     for name, command in (
         ("train-w2v", ["train-w2v", str(corpus), "--lang", "none", "--epochs", "1", "--device", args.device,
-                       "-o", str(work / "ddp-w2v"), "--json"]),
+                       "--compile", "eager", "-o", str(work / "ddp-w2v"), "--json"]),  # the word2vec part compiles
         ("train-charlm", ["train-charlm", "tinyshakespeare", "--max-minutes", "0.2" if not args.quick else "0.05",
                           "--device", args.device, "-o", str(work / "ddp-charlm")]),
     ):

@@ -19,8 +19,11 @@ def test_gpu_check_runs_every_part_on_a_cpu(tmp_path):
     for part in ("w2v", "charlm", "sentiment", "ddp"):
         assert "error" not in report[part], (part, report[part])
     w2v = report["w2v"]
-    for key in ("skipgram_device_cpu", "skipgram_hogwild_cpu", "cbow_device_cpu", "cbow_hogwild_cpu"):
-        assert w2v[key]["words_per_second"] > 0, key
+    for arch in ("skipgram", "cbow"):
+        for run in ("device", "device-eager", "hogwild"):
+            assert w2v[f"{arch}_{run}_cpu"]["words_per_second"] > 0, (arch, run)
+        assert w2v[f"{arch}_device_cpu"]["step"] == "compiled" and w2v[f"{arch}_device_cpu"]["compile_seconds"] > 0
+        assert w2v[f"{arch}_device-eager_cpu"]["step"] == "eager"
     assert report["charlm"]["rnn_dtype"] in ("float32", "bfloat16") and report["charlm"]["val_loss"] < 4.0
     assert report["sentiment"]["inference_reviews_per_second"] > 0 and report["sentiment"]["train_seconds_per_epoch"] > 0
     for trainer in ("train-w2v", "train-charlm"):
