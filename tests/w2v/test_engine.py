@@ -4,12 +4,15 @@ equal the eager step's."""
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
 import numpy as np
 import pytest
 import torch
 
 from textlab.text import TokenizerOptions
-from textlab.w2v.config import device_step
+from textlab.w2v.config import COMPILE_FROM_WORDS, device_step, step_mode
 from textlab.w2v.corpus import encode_corpus
 from textlab.w2v.engine import DeviceEngine
 from textlab.w2v.model import Word2Vec, Word2VecConfig
@@ -154,6 +157,26 @@ def test_the_split_cap_moves_a_crowded_row_as_sequential_sgd_would():
     assert ratio_and_cosine(moved["none"])[0] > 10
 
 
+def test_the_step_is_fitted_so_that_a_chunk_fills_whole_steps():
+    """98,000 expected kept words per chunk in steps of 32,768 would run 4 steps, the last one
+    nearly empty (all steps cost the same); 3 steps of a fitted size hold them with 2% to spare."""
+    config = Word2VecConfig(arch="cbow", vocab_size=30_000)
+    assert device_step(config) == (32768, 0.5) and device_step(Word2VecConfig(vocab_size=30_000)) == (32768, 1.0)
+    size, _ = device_step(config, 98_000)
+    assert size == math.ceil(98_000 * 1.02 / 3) and size >= 32768
+    larger = dataclasses.replace(config, batch_size=65536)  # 98,000 / 65,536 = 1.5: the nearest whole count
+    assert device_step(larger, 98_000)[0] == math.ceil(98_000 * 1.02)
+    assert device_step(larger, 99_000)[0] == math.ceil(99_000 * 1.02 / 2)
+
+
+def test_auto_compiles_the_step_on_cuda_and_for_long_runs_on_a_cpu():
+    config, cpu = Word2VecConfig(), torch.device("cpu")
+    assert step_mode(config, torch.device("cuda")) == "compiled"
+    assert step_mode(config, cpu, COMPILE_FROM_WORDS - 1) == "eager"
+    assert step_mode(config, cpu, COMPILE_FROM_WORDS) == "compiled"
+    assert step_mode(dataclasses.replace(config, compile="eager"), torch.device("cuda")) == "eager"
+
+
 def test_a_tiny_vocabulary_shrinks_the_device_step_so_training_stays_finite(tmp_path):
     """Twelve equally frequent words: at 256 centre words per step every row gets hundreds of
     stale summed updates and skip-gram diverges; the step is capped at 4 centres per word."""
@@ -186,6 +209,8 @@ def test_device_engine_stays_stable_on_a_heavy_headed_corpus(tmp_path, arch):
         config = Word2VecConfig(arch=arch, epochs=1, lang="none", engine=engine, workers=1)
         summary = train_word2vec(str(path), config, tmp_path / engine, force=True, device="cpu")
         losses[engine] = summary["mean_loss"]
+        if engine == "device":  # a short run on a CPU: eager; the card says so and what step ran
+            assert summary["step"] == "eager" and summary["compile_seconds"] == 0 and summary["step_words"] > 16
     assert losses["device"] < 1.3 * losses["hogwild"], losses
 
 
