@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_w2v import build_parser, evaluate, prepare_corpus, run_textlab, settings  # noqa: E402
+from bench_w2v import build_parser, close_report, evaluate, prepare_corpus, run_textlab, settings  # noqa: E402
 
 VARIANTS = {"compiled": ("device", "compiled"), "eager": ("device", "eager"), "hogwild": ("hogwild", "auto")}
 
@@ -65,9 +65,7 @@ def main() -> None:
                     "training": round(rates["compiled"] / rates[other], 3),
                     "whole_job": round(runs[other]["process_seconds"] / runs["compiled"]["process_seconds"], 3)}
     finally:
-        report["machine_after"] = machine_info()
-        if args.workdir is None:
-            shutil.rmtree(workdir, ignore_errors=True)
+        close_report(report, workdir, keep=args.workdir is not None)
     print(json.dumps(report))
 
 

@@ -208,6 +208,15 @@ def one_corpus(args, corpus: Path, work: Path) -> dict:
     return result
 
 
+def close_report(report: dict, workdir: Path, keep: bool) -> None:
+    """The report's last field (the CPU and load after the runs); the work folder goes unless kept."""
+    from textlab.runtime import machine_info
+
+    report["machine_after"] = machine_info()
+    if not keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The options (``scripts/bench_device_engine.py`` takes its defaults from here too)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -281,9 +290,7 @@ def main() -> None:
         if args.synthetic:
             base.unlink(missing_ok=True)
     finally:
-        report["machine_after"] = machine_info()
-        if args.workdir is None:
-            shutil.rmtree(workdir, ignore_errors=True)
+        close_report(report, workdir, keep=args.workdir is not None)
     print(json.dumps(report))
 
 
