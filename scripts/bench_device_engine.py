@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--variants", nargs="*", choices=tuple(VARIANTS), default=list(VARIANTS))
     args = parser.parse_args()
 
-    from textlab.runtime import machine_info
+    from textlab.runtime.machine import machine_info
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench_device_"))
     workdir.mkdir(parents=True, exist_ok=True)

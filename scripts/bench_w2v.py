@@ -210,7 +210,7 @@ def one_corpus(args, corpus: Path, work: Path) -> dict:
 
 def close_report(report: dict, workdir: Path, keep: bool) -> None:
     """The report's last field (the CPU and load after the runs); the work folder goes unless kept."""
-    from textlab.runtime import machine_info
+    from textlab.runtime.machine import machine_info
 
     report["machine_after"] = machine_info()
     if not keep:

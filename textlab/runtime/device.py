@@ -97,3 +97,12 @@ def torch_threads(threads: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def use_compile_cache(directory: str) -> str:
+    """Points torch.compile's cache (inductor's compiled kernels and FX graphs) at ``directory``
+    unless the user chose one (``TORCHINDUCTOR_CACHE_DIR``), so that a later run with the same
+    shapes loads its compiled code instead of compiling again; returns the directory in use."""
+    if not os.environ.get("TORCHINDUCTOR_CACHE_DIR"):
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = directory
+    return os.environ["TORCHINDUCTOR_CACHE_DIR"]

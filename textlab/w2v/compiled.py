@@ -7,7 +7,6 @@ otherwise), so a later run with the same shapes loads it instead of compiling.""
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Callable
 
@@ -19,13 +18,11 @@ def describe(mode: str, device: torch.device) -> str:
 
 
 def use_inductor_cache() -> str:
-    """Points inductor's cache (compiled kernels, FX graphs) at ``$TEXTLAB_HOME/cache/inductor``
-    unless the user chose a directory; returns the directory used."""
+    """inductor's cache in ``$TEXTLAB_HOME/cache/inductor`` unless the user chose a directory."""
+    from textlab.runtime.device import use_compile_cache
     from textlab.store.places import textlab_home
 
-    if not os.environ.get("TORCHINDUCTOR_CACHE_DIR"):
-        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(textlab_home() / "cache" / "inductor")
-    return os.environ["TORCHINDUCTOR_CACHE_DIR"]
+    return use_compile_cache(str(textlab_home() / "cache" / "inductor"))
 
 
 class StepRunner:
