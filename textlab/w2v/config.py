@@ -23,7 +23,7 @@ class Word2VecConfig:
     min_lr: float = 0.0001
     batch_size: int = 0  # device engine: centre words per step; 0 = DEVICE_STEPS[arch]
     row_limit: float = 0.0  # device engine: cap on a row's summed update in Newton steps; 0 = DEVICE_STEPS[arch]
-    compile: str = "auto"  # device engine: its step compiled into one graph or eager (see step_mode)
+    compile: str = "auto"  # device engine: its step compiled into one graph or eager (step_mode; the card's metrics say which ran)
     lang: str = "auto"
     seed: int = 1
     workers: int = 0  # hogwild engine: worker threads; 0 = one per CPU core, 1 = bit-reproducible
@@ -60,8 +60,8 @@ def device_step(config: Word2VecConfig, kept_per_chunk: float = 0.0) -> tuple[in
     (measured: 12 words, 256 centres per step). With ``kept_per_chunk`` (the words a chunk
     keeps after subsampling, expected) the size is fitted so that a chunk fills whole steps:
     the chunk's last step is padded to full size, so 98k kept words in steps of 32,768 would
-    run 4 steps, a third of them padding, where 3 steps of 33,410 hold them."""
-    size, limit = DEVICE_STEPS.get(config.arch, (2048, 1.5))
+    run 4 steps, a third of them padding, where 3 steps of 33,320 hold them."""
+    size, limit = DEVICE_STEPS.get(config.arch, DEVICE_STEPS["skipgram"])
     size = config.batch_size or size
     if config.vocab_size:
         size = min(size, max(16, 4 * config.vocab_size))

@@ -80,7 +80,7 @@ class DeviceEngine:
         kept_share = float((counts * keep).sum() / max(counts.sum(), 1.0))
         words_per_position = corpus.num_words / max(corpus.num_positions, 1)
         self.step_size, limit = device_step(config, (end - begin) * words_per_position * kept_share)
-        self.mode = mode or step_mode(config, device)
+        self.mode = mode or step_mode(config, device, plan.total_words)
         self.draw_width = 1 + 2 * config.negative
         # the buffers every step reads and writes (a captured CUDA graph needs them never to move)
         self.ids = torch.full((self.length,), vocab, dtype=torch.int64, device=device)

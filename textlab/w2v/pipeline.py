@@ -24,7 +24,7 @@ from textlab.runtime.signals import graceful_stop
 from textlab.store.cards import config_from_dict
 from textlab.text import TokenizerOptions, Vocab
 from textlab.w2v.corpus import EncodedCorpus, encode_corpus
-from textlab.w2v.config import STEP_MODES, device_step, step_mode
+from textlab.w2v.config import STEP_MODES, device_step
 from textlab.w2v.model import ARCHS, CONFIG_LIMITS, Word2Vec, Word2VecConfig
 from textlab.w2v.plan import CHUNK_WORDS
 from textlab.w2v.saving import save_word2vec
@@ -124,8 +124,7 @@ def _train_here(corpus_spec: str, config: Word2VecConfig, output: Path, force: b
         config = dataclasses.replace(config, vocab_size=len(corpus.vocab))
         if engine == "device":  # the card records the step the device engine really took
             size, limit = device_step(config)
-            config = dataclasses.replace(config, batch_size=size, row_limit=limit,
-                                         compile=step_mode(config, torch_device, corpus.num_words * config.epochs))
+            config = dataclasses.replace(config, batch_size=size, row_limit=limit)  # the mode it ran: metrics
         model = Word2Vec(config)
         state = None
         if checkpoint is not None:
