@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from textlab.text import TokenizerOptions
 from textlab.w2v.config import COMPILE_FROM_WORDS, device_step, step_mode
@@ -214,28 +215,22 @@ def test_device_engine_stays_stable_on_a_heavy_headed_corpus(tmp_path, arch):
     assert losses["device"] < 1.3 * losses["hogwild"], losses
 
 
-class _Syncs:
+class _Syncs(TorchDispatchMode):
     """Records every operation that reads a value back to the host (on a GPU: a stall)."""
 
     SYNCING = {"aten._local_scalar_dense.default", "aten.nonzero.default", "aten.masked_select.default",
                "aten._unique2.default", "aten.unique_consecutive.default", "aten.item.default",
                "aten.repeat_interleave.Tensor", "aten.equal.default", "aten.is_nonzero.default"}
 
-    def __new__(cls):
-        from torch.utils._python_dispatch import TorchDispatchMode
+    def __init__(self):
+        super().__init__()
+        self.seen: list[str] = []
 
-        class Mode(TorchDispatchMode):
-            def __init__(self):
-                super().__init__()
-                self.seen: list[str] = []
-
-            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-                if str(func) in cls.SYNCING or (str(func).startswith("aten._to_copy") and
-                                                (kwargs or {}).get("device") is not None and kwargs["device"].type == "cpu"):
-                    self.seen.append(str(func))
-                return func(*args, **(kwargs or {}))
-
-        return Mode()
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if str(func) in self.SYNCING or (str(func).startswith("aten._to_copy") and
+                                         (kwargs or {}).get("device") is not None and kwargs["device"].type == "cpu"):
+            self.seen.append(str(func))
+        return func(*args, **(kwargs or {}))
 
 
 def test_device_steps_make_no_host_synchronisation(tmp_path):
