@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import subprocess
@@ -169,7 +170,8 @@ def charlm(args, work: Path) -> dict:
             "train_chars_per_s": result.metrics["train_chars_per_s"], "epochs": result.metrics["epochs"],
             "precision": setup.train.precision, "rnn_dtype": rnn_compute_dtype(result.model, device, setup.train.precision),
             "model": setup.model.to_dict(), "batch_size": setup.train.batch_size, "seq_len": setup.train.seq_len,
-            "minutes": args.charlm_minutes, "setup": setup.decided}
+            "minutes": args.charlm_minutes, "setup": setup.decided, "steps": result.metrics["steps"],
+            "uniform_loss": round(math.log(len(data.alphabet)), 4)}
 
 
 def sentiment(args, work: Path) -> dict:
