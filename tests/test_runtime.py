@@ -8,8 +8,8 @@ import torch
 
 from textlab.errors import DataError, UsageError
 from textlab.runtime.checkpoints import load_checkpoint, save_checkpoint
-from textlab.runtime.device import pick_device
-from textlab.runtime.seeding import rng_state, set_rng_state
+from textlab.runtime.device import device_name, pick_device
+from textlab.runtime.seeding import rng_state, seed_everything, set_rng_state
 
 
 def test_checkpoint_round_trip_with_optimizer_state(tmp_path):
@@ -68,3 +68,55 @@ def test_a_new_checkpoint_replaces_the_previous_one_in_one_step(tmp_path):
     save_checkpoint(tmp_path, {"weights": torch.ones(3)})
     assert len(list(tmp_path.glob("*.safetensors"))) == 1
     assert torch.equal(load_checkpoint(tmp_path)["weights"], torch.ones(3))
+
+
+def test_a_numpy_checkpoint_is_the_same_file_without_torch(tmp_path):
+    """A state of numpy arrays (word2vec's) is written and read without torch, and its tensors
+    file is byte for byte what torch's writer makes of the same state."""
+    import subprocess
+    import sys
+
+    arrays = {"vectors": np.random.default_rng(0).random((50, 7), dtype=np.float32), "cursors": np.arange(3)}
+    save_checkpoint(tmp_path / "torch", {k: torch.from_numpy(v) for k, v in arrays.items()} | {"step": 4})
+    probe = ("import sys, numpy as np; from textlab.runtime.checkpoints import load_checkpoint, save_checkpoint; "
+             "state = load_checkpoint(sys.argv[1], framework='numpy'); "
+             "assert isinstance(state['vectors'], np.ndarray) and state['step'] == 4; "
+             "save_checkpoint(sys.argv[2], state); print('torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "torch"), str(tmp_path / "numpy")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+    files = [next((tmp_path / name).glob("checkpoint-*.safetensors")) for name in ("torch", "numpy")]
+    assert files[0].name == files[1].name and files[0].read_bytes() == files[1].read_bytes()
+    loaded = load_checkpoint(tmp_path / "numpy")  # read back as torch tensors, as before
+    assert torch.equal(loaded["vectors"], torch.from_numpy(arrays["vectors"])) and loaded["step"] == 4
+
+
+def test_auto_device_needs_no_torch_where_no_gpu_can_be(tmp_path):
+    """No GPU device file: ``auto`` is the CPU, decided without importing torch; with one, torch
+    is asked (and says CPU on a machine without CUDA)."""
+    import subprocess
+    import sys
+
+    probe = ("import sys; from textlab.runtime import device; device.GPU_DEVICE_FILES = tuple(sys.argv[1:]); "
+             "print(device.cuda_possible(), device.device_name('auto'), 'torch' in sys.modules)")
+    fake = tmp_path / "nvidiactl"
+    fake.write_text("")
+
+    def ask(*files: str) -> list[str]:
+        result = subprocess.run([sys.executable, "-c", probe, *files], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.split()
+
+    assert ask(str(tmp_path / "absent"), str(tmp_path / "nvidia[0-9]*")) == ["False", "cpu", "False"]
+    possible, name, imported = ask(str(fake))
+    assert possible == "True" and imported == "True"
+    assert name == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert device_name("cpu") == "cpu"
+
+
+def test_seeding_that_may_leave_torch_out_still_seeds_it_once_imported():
+    seed_everything(5, import_torch=False)  # torch is imported in this process
+    first = torch.rand(3)
+    torch.manual_seed(5)
+    assert torch.equal(first, torch.rand(3))

@@ -1,18 +1,22 @@
 """torch.distributed for textlab: detect a ``torchrun`` launch from its environment variables,
 open the process group (gloo on CPU, nccl on CUDA) and the few collectives the trainers need.
 
-Plain ``textlab ...`` runs (no RANK/WORLD_SIZE in the environment) never touch torch.distributed.
+Plain ``textlab ...`` runs (no RANK/WORLD_SIZE in the environment) never touch torch.distributed,
+nor import torch for it.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from textlab.errors import UsageError
+
+if TYPE_CHECKING:
+    import torch
 
 _TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 
@@ -34,18 +38,22 @@ class Distributed:
     # ------------------------------------------------------------------ collectives
 
     def _tensor(self, values, dtype) -> torch.Tensor:
+        import torch
+
         return torch.as_tensor(values, dtype=dtype).to(self.device)
 
-    def all_reduce(self, values, op: str = "sum", dtype=torch.int64) -> np.ndarray:
-        """Element-wise sum / max / min of ``values`` over ranks."""
+    def all_reduce(self, values, op: str = "sum", dtype: torch.dtype | None = None) -> np.ndarray:
+        """Element-wise sum / max / min of ``values`` over ranks (int64 unless ``dtype``)."""
+        import torch
         import torch.distributed as dist
 
-        tensor = self._tensor(np.atleast_1d(values), dtype)
+        tensor = self._tensor(np.atleast_1d(values), dtype or torch.int64)
         dist.all_reduce(tensor, op={"sum": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX, "min": dist.ReduceOp.MIN}[op])
         return tensor.cpu().numpy()
 
     def all_gather_bytes(self, payload: bytes) -> list[bytes]:
         """Every rank's ``payload``, in rank order (lengths first, then padded uint8 tensors)."""
+        import torch
         import torch.distributed as dist
 
         lengths = [self._tensor([0], torch.int64) for _ in range(self.world_size)]
@@ -138,6 +146,7 @@ def init_from_environment(device: str = "auto") -> Distributed | None:
     process environment."""
     if not launched_by_torchrun():
         return None
+    import torch
     import torch.distributed as dist
 
     missing = [name for name in _TORCHRUN_VARS if name not in os.environ]

@@ -20,7 +20,7 @@ from textlab.lazy import lazy_exports
 __getattr__, __dir__ = lazy_exports(__name__, {
     "output": ("console", "say"),
     "device": ("DEVICE_CHOICES", "PRECISIONS", "pick_device", "precision_candidates", "check_precision", "autocast",
-               "default_workers", "torch_threads"),
+               "default_workers", "torch_threads", "cuda_possible", "device_name"),
     "seeding": ("seed_everything", "rng_state", "set_rng_state"),
     "signals": ("StopRequest", "forward_if_forked", "stop_signal_handler", "graceful_stop"),
     "progress": ("ProgressBar", "progress_enabled", "human_rate"),

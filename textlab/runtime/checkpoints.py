@@ -5,24 +5,24 @@ tensors file's name, size and SHA-256 and the SHA-256 of the structure itself); 
 ``checkpoint.json`` is written last and names its tensors file, so a checkpoint is replaced in
 one rename: a write that fails (a full disk) or a crash leaves the previous checkpoint whole. A
 damaged file is refused by name when the checkpoint is read. (Checkpoints written before
-format 2, ``checkpoint.safetensors`` without checksums, are still read.)"""
+format 2, ``checkpoint.safetensors`` without checksums, are still read.)
+
+A state whose arrays are all numpy (word2vec's) is written and read through safetensors' numpy
+functions, without importing torch; the file is the same bytes torch's writer makes."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from textlab.atomic import atomic_write_bytes, atomic_write_text, cannot_write
 from textlab.errors import DataError, TextlabError
 from textlab.integrity import check_file
-
-if TYPE_CHECKING:  # torch is imported where it is used
-    import torch
-
 
 def checkpoint_dir_for(output: Path) -> Path:
     """Where an interrupted run that would save the model ``output`` keeps its resumable
@@ -31,16 +31,23 @@ def checkpoint_dir_for(output: Path) -> Path:
     return output.with_name(output.name + ".ckpt")
 
 
-def _flatten(prefix: str, value: Any, tensors: dict[str, torch.Tensor]) -> Any:
-    """Replace tensors in a nested structure by ``{"__tensor__": key}`` references."""
-    import torch
+def _is_tensor(value: Any) -> bool:
+    """A torch tensor (torch is not imported to ask: a process without it holds none)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.Tensor)
 
-    if isinstance(value, torch.Tensor):
+
+def _flatten(prefix: str, value: Any, tensors: dict[str, Any]) -> Any:
+    """Replace tensors and numpy arrays in a nested structure by ``{"__tensor__": key}``
+    references (``tensors[key]``: a CPU tensor or a contiguous array)."""
+    if _is_tensor(value):
         key = prefix or "root"
         tensors[key] = value.detach().cpu().contiguous()
         return {"__tensor__": key}
     if isinstance(value, np.ndarray):
-        return _flatten(prefix, torch.from_numpy(np.ascontiguousarray(value)), tensors)
+        key = prefix or "root"
+        tensors[key] = np.ascontiguousarray(value)
+        return {"__tensor__": key}
     if isinstance(value, dict):
         return {"__dict__": [[_jsonable_key(k), _flatten(f"{prefix}.{k}", v, tensors)] for k, v in value.items()]}
     if isinstance(value, (list, tuple)):
@@ -56,7 +63,7 @@ def _jsonable_key(key: Any) -> Any:
     raise TypeError(f"cannot checkpoint a dict key of type {type(key).__name__}")
 
 
-def _unflatten(value: Any, tensors: dict[str, torch.Tensor]) -> Any:
+def _unflatten(value: Any, tensors: dict[str, Any]) -> Any:
     if isinstance(value, dict):
         if "__tensor__" in value:
             return tensors[value["__tensor__"]]
@@ -76,6 +83,20 @@ def _structure_digest(structure: Any) -> str:
     return hashlib.sha256(json.dumps(structure, sort_keys=True).encode("utf-8")).hexdigest()
 
 
+def _serialize(tensors: dict[str, Any]) -> bytes:
+    """The safetensors bytes of ``tensors``: through torch's writer when any is a torch tensor
+    (numpy arrays beside them are converted), else through numpy's, without torch."""
+    if not any(_is_tensor(value) for value in tensors.values()):
+        from safetensors.numpy import save
+
+        return save(tensors)
+    import torch
+    from safetensors.torch import save
+
+    # safetensors refuses tensors that share memory; clone to be safe.
+    return save({k: (v if _is_tensor(v) else torch.from_numpy(v)).clone() for k, v in tensors.items()})
+
+
 def save_checkpoint(directory: Path, state: dict[str, Any]) -> None:
     """Write a nested state (model/optimizer state dicts, counters, RNG states) atomically.
 
@@ -83,13 +104,10 @@ def save_checkpoint(directory: Path, state: dict[str, Any]) -> None:
     ``checkpoint.json``, which names it: a checkpoint is complete exactly when its JSON exists,
     and the previous one stays whole until then. A write the OS refuses is one line naming the
     checkpoint's directory and the cause."""
-    from safetensors.torch import save
-
     directory = Path(directory)
-    tensors: dict[str, torch.Tensor] = {}
+    tensors: dict[str, Any] = {}
     structure = _flatten("", state, tensors)
-    # safetensors refuses tensors that share memory; clone to be safe.
-    data = save({k: v.clone() for k, v in tensors.items()})
+    data = _serialize(tensors)
     digest = hashlib.sha256(data).hexdigest()
     name = f"checkpoint-{digest[:16]}.safetensors"
     meta = {"format": FORMAT, "tensors": {"file": name, "size": len(data), "sha256": digest},
@@ -115,10 +133,14 @@ def _tensors_file(directory: Path) -> str | None:
         return None
 
 
-def load_checkpoint(directory: Path) -> dict[str, Any]:
+def load_checkpoint(directory: Path, framework: str = "torch") -> dict[str, Any]:
     """Read a checkpoint written by :func:`save_checkpoint` (no unpickling), after checking the
-    recorded size and SHA-256 of its tensors and the SHA-256 of its structure."""
-    from safetensors.torch import load_file
+    recorded size and SHA-256 of its tensors and the SHA-256 of its structure. Its tensors come
+    back as torch tensors, or (``framework="numpy"``) as numpy arrays, without torch."""
+    if framework == "numpy":
+        from safetensors.numpy import load_file
+    else:
+        from safetensors.torch import load_file
 
     directory = Path(directory)
     meta_path = directory / STRUCTURE_FILE

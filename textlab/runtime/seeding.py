@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 from typing import Any
 
 import numpy as np
 
 
-def seed_everything(seed: int) -> None:
+def seed_everything(seed: int, import_torch: bool = True) -> None:
     """Seed Python, NumPy and torch (CPU and CUDA: ``torch.manual_seed`` seeds every GPU) for
-    reproducible runs."""
-    import torch
-
+    reproducible runs. ``import_torch=False``: torch only if it is imported already, for jobs
+    that may never need it (word2vec on a CPU) and whose torch work, if any, draws from its own
+    seeded generators."""
     random.seed(seed)
     np.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
+    if import_torch or "torch" in sys.modules:
+        import torch
+
+        torch.manual_seed(seed)
 
 
 def rng_state() -> dict[str, Any]:
