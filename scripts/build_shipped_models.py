@@ -54,7 +54,7 @@ def chinese_corpus(work: Path) -> tuple[Path, dict]:
 
 def shrink_word2vec(built: Path, target: Path, data: dict, command: str, lang: str) -> dict:
     """Query vectors only, float16; the card says so and carries the figures of what ships."""
-    import torch
+    import numpy as np
 
     from textlab.runtime.machine import machine_info
     from textlab.store.cards import ModelCard, VOCAB_FILE, read_card
@@ -64,8 +64,8 @@ def shrink_word2vec(built: Path, target: Path, data: dict, command: str, lang: s
     from textlab.w2v.saving import load_word2vec
 
     model, vocab, card, _ = load_word2vec(built)
-    vectors = model.vectors.detach().to(torch.float16)
-    kv = KeyedVectors(vocab.words, vectors.float().numpy())
+    vectors = model.vectors.astype(np.float16)
+    kv = KeyedVectors(vocab.words, vectors.astype(np.float32))
     figures = {k: v for k, v in evaluate_all(kv).items() if isinstance(v, (int, float)) or v is None}
     if lang == "en":
         figures["king_man_woman_top3"] = [w for w, _ in kv.most_similar(["king", "woman"], negative=["man"])[:3]]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -27,8 +28,8 @@ def _device_engine(corpus, config, mode):
     from textlab.w2v.plan import Plan
 
     plan = Plan(chunks=1, items=1, total_words=corpus.num_words, workers=1, first=0, last=corpus.num_positions)
-    return DeviceEngine(Word2Vec(config).to(CUDA), corpus, keep_probabilities(corpus.vocab.counts, config.sample),
-                        NoiseSampler(corpus.vocab.counts), plan, mode=mode)
+    return DeviceEngine(Word2Vec(config), corpus, keep_probabilities(corpus.vocab.counts, config.sample),
+                        NoiseSampler(corpus.vocab.counts), plan, mode=mode, device=CUDA)
 
 
 @pytest.mark.parametrize("mode", ["compiled", "eager"])
@@ -46,7 +47,7 @@ def test_device_engine_trains_on_the_gpu_without_syncing_inside_a_chunk(tmp_path
     corpus = _planted(tmp_path)
     config = Word2VecConfig(arch=arch, dim=24, window=3, min_count=1, sample=0.0, epochs=4, batch_size=256, seed=3,
                             lr=0.025 if arch == "skipgram" else 0.05, vocab_size=len(corpus.vocab), compile=mode)
-    model = Word2Vec(config).to(CUDA)
+    model = Word2Vec(config)
     steps = []
 
     def strict(original):
@@ -67,10 +68,12 @@ def test_device_engine_trains_on_the_gpu_without_syncing_inside_a_chunk(tmp_path
         steps.append(self)
 
     monkeypatch.setattr(StepRunner, "__init__", recording_init)
-    train(model, corpus, engine="device")
+    initial = model.vectors.copy()
+    train(model, corpus, engine="device", device=CUDA)
     assert (steps[0].graph is not None) == (mode == "compiled")  # compiled on CUDA: a captured CUDA graph
-    assert model.vectors.device.type == "cuda" and bool(torch.isfinite(model.vectors).all())
-    vectors = KeyedVectors(corpus.vocab.words, model.vectors.cpu().numpy())
+    assert steps[0].args[0].device.type == "cuda"  # trained there; the model's arrays got the result back
+    assert np.isfinite(model.vectors).all() and not np.array_equal(model.vectors, initial)
+    vectors = KeyedVectors(corpus.vocab.words, model.vectors)
     assert vectors.analogy("king", "man", "woman", k=1)[0][0] == "queen"
 
 

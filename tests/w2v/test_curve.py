@@ -50,9 +50,7 @@ def test_history_has_a_point_per_chunk_and_survives_resume(tmp_path, monkeypatch
     saved = train_module.load_training_checkpoint(tmp_path / "ckpt")
     state = train_module.TrainState(**saved["state"])
     assert len(state.history) == 3
-    model = Word2Vec(config)
-    model.vectors.data.copy_(saved["vectors"])
-    model.context.data.copy_(saved["context"])
+    model = Word2Vec(config, saved["vectors"].copy(), saved["context"].copy())
     state = train_module.train(model, corpus, state)
     positions = [x for x, _ in state.history]
     assert len(state.history) == 2 * chunks

@@ -15,7 +15,7 @@ from textlab.w2v import plan as plan_module
 from textlab.w2v import train as train_module
 from textlab.w2v.corpus import encode_corpus
 from textlab.w2v.keyed_vectors import KeyedVectors
-from textlab.w2v.model import Word2Vec, Word2VecConfig
+from textlab.w2v.model import Word2Vec, Word2VecConfig, initial_vectors
 from textlab.w2v.pipeline import train_word2vec
 from textlab.w2v.sampling import NoiseSampler, keep_probabilities
 from textlab.w2v.saving import load_word2vec
@@ -40,7 +40,7 @@ def _train_planted(tmp_path, arch: str, engine: str) -> KeyedVectors:
                             vocab_size=len(corpus.vocab), workers=1)
     model = Word2Vec(config)
     train(model, corpus, engine=engine)
-    return KeyedVectors(corpus.vocab.words, model.vectors.numpy())
+    return KeyedVectors(corpus.vocab.words, model.vectors)
 
 
 @pytest.mark.parametrize("engine", ["hogwild", "device"])
@@ -56,9 +56,17 @@ def test_planted_analogy_is_recovered(tmp_path, arch, engine):
 
 def test_initialisation_as_word2vec():
     model = Word2Vec(Word2VecConfig(dim=50, vocab_size=1000))
-    assert float(model.vectors.abs().max()) <= 0.5 / 50
+    assert model.vectors.dtype == model.context.dtype == np.float32
+    assert float(np.abs(model.vectors).max()) <= 0.5 / 50
     assert float(model.vectors.std()) > 0.1 / 50
-    assert float(model.context.abs().max()) == 0.0
+    assert float(np.abs(model.context).max()) == 0.0
+
+
+@pytest.mark.parametrize("seed, size, dim", [(1, 1000, 100), (3, 7, 5), (2**40 + 5, 100, 3), (-1, 50, 7)])
+def test_numpy_initialisation_is_torchs_bit_for_bit(seed, size, dim):
+    """The model left torch without changing a single starting number (nor, so, any result)."""
+    expected = torch.rand(size, dim, generator=torch.Generator().manual_seed(seed)).sub_(0.5).div_(dim).numpy()
+    assert np.array_equal(initial_vectors(size, dim, seed), expected)
 
 
 def test_keep_probabilities_follow_word2vec():
@@ -95,8 +103,8 @@ def test_resume_continues_exactly(tmp_path, monkeypatch, engine):
     full, _, _, _ = load_word2vec(tmp_path / "full")
     resumed, _, card, _ = load_word2vec(tmp_path / "resumed")
     assert card.config["epochs"] == 2 and card.metrics["engine"] == engine
-    torch.testing.assert_close(resumed.vectors, full.vectors)
-    torch.testing.assert_close(resumed.context, full.context)
+    np.testing.assert_allclose(resumed.vectors, full.vectors, rtol=1.3e-6, atol=1e-5)  # torch's float32 defaults
+    np.testing.assert_allclose(resumed.context, full.context, rtol=1.3e-6, atol=1e-5)
     assert not (tmp_path / "resumed.ckpt").exists()
 
 
@@ -130,7 +138,7 @@ def test_hogwild_workers_train_and_resume(tmp_path, monkeypatch):
     state = train(model, corpus, state)
     assert state.words_done == 4 * corpus.num_words
     assert all(cursor >= 4 * (-(-corpus.num_positions // 5000)) for cursor in state.cursors)
-    vectors = KeyedVectors(corpus.vocab.words, model.vectors.numpy())
+    vectors = KeyedVectors(corpus.vocab.words, model.vectors)
     assert vectors.analogy("king", "man", "woman", k=1)[0][0] == "queen"
 
 
@@ -140,8 +148,8 @@ def test_one_worker_is_bit_reproducible(tmp_path):
     for _ in range(2):
         model = Word2Vec(Word2VecConfig(dim=16, min_count=1, epochs=2, workers=1, vocab_size=len(corpus.vocab)))
         train(model, corpus)
-        results.append(model.vectors.clone())
-    assert torch.equal(results[0], results[1])
+        results.append(model.vectors.copy())
+    assert np.array_equal(results[0], results[1])
 
 
 def test_the_default_learning_rate_follows_the_architecture(tmp_path):

@@ -65,7 +65,7 @@ def train_w2v_command(
     from textlab.w2v.pipeline import train_word2vec
     from textlab.w2v.saving import default_name
 
-    seed_everything(seed)
+    seed_everything(seed, import_torch=False)  # a CPU run never needs torch; the device engine seeds its own generators
     path = output_path(output, default_name(corpus, arch))
     config = Word2VecConfig(arch=arch, dim=dim, window=window, negative=negative, min_count=min_count,
                             max_vocab=max_vocab, sample=sample, epochs=epochs, lr=lr, lang=lang, seed=seed,

@@ -58,18 +58,23 @@ class DeviceEngine:
     RESIDENT_SHARE = 0.25
 
     def __init__(self, model: Word2Vec, corpus: EncodedCorpus, keep: np.ndarray, noise: NoiseSampler, plan,
-                 mode: str | None = None):
+                 mode: str | None = None, device: torch.device | str = "cpu"):
         config = model.config
         self.model, self.corpus, self.config, self.plan = model, corpus, config, plan
-        self.device = device = model.vectors.device
+        device = torch.device(device)
+        if device.type == "cuda" and device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device())
+        self.device = device
         self.vocab = vocab = len(corpus.vocab)
         self.separator = corpus.separator
-        # one zero sink row after each matrix; the model's parameters become views of the rest,
-        # so whatever reads the model (checkpoints, distributed synchronisation) sees the training
+        # each matrix with one zero sink row after it, on the device; on a CPU the model's arrays
+        # become numpy views of the rest (whatever reads the model sees the training), elsewhere
+        # :meth:`finish` copies the trained matrices back into them
         for name in ("vectors", "context"):
             storage = torch.zeros(vocab + 1, config.dim, device=device)
-            storage[:vocab] = getattr(model, name).data
-            getattr(model, name).data = storage[:vocab]
+            storage[:vocab] = torch.from_numpy(getattr(model, name))
+            if device.type == "cpu":
+                setattr(model, name, storage[:vocab].numpy())
             setattr(self, name, storage)
         self.keep = torch.from_numpy(np.append(keep, 0.0).astype(np.float32)).to(device)  # the sink: never kept
         self.accept = noise.accept.to(device)
@@ -175,6 +180,13 @@ class DeviceEngine:
             self.run_step()
         return self.totals[0].clone(), self.totals[1].to(torch.int64), words
 
+    def torch_matrices(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The trained matrices on the device, without their sink rows (distributed synchronisation)."""
+        return self.vectors[: self.vocab], self.context[: self.vocab]
+
     def finish(self) -> None:
-        """The model's parameters are views of the trained matrices already; nothing to copy."""
+        """The trained matrices into the model's arrays (on a CPU they are views already)."""
         self.pending = None
+        if self.device.type != "cpu":
+            for name, matrix in zip(("vectors", "context"), self.torch_matrices()):
+                np.copyto(getattr(self.model, name), matrix.cpu().numpy())

@@ -15,7 +15,7 @@ EXP_TABLE); beyond it the gradient saturates as in word2vec C.
 
 Random numbers come from word2vec C's 48-bit linear congruential generator seeded per chunk,
 so a chunk trains the same way whichever worker takes it, and a resumed run continues exactly.
-Everything here reads and writes numpy views of the model's torch matrices (shared memory).
+Everything here reads and writes the model's numpy matrices in place (shared by the threads).
 """
 
 from __future__ import annotations

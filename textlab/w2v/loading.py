@@ -1,7 +1,7 @@
 """Reading word2vec models from the store without torch: the card, the vocabulary and the
 query vectors (``weights.safetensors`` read through safetensors' numpy loader). Queries
 (``neighbors``, ``analogy``, ``eval-w2v``, ``export-w2v``, ...) are numpy work and start in a
-fraction of a second; training and the full model (:mod:`textlab.w2v.saving`) use torch."""
+fraction of a second; the full model (both matrices: :mod:`textlab.w2v.saving`) is numpy too."""
 
 from __future__ import annotations
 

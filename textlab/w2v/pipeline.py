@@ -1,5 +1,6 @@
 """``train-w2v`` as a library call: corpus → id file (encoded once, cached) → engine → training
-(resumable) → saved model with its card."""
+(resumable) → saved model with its card. A CPU run with the hogwild engine never imports torch
+(the device is decided without it where the machine has no GPU: :func:`~textlab.runtime.device.device_name`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import shutil
 import time
 from pathlib import Path
 
-import torch
+import numpy as np
 
 from textlab.data.corpus import resolve_corpus
 from textlab.distributed import Distributed, init_from_environment, launched_by_torchrun, saves_here
@@ -18,7 +19,7 @@ from textlab.errors import DataError, TrainingInterrupted, UsageError
 from textlab.reservation import reserve_output
 from textlab.resume import reconcile
 from textlab.runtime.checkpoints import checkpoint_dir_for
-from textlab.runtime.device import pick_device
+from textlab.runtime.device import device_name
 from textlab.runtime.output import say
 from textlab.runtime.signals import graceful_stop
 from textlab.store.cards import config_from_dict
@@ -37,14 +38,15 @@ from textlab.w2v.train import (
 RESUMABLE = ("epochs", "lr", "min_lr", "device", "batch_size", "row_limit", "compile")
 
 
-def choose_engine(engine: str, device: torch.device) -> str:
+def choose_engine(engine: str, device: str) -> str:
     """``auto``: the device engine on a GPU; on a CPU the hogwild engine, which was measured
-    faster there for both architectures (README, word2vec engines)."""
+    faster there for both architectures (README, word2vec engines). ``device``: its name."""
     if engine not in ("auto", *ENGINES):
         raise UsageError(f"unknown --engine {engine!r}; use auto, {' or '.join(ENGINES)}")
+    on_cpu = str(device).split(":")[0] == "cpu"
     if engine == "auto":
-        return "device" if device.type != "cpu" else "hogwild"
-    if engine == "hogwild" and device.type != "cpu":
+        return "hogwild" if on_cpu else "device"
+    if engine == "hogwild" and not on_cpu:
         raise UsageError("--engine hogwild trains on the CPU; use --engine device (or auto) with --device cuda")
     return engine
 
@@ -112,8 +114,8 @@ def _train_here(corpus_spec: str, config: Word2VecConfig, output: Path, force: b
         corpus_spec = checkpoint["extra"]["corpus"]
         say(f"resuming from {checkpoint_dir} ({checkpoint['state']['words_done']:,} words trained)"
             + (f"; applied {', '.join(f'{k}={v}' for k, v in changes.items())}" if changes else ""))
-    torch_device = pick_device(device)
-    engine = choose_engine(config.engine, torch_device)
+    device = device_name(device)
+    engine = choose_engine(config.engine, device)
     path = resolve_corpus(corpus_spec)
     options = TokenizerOptions(lang=config.lang)
     started = time.perf_counter()
@@ -129,16 +131,15 @@ def _train_here(corpus_spec: str, config: Word2VecConfig, output: Path, force: b
         state = None
         if checkpoint is not None:
             state = _restore(model, checkpoint, checkpoint_dir, engine, config)
-        model.to(torch_device)
         say(f"corpus {path}: {corpus.raw_tokens:,} tokens, vocabulary {len(corpus.vocab):,} words "
             f"(min count {config.min_count}), {corpus.num_words:,} training words; "
-            f"training {config.arch} on {torch_device} with the {engine} engine")
+            f"training {config.arch} on {device} with the {engine} engine")
         prepared = time.perf_counter()
         extra = {"corpus": str(corpus_spec), "vocab": corpus.vocab.to_tsv(), "engine": engine}
         try:
             with graceful_stop() as stop:
                 state = train(model, corpus, state, stop=stop, checkpoint_dir=checkpoint_dir, checkpoint_extra=extra,
-                              stop_after_chunks=stop_after_chunks, engine=engine)
+                              stop_after_chunks=stop_after_chunks, engine=engine, device=device)
         except Interrupted as exc:
             raise TrainingInterrupted(f"training stopped; checkpoint saved in {checkpoint_dir}; resume with: "
                                       f"{resume_hint or 'textlab train-w2v ... --resume'}", exc.signum) from None
@@ -146,8 +147,8 @@ def _train_here(corpus_spec: str, config: Word2VecConfig, output: Path, force: b
     finally:
         _discard_temporary(corpus)
     data = _data_card(corpus_spec, path, corpus)
-    metrics = _metrics(state, corpus.raw_tokens, config.epochs, corpus, torch_device, engine)
-    save_word2vec(output, model.cpu(), corpus.vocab, data, metrics, force=force or resume, history=state.history)
+    metrics = _metrics(state, corpus.raw_tokens, config.epochs, corpus, device, engine)
+    save_word2vec(output, model, corpus.vocab, data, metrics, force=force or resume, history=state.history)
     if checkpoint_dir.exists():
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
     return {"model": str(output), **data, **metrics, "dim": config.dim, "prepare_seconds": round(prepared - started, 2),
@@ -168,7 +169,7 @@ def _restore(model: Word2Vec, checkpoint: dict, checkpoint_dir: Path, engine: st
     for name in ("vectors", "context"):
         if tuple(checkpoint[name].shape) != shape:
             raise DataError(f"{checkpoint_dir}: {name} has shape {tuple(checkpoint[name].shape)}, expected {shape}")
-        getattr(model, name).data.copy_(checkpoint[name])
+        np.copyto(getattr(model, name), checkpoint[name])
     state = TrainState(**checkpoint["state"])
     saved_engine = checkpoint["extra"].get("engine", "hogwild")
     if engine != saved_engine and len(state.cursors) != 1:
@@ -183,8 +184,7 @@ def _data_card(corpus_spec: str, path: Path, corpus: EncodedCorpus) -> dict:
             "id_file": str(corpus.file.path) if corpus.reused or corpus.file.path.exists() else None}
 
 
-def _metrics(state: TrainState, tokens: int, epochs: int, corpus: EncodedCorpus, device: torch.device,
-             engine: str) -> dict:
+def _metrics(state: TrainState, tokens: int, epochs: int, corpus: EncodedCorpus, device, engine: str) -> dict:
     return {"train_seconds": round(state.seconds, 2),
             "words_per_second": round(tokens * epochs / max(state.seconds, 1e-9)),
             "encode_seconds": round(corpus.encode_seconds, 2), "encoding_reused": corpus.reused,
@@ -207,7 +207,7 @@ def train_distributed(corpus_spec: str, config: Word2VecConfig, output: Path, di
     others wait; every rank trains its share of the same id file with periodic synchronisation
     of the matrices; rank 0 saves. Every rank returns the summary (with the SHA-256 of its
     final vectors, which must agree)."""
-    engine = choose_engine(config.engine, dist.device)
+    engine = choose_engine(config.engine, str(dist.device))
     started = time.perf_counter()
     if dist.is_main:  # rank 0 downloads a missing dataset and encodes; the others wait for the id file
         path = resolve_corpus(corpus_spec)
@@ -225,14 +225,15 @@ def train_distributed(corpus_spec: str, config: Word2VecConfig, output: Path, di
             corpus = EncodedCorpus(opened, int(opened.header["raw_tokens"]), float(encode_seconds))
         path = Path(path_text)
         config = dataclasses.replace(config, vocab_size=len(corpus.vocab), workers=1)
-        model = Word2Vec(config).to(dist.device)  # same seed on every rank: the same initial matrices
+        model = Word2Vec(config)  # same seed on every rank: the same initial matrices
         if dist.is_main:
             say(f"corpus {path}: {corpus.raw_tokens:,} tokens, vocabulary {len(corpus.vocab):,} words, "
                 f"{corpus.num_words:,} training words over {dist.world_size} ranks ({dist.backend}, {engine} engine)")
         prepared = time.perf_counter()
         try:
             with graceful_stop() as stop:
-                state = train(model, corpus, stop=stop, dist=dist, sync=sync, sync_every=sync_every, engine=engine)
+                state = train(model, corpus, stop=stop, dist=dist, sync=sync, sync_every=sync_every, engine=engine,
+                              device=dist.device)
         except Interrupted as exc:
             raise TrainingInterrupted("distributed training stopped (no checkpoint: distributed runs cannot be "
                                       "resumed yet)", exc.signum) from None
@@ -241,17 +242,17 @@ def train_distributed(corpus_spec: str, config: Word2VecConfig, output: Path, di
         dist.barrier()  # every rank is done with the id file before an uncached one goes
         if dist.is_main:
             _discard_temporary(corpus)
-    vectors = model.vectors.detach().float().cpu()
-    digest = hashlib.sha256(vectors.numpy().tobytes()).hexdigest()
+    vectors = np.ascontiguousarray(model.vectors, dtype=np.float32)
+    digest = hashlib.sha256(vectors.tobytes()).hexdigest()
     digests = dist.all_gather_bytes(digest.encode())
     data = {**_data_card(corpus_spec, path, corpus),
             "distributed": {"world_size": dist.world_size, "backend": dist.backend, "shard": "contiguous id-file ranges",
                             "sync": sync, "sync_every_words": sync_every * CHUNK_WORDS}}
-    matrix_bytes = 2 * vectors.numel() * 4
+    matrix_bytes = 2 * vectors.size * 4
     metrics = {**_metrics(state, corpus.raw_tokens, config.epochs, corpus, dist.device, engine),
                "syncs": state.syncs, "sync_seconds": round(state.sync_seconds, 2), "sync_bytes": matrix_bytes}
     if dist.is_main:
-        save_word2vec(output, model.cpu(), corpus.vocab, data, metrics, force=force, history=state.history)
+        save_word2vec(output, model, corpus.vocab, data, metrics, force=force, history=state.history)
     dist.barrier()  # the model is on disk before any rank returns
     return {"model": str(output), **data, **metrics, "dim": config.dim, "prepare_seconds": round(prepared - started, 2),
             "wall_seconds": round(seconds, 2), "rank": dist.rank, "vectors_sha256": digest,

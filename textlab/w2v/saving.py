@@ -1,7 +1,7 @@
 """word2vec models in the store: kind ``word2vec``, ``vocab.tsv`` (training vocabulary, no
 specials, by descending count), ``weights.safetensors`` with ``vectors`` [V, dim] (input
 vectors, what users query) and ``context`` [V, dim] (output weights, for continued training),
-and ``curve.png``, the training loss curve."""
+and ``curve.png``, the training loss curve. Written and read as numpy arrays: no torch."""
 
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ import re
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from textlab.errors import TextlabError
 from textlab.plots import CURVE_FILE, render_training_curve
 from textlab.store.cards import ModelCard
 from textlab.store.choice import resolve_model
-from textlab.store.files import load_tensors, save_model
+from textlab.store.files import load_arrays, save_model
 from textlab.text import Vocab
 from textlab.w2v.loading import KIND, checked_vocab, read_config
 from textlab.w2v.model import Word2Vec
@@ -35,11 +34,11 @@ def save_word2vec(path: Path, model: Word2Vec, vocab: Vocab, data: dict, metrics
                   force: bool = False, extra: dict | None = None, history: list | None = None) -> Path:
     """Save the model with its card; ``history`` ([epoch position, loss] points, as recorded by
     :func:`textlab.w2v.train.train`) becomes ``curve.png`` in the same atomic write."""
-    if not (torch.isfinite(model.vectors).all() and torch.isfinite(model.context).all()):
+    if not (np.isfinite(model.vectors).all() and np.isfinite(model.context).all()):
         raise TextlabError(f"training diverged (the vectors became non-finite) with a vocabulary of "
                            f"{len(vocab):,} words; nothing was saved; try a smaller --lr")
     card = ModelCard(kind=KIND, config=dataclasses.asdict(model.config), data=data, metrics=metrics or {}, extra=extra or {})
-    tensors = {"vectors": model.vectors.detach().float().cpu(), "context": model.context.detach().float().cpu()}
+    tensors = {"vectors": np.asarray(model.vectors, np.float32), "context": np.asarray(model.context, np.float32)}
     curve = loss_curve(history or [], str(data.get("corpus", "")), model.config.arch)
     return save_model(path, card, tensors, vocab_tsv=vocab.to_tsv(), force=force,
                       extra_files={CURVE_FILE: curve} if curve else None)
@@ -59,10 +58,6 @@ def load_word2vec(spec: str | Path | None) -> tuple[Word2Vec, Vocab, ModelCard, 
     card, config = read_config(path)
     vocab = checked_vocab(path, config)
     shape = (config.vocab_size, config.dim)
-    tensors = load_tensors(path, {"vectors": shape, "context": shape})
-    model = Word2Vec.__new__(Word2Vec)
-    torch.nn.Module.__init__(model)
-    model.config = config
-    model.vectors = torch.nn.Parameter(tensors["vectors"].float(), requires_grad=False)
-    model.context = torch.nn.Parameter(tensors["context"].float(), requires_grad=False)
+    arrays = load_arrays(path, {"vectors": shape, "context": shape})
+    model = Word2Vec(config, *(np.array(arrays[name], dtype=np.float32) for name in ("vectors", "context")))
     return model, vocab, card, path

@@ -5,8 +5,9 @@ learning rate decaying linearly to ~0 over all epochs; Ctrl-C saves a resumable 
 Two engines train a chunk:
 
 - ``hogwild`` (CPU): worker threads, one per core, each running the compiled word-by-word
-  loop of :mod:`textlab.w2v.kernels` on its own chunks while sharing the two matrices
-  without locks, as gensim's threads and word2vec C do. One worker is bit-reproducible.
+  loop of :mod:`textlab.w2v.kernels` on its own chunks while sharing the model's two numpy
+  matrices without locks, as gensim's threads and word2vec C do. One worker is
+  bit-reproducible. It never imports torch.
 - ``device`` (any torch device, the default on CUDA): :mod:`textlab.w2v.engine`, large steps
   of tensor operations with no host synchronisation inside a chunk.
 
@@ -23,10 +24,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from textlab.distributed import Distributed
 from textlab.runtime.checkpoints import load_checkpoint, save_checkpoint
 from textlab.runtime.device import default_workers
 from textlab.runtime.progress import ProgressBar
@@ -35,7 +36,12 @@ from textlab.w2v.config import initial_lr
 from textlab.w2v.corpus import EncodedCorpus
 from textlab.w2v.model import Word2Vec, Word2VecConfig
 from textlab.w2v.plan import Plan, chunk_seed, make_plan
-from textlab.w2v.sampling import NoiseSampler, keep_probabilities
+from textlab.w2v.sampling import NoiseSampler, alias_tables, keep_probabilities
+
+if TYPE_CHECKING:
+    import torch
+
+    from textlab.distributed import Distributed
 
 ENGINES = ("hogwild", "device")
 
@@ -94,14 +100,15 @@ class Shared:
                 self.stop.set()
 
 
-def make_engine(name: str, model: Word2Vec, corpus: EncodedCorpus, plan: Plan):
+def make_engine(name: str, model: Word2Vec, corpus: EncodedCorpus, plan: Plan, device: torch.device | str = "cpu"):
     keep = keep_probabilities(corpus.vocab.counts, model.config.sample)
-    noise = NoiseSampler(corpus.vocab.counts)
     if name == "device":
         from textlab.w2v.engine import DeviceEngine
 
-        return DeviceEngine(model, corpus, keep, noise, plan)
-    return HogwildEngine(model, corpus, keep, noise, plan)
+        return DeviceEngine(model, corpus, keep, NoiseSampler(corpus.vocab.counts), plan, device=device)
+    if str(device).split(":")[0] != "cpu":
+        raise ValueError("the hogwild engine trains on the CPU")
+    return HogwildEngine(model, corpus, keep, alias_tables(corpus.vocab.counts), plan)
 
 
 def train(
@@ -116,9 +123,11 @@ def train(
     sync: str = "sum",
     sync_every: int = 1,
     engine: str = "hogwild",
+    device: torch.device | str = "cpu",
 ) -> TrainState:
     """Train ``model`` on ``corpus`` from ``state`` (a fresh run when None) with the ``engine``
-    (the hogwild engine runs ``len(state.cursors)`` worker threads).
+    (the hogwild engine runs ``len(state.cursors)`` worker threads on the CPU; the device
+    engine runs on ``device``). The model's arrays hold the trained matrices on return.
 
     When ``stop`` becomes true (or after ``stop_after_chunks`` chunks, for tests) the state is
     checkpointed to ``checkpoint_dir`` and :class:`Interrupted` is raised.
@@ -135,7 +144,7 @@ def train(
     workers = 1 if engine == "device" or dist is not None else (config.workers or default_workers())
     state = state or TrainState(cursors=list(range(workers)))
     plan = make_plan(corpus, config, len(state.cursors), dist)
-    trainer = make_engine(engine, model, corpus, plan)
+    trainer = make_engine(engine, model, corpus, plan, device)
     shared = Shared(state, None if dist else stop_after_chunks)
     started = time.perf_counter() - state.seconds
     with ProgressBar(plan.total_words, f"train {config.arch}", unit="words") as bar:
@@ -143,7 +152,7 @@ def train(
         if getattr(trainer, "info", {}).get("compile_seconds"):
             bar.update(compiled=f"{trainer.info['compile_seconds']:.0f}s")
         if dist is not None:
-            combine = _Sync(dist, model, shared, state, stop, sync, sync_every, plan.items)
+            combine = _Sync(dist, trainer.torch_matrices(), shared, state, stop, sync, sync_every, plan.items)
             _work(0, trainer, plan, shared, config, after_item=lambda: (combine(), progress.show(None)))
         elif plan.workers == 1 and engine == "device":
             _work(0, trainer, plan, shared, config, after_item=lambda: progress.show(stop, every=0.25))
@@ -164,22 +173,29 @@ def train(
 
 class HogwildEngine:
     """Chunks trained by the compiled word-by-word loop (:mod:`textlab.w2v.kernels`), several
-    threads at a time on the shared matrices."""
+    threads at a time on the model's matrices, in place."""
 
     name = "hogwild"
 
-    def __init__(self, model: Word2Vec, corpus: EncodedCorpus, keep: np.ndarray, noise: NoiseSampler, plan: Plan):
+    def __init__(self, model: Word2Vec, corpus: EncodedCorpus, keep: np.ndarray, noise: tuple[np.ndarray, np.ndarray],
+                 plan: Plan):
         from textlab.w2v import kernels
 
-        if model.vectors.device.type != "cpu":
-            raise ValueError("the hogwild engine trains on the CPU")
+        for name in ("vectors", "context"):
+            matrix = getattr(model, name)
+            if matrix.dtype != np.float32 or not matrix.flags.c_contiguous or not matrix.flags.writeable:
+                raise ValueError(f"the hogwild engine trains writable C-contiguous float32 matrices ({name})")
         self.model, self.corpus, self.plan, self.kernels = model, corpus, plan, kernels
-        self.vectors = model.vectors.data.numpy()  # views: the kernels update the torch matrices in place
-        self.context = model.context.data.numpy()
+        self.vectors, self.context = model.vectors, model.context
         self.keep = keep.astype(np.float32)
-        self.accept = noise.accept.cpu().numpy()
-        self.alias = noise.alias.cpu().numpy()
+        self.accept, self.alias = noise
         self.tables = kernels.sigmoid_tables()
+
+    def torch_matrices(self):
+        """The matrices as CPU tensors sharing their memory (distributed synchronisation)."""
+        import torch
+
+        return torch.from_numpy(self.vectors), torch.from_numpy(self.context)
 
     def train_item(self, item: int, lr_start: float, lr_end: float) -> tuple[float, int, int]:
         epoch, chunk, begin, end = self.plan.positions(item)
@@ -248,11 +264,11 @@ class _Sync:
     """After every chunk: agree on stopping (a signal seen by any rank stops all of them at the
     same chunk); every ``every`` chunks, at the end and before stopping, combine both matrices."""
 
-    def __init__(self, dist: Distributed, model: Word2Vec, shared: Shared, state: TrainState,
-                 stop: StopRequest | None, mode: str, every: int, items: int):
-        self.dist, self.model, self.shared, self.state, self.stop, self.mode = dist, model, shared, state, stop, mode
+    def __init__(self, dist: Distributed, matrices: tuple[torch.Tensor, torch.Tensor], shared: Shared,
+                 state: TrainState, stop: StopRequest | None, mode: str, every: int, items: int):
+        self.dist, self.shared, self.state, self.stop, self.mode = dist, shared, state, stop, mode
         self.every, self.items = max(1, every), items
-        self.matrices = (model.vectors.data, model.context.data)
+        self.matrices = matrices  # the engine's live matrices (on its device)
         # "sum": the matrices as of the last synchronisation (one more copy of the model)
         self.synced = tuple(m.clone() for m in self.matrices) if mode == "sum" else ()
 
@@ -329,12 +345,13 @@ def save_training_checkpoint(directory: Path, model: Word2Vec, state: TrainState
     save_checkpoint(directory, {
         "config": dataclasses.asdict(model.config),
         "state": dataclasses.asdict(state),
-        "vectors": model.vectors.data,
-        "context": model.context.data,
+        "vectors": model.vectors,
+        "context": model.context,
         "extra": extra,
     })
 
 
 def load_training_checkpoint(directory: Path) -> dict:
-    return load_checkpoint(directory)
+    """The checkpoint, its matrices as numpy arrays (no torch)."""
+    return load_checkpoint(directory, framework="numpy")
 
