@@ -13,9 +13,15 @@ tokenizer) is a whitespace-tokenized file, one review per line; textlab reads it
 ``--lang none``. ``--scale N`` repeats it N times; ``--synthetic N`` writes N words drawn from a
 Zipf distribution over a 500k-word vocabulary instead (deleted afterwards).
 
-Each trainer runs as its own process; its peak memory is the kernel's high-water mark of that
-process (``wait4``'s ``ru_maxrss``: every worker of both tools is a thread of that process) and
-its time the process's wall time. The JSON names the CPU and the load average before and after.
+Each trainer runs as its own process; its time is the process's wall time. Memory, two ways:
+``peak_rss_mb``, the kernel's high-water mark from ``wait4`` (``ru_maxrss``: the larger of the
+process's own peak and that of its largest waited-for child, never a sum; every training worker
+of both tools is a thread of the one process), and ``peak_tree_pss_mb``, the largest sum over the
+process and all its descendants of their proportional set size (``Pss`` of
+``/proc/<pid>/smaps_rollup``: a page shared by k processes, copy-on-write pages of forked
+workers included, counts 1/k in each), sampled every 50 ms (``peak_pss_mb``: the process's own,
+``processes``: the most seen at once). The JSON names the CPU and the load average before and
+after.
 """
 
 from __future__ import annotations
@@ -78,11 +84,85 @@ def synthetic_corpus(target: Path, words: int, vocab: int = 500_000, seed: int =
             out.write("\n".join(" ".join(line) for line in lines) + "\n")
 
 
+def _descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it (``/proc/<pid>/task/<tid>/children``; a scan of
+    ``/proc/*/stat`` where the kernel lacks that file)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        try:
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as handle:
+                    todo += [int(child) for child in handle.read().split()]
+        except FileNotFoundError:
+            if not os.path.exists(f"/proc/{current}"):
+                continue
+            todo += [other for other, parent in _parents().items() if parent == current]
+        except OSError:
+            continue
+    return found
+
+
+def _parents() -> dict[int, int]:
+    parents = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as handle:
+                    parents[int(name)] = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    return parents
+
+
+def _pss_kb(pid: int) -> int | None:
+    """The process's proportional set size (kB), or None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+class TreeMemory:
+    """Samples, every ``interval`` seconds until :meth:`stop`, the Pss of a process and of its
+    descendants: the peaks of their sum and of the process's own, and the most processes seen."""
+
+    def __init__(self, pid: int, interval: float = 0.05):
+        import threading
+
+        self.pid, self.interval, self.done = pid, interval, threading.Event()
+        self.tree_kb = self.own_kb = self.processes = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.done.is_set():
+            sizes = {pid: _pss_kb(pid) for pid in _descendants(self.pid)}
+            alive = [kb for kb in sizes.values() if kb is not None]
+            self.tree_kb = max(self.tree_kb, sum(alive))
+            self.own_kb = max(self.own_kb, sizes.get(self.pid) or 0)
+            self.processes = max(self.processes, len(alive))
+            self.done.wait(self.interval)
+
+    def stop(self) -> dict:
+        self.done.set()
+        self.thread.join()
+        return {"peak_tree_pss_mb": round(self.tree_kb / 1024, 1), "peak_pss_mb": round(self.own_kb / 1024, 1),
+                "processes": self.processes}
+
+
 def timed(command: list[str], env: dict | None = None) -> dict:
-    """Run one process: wall time, peak RSS (MB, that process alone) and CPU seconds from its
-    rusage, plus the last JSON line it printed."""
+    """Run one process: wall time, peak RSS (MB, from its rusage: the process or its largest
+    child), the peak Pss of its process tree (:class:`TreeMemory`) and CPU seconds (children's
+    included), plus the last JSON line it printed."""
     started = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    memory = TreeMemory(proc.pid)
     out_chunks, err_chunks = [], []
     import threading
 
@@ -95,11 +175,12 @@ def timed(command: list[str], env: dict | None = None) -> dict:
     for reader in readers:
         reader.start()
     _pid, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    tree = memory.stop()
     for reader in readers:
         reader.join()
-    seconds = time.perf_counter() - started
     out, err = b"".join(out_chunks).decode(), b"".join(err_chunks).decode()
-    result = {"process_seconds": round(seconds, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+    result = {"process_seconds": round(seconds, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), **tree,
               "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2)}
     if os.waitstatus_to_exitcode(status) != 0:
         result["error"] = (err.strip().splitlines() or ["?"])[-1][:400]
@@ -138,8 +219,11 @@ def run_textlab(args, corpus: Path, out: Path, home: Path) -> dict:
     result = timed(command, env)
     keep = ("train_seconds", "encode_seconds", "words_per_second", "engine", "device", "vocab_size", "tokens",
             "step", "step_words", "compile_seconds", "mean_loss")
-    return {k: v for k, v in result.items() if k in keep or k in ("process_seconds", "peak_rss_mb", "cpu_seconds", "error")}
+    return {k: v for k, v in result.items() if k in keep or k in MEASURED}
 
+
+#: What :func:`timed` measures of every process.
+MEASURED = ("process_seconds", "peak_rss_mb", "peak_tree_pss_mb", "peak_pss_mb", "processes", "cpu_seconds", "error")
 
 GENSIM_CHILD = """
 import json, sys, time
@@ -200,7 +284,8 @@ def one_corpus(args, corpus: Path, work: Path) -> dict:
         theirs = result.get(other, {})
         if "process_seconds" in tl and "process_seconds" in theirs and "error" not in tl and "error" not in theirs:
             ratio = {"job_speed": round(theirs["process_seconds"] / tl["process_seconds"], 3),
-                     "peak_rss": round(tl["peak_rss_mb"] / theirs["peak_rss_mb"], 3)}
+                     "peak_rss": round(tl["peak_rss_mb"] / theirs["peak_rss_mb"], 3),
+                     "peak_tree_pss": round(tl["peak_tree_pss_mb"] / max(theirs["peak_tree_pss_mb"], 0.1), 3)}
             if "analogy_accuracy" in tl and "analogy_accuracy" in theirs:
                 ratio["analogy_points"] = round(100 * (tl["analogy_accuracy"] - theirs["analogy_accuracy"]), 2)
                 ratio["simlex999"] = round((tl["simlex999"] or 0) - (theirs["simlex999"] or 0), 4)

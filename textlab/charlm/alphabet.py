@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
 from textlab.errors import DataError
 from textlab.store.cards import ModelCard
 from textlab.store.choice import ModelChoice, choose_model
+
+if TYPE_CHECKING:
+    from textlab.charlm.data import CharCodec
 
 KIND = "charlm"
 #: eval-charlm refuses a text with a larger share of characters outside the model's alphabet.
@@ -123,3 +126,16 @@ def evaluate_on_file(spec: str | Path | None, file: str | Path, device,
     if len(text) >= 2:
         before(choice, warning)
     return {**evaluate_text(model, codec, text, device, where=str(file)), "model": choice.name}
+
+
+def default_seed(codec: CharCodec) -> str:
+    """A newline when the alphabet has one (texts start lines), else the most frequent char."""
+    return "\n" if "\n" in codec.index else codec.alphabet[0]
+
+
+def check_seed(seed: str, codec: CharCodec, model: str = "") -> None:
+    """Refuse a seed with characters outside the alphabet (the model cannot read them),
+    naming them, their share and the model."""
+    cover = coverage(seed, codec.alphabet)
+    if cover.unknown:
+        raise DataError(unknown_message(cover, "the seed", model, len(codec)))

@@ -3,7 +3,9 @@ read them from here). Free of torch, so that importing it costs nothing."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+
+from textlab.store.cards import config_from_dict
 
 
 @dataclass(frozen=True)
@@ -62,3 +64,43 @@ SHAPE_OPTIONS = ("hidden", "layers", "dropout", "seq_len", "batch_size", "lr", "
 #: Options that may change when a run is resumed (they say how long, how fast or where to go on);
 #: every other option defines the model or its data and must match the checkpoint.
 RESUMABLE = ("epochs", "max_minutes", "device", "precision")
+
+
+CELLS = ("lstm", "gru", "rnn")
+CONFIG_LIMITS = {
+    "vocab_size": (2, 1_000_000),
+    "embed_dim": (1, 8192),
+    "hidden": (1, 8192),
+    "layers": (1, 16),
+    "dropout": (0.0, 0.95),
+    "embed_dropout": (0.0, 0.95),
+}
+
+
+@dataclass
+class CharLMConfig:
+    vocab_size: int = 65
+    cell: str = "lstm"
+    embed_dim: int = 128
+    hidden: int = 512
+    layers: int = 2
+    dropout: float = 0.2  # between layers and before the output head
+    embed_dropout: float = 0.0  # on the embedded input characters
+    tie_weights: bool = False  # share embedding and head (needs embed_dim == hidden)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw, where: str = "charlm config") -> "CharLMConfig":
+        config = config_from_dict(cls, raw, where, limits=CONFIG_LIMITS)
+        config.check(where)
+        return config
+
+    def check(self, where: str = "charlm config") -> None:
+        from textlab.errors import DataError
+
+        if self.cell not in CELLS:
+            raise DataError(f"{where}: unknown cell {self.cell!r} (use one of: {', '.join(CELLS)})")
+        if self.tie_weights and self.embed_dim != self.hidden:
+            raise DataError(f"{where}: tie_weights needs embed_dim == hidden")

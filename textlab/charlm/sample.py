@@ -9,23 +9,9 @@ import torch
 
 from textlab.charlm.data import CharCodec
 from textlab.charlm.model import CharLM
-from textlab.errors import DataError, UsageError
+from textlab.charlm.alphabet import check_seed, default_seed  # noqa: F401  (torch-free; names kept here)
+from textlab.errors import UsageError
 from textlab.lm.sampling import check_sampling, draw, step_by_step_kernels
-
-
-def default_seed(codec: CharCodec) -> str:
-    """A newline when the alphabet has one (texts start lines), else the most frequent char."""
-    return "\n" if "\n" in codec.index else codec.alphabet[0]
-
-
-def check_seed(seed: str, codec: CharCodec, model: str = "") -> None:
-    """Refuse a seed with characters outside the alphabet (the model cannot read them),
-    naming them, their share and the model."""
-    from textlab.charlm.alphabet import coverage, unknown_message
-
-    cover = coverage(seed, codec.alphabet)
-    if cover.unknown:
-        raise DataError(unknown_message(cover, "the seed", model, len(codec)))
 
 
 @torch.inference_mode()

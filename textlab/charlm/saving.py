@@ -7,14 +7,13 @@ from pathlib import Path
 import torch
 
 from textlab.charlm.data import CharCodec
-from textlab.charlm.model import CharLM, CharLMConfig
-from textlab.errors import DataError
+from textlab.charlm.parts import KIND, read_charlm
+from textlab.charlm.model import CharLM
 from textlab.lm.record import CARD_CURVE_POINTS, thin, training_record  # noqa: F401  (old import paths)
 from textlab.plots import CURVE_FILE
-from textlab.store.cards import ModelCard, read_card
+from textlab.store.cards import ModelCard
 from textlab.store.files import load_tensors, save_model
 
-KIND = "charlm"
 
 
 def save_charlm(path: Path, model: CharLM, alphabet: list[str], data: dict, metrics: dict,
@@ -28,14 +27,7 @@ def save_charlm(path: Path, model: CharLM, alphabet: list[str], data: dict, metr
 
 def load_charlm(path: Path, device: torch.device | str = "cpu") -> tuple[CharLM, CharCodec, ModelCard]:
     """Rebuild the model from its card, check the weights' shapes, then load them."""
-    card = read_card(path)
-    if card.kind != KIND:
-        raise DataError(f"{path} is a {card.kind} model, not a {KIND} model")
-    config = CharLMConfig.from_dict(card.config, where=f"{path}/config.json")
-    alphabet = card.extra.get("alphabet") if isinstance(card.extra, dict) else None
-    if not isinstance(alphabet, list) or len(alphabet) != config.vocab_size:
-        raise DataError(f"{path}/config.json: the alphabet is missing or does not match vocab_size")
-    codec = CharCodec(alphabet)
+    card, config, codec = read_charlm(path)
     model = CharLM(config)  # (not on the meta device: its context manager imports torch's compiler, ~1 s)
     model.load_weights(load_tensors(path, model.tensor_shapes()))
     model.to(device).eval()

@@ -102,21 +102,43 @@ def train_sentiment_command(
         f"calibration error {result['valid_ece']:.4f}, {result['minutes']:.1f} min")
 
 
-def _scorer(model: str | None, lang: str, device: str):
+def _torch_router(model: str | None, lang: str, device: str):
+    """Torch models, scored in worker processes (or on the GPU). A model named with --model is
+    read now (a damaged one is refused before any input); without it, each language's model is
+    read when its first line arrives."""
     from textlab.runtime.device import pick_device
     from textlab.runtime.output import say
-    from textlab.sentiment.predict import Predictor, Router
+    from textlab.sentiment.predict import Predictor
     from textlab.sentiment.pretrained import choose_models
+    from textlab.sentiment.routing import Router
     from textlab.sentiment.saved import load_sentiment
 
     target = pick_device(device)
-    chosen = choose_models(model, lang)
-    # A model named with --model is read now (a damaged one is refused before any input); without
-    # it, each language's model is read when its first line arrives.
     router = Router({key: Predictor(load_sentiment(path) if model else path, device=target)
-                     for key, path in chosen.items()}, lang, warn=say)
+                     for key, path in choose_models(model, lang).items()}, lang, warn=say)
     say(router.describe())
     return router
+
+
+def _scorer(model: str | None, lang: str, device: str, batches) -> tuple:
+    """``(router, batches, in_numpy)``: an input that ended within its first batch is scored on a
+    CPU by the numpy scorer, without importing torch (:mod:`textlab.sentiment.light`); anything
+    longer by :func:`_torch_router`. The start of the input may have been read (``batches``)."""
+    from textlab.runtime.device import device_name
+    from textlab.runtime.output import say
+    from textlab.sentiment.light import LightPredictor
+    from textlab.sentiment.pretrained import choose_models
+    from textlab.sentiment.routing import Router, whole_input
+
+    chosen = choose_models(model, lang)
+    # a model named with --model is checked before any input is read (a damaged one is refused at once)
+    light = {key: LightPredictor(path).load() if model else LightPredictor(path) for key, path in chosen.items()}
+    batches, whole = whole_input(batches)
+    if not (whole and device_name(device) == "cpu"):
+        return _torch_router(model, lang, device), batches, False
+    router = Router(light, lang, warn=say)
+    say(router.describe())
+    return router, batches, True
 
 
 @app.command("sentiment")
@@ -134,12 +156,18 @@ def sentiment_command(
 
     Example: echo "A wonderful, moving film." | textlab sentiment
     """
-    from textlab.sentiment.predict import parallel_probabilities, predict_stream
+    from textlab.sentiment.routing import in_process, predict_stream
     from textlab.sentiment.stdin import stdin_batches, text_stdin
 
-    router = _scorer(model, lang, device)
     batches = [[t.replace("\n", " ") for t in texts]] if texts else stdin_batches(text_stdin(), batch_size)
-    predict_stream(parallel_probabilities(router, batches), json_output, sys.stdout)
+    router, batches, in_numpy = _scorer(model, lang, device, batches)
+    if in_numpy:
+        results = in_process(router, batches)
+    else:
+        from textlab.sentiment.predict import parallel_probabilities
+
+        results = parallel_probabilities(router, batches)
+    predict_stream(results, json_output, sys.stdout)
 
 
 @app.command("eval-sentiment")
@@ -158,7 +186,7 @@ def eval_sentiment_command(
     from textlab.runtime.progress import ProgressBar
     from textlab.sentiment.evaluate import evaluate
 
-    scorer = _scorer(model, lang, device)
+    scorer = _torch_router(model, lang, device)
     with ProgressBar(total=None, description="evaluate", unit="reviews") as bar:
         result = evaluate(scorer, data, "test", progress=lambda n: bar.update(advance=n))
     result["model"] = {k: str(p.path) for k, p in scorer.predictors.items()}

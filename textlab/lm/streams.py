@@ -1,13 +1,18 @@
 """Ids laid out for stateful truncated back-propagation through time: ``batch_size`` contiguous
 streams for training, a few long rows covering every prediction once for measuring, and the
-hidden state carried from one chunk to the next."""
+hidden state carried from one chunk to the next. (Importing it imports no torch: the char LM's
+codec lives beside these names, and ``generate`` runs in numpy.)"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 
 from textlab.errors import DataError
+
+if TYPE_CHECKING:
+    import torch
 
 
 def make_streams(ids: np.ndarray, batch_size: int, unit: str = "characters") -> torch.Tensor:
@@ -17,6 +22,8 @@ def make_streams(ids: np.ndarray, batch_size: int, unit: str = "characters") -> 
     from one chunk to the next (the word_language_model layout, batch first). The tail that
     does not divide evenly is dropped. ``unit`` names the ids in messages (characters, tokens).
     """
+    import torch
+
     length = len(ids) // batch_size
     if length < 2:
         raise DataError(f"the training text ({len(ids)} {unit}) is too short for {batch_size} streams; "
@@ -37,6 +44,8 @@ def eval_streams(ids: np.ndarray, n_streams: int) -> tuple[torch.Tensor, torch.T
     n_targets = len(ids) - 1
     n_streams = max(1, min(n_streams, n_targets))
     length = -(-n_targets // n_streams)
+    import torch
+
     ids = torch.from_numpy(np.asarray(ids, dtype=np.int64))
     inputs = torch.zeros(n_streams * length, dtype=torch.int64)
     targets = torch.full((n_streams * length,), -100, dtype=torch.int64)

@@ -23,8 +23,6 @@ from dataclasses import asdict, dataclass
 from typing import Sequence
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from textlab.errors import DataError
 
@@ -44,7 +42,7 @@ class Calibration:
 
     def temperature(self, words):
         """T for token counts ``words`` (a numpy array or a tensor on any device; >= 1 is used)."""
-        if isinstance(words, torch.Tensor):
+        if hasattr(words, "clamp_min"):  # a tensor (tested without importing torch)
             return self.base + self.scale * words.clamp_min(1.0).pow(-self.power)
         return self.base + self.scale * np.maximum(np.asarray(words, dtype=np.float64), 1.0) ** -self.power
 
@@ -124,6 +122,9 @@ def snippets(token_lists: Sequence[Sequence[str]], labels: Sequence[int], seed: 
 def fit_calibration(logits: np.ndarray, words: np.ndarray, labels: Sequence[int]) -> Calibration:
     """Maximum-likelihood ``T(words)`` for these logits (host arrays; reviews and snippets
     together). Falls back to T = 1 when there is nothing to fit (one label, or no texts)."""
+    import torch
+    import torch.nn.functional as F
+
     labels = np.asarray(labels)
     if len(labels) < 2 or len(set(labels.tolist())) < 2:
         return Calibration()

@@ -1,18 +1,21 @@
 """Reviews to tensors: tokenize (textlab.text), build the vocabulary, encode, truncate long
 reviews to head + tail, hash word bigrams for the bag and word/character n-grams for the n-gram
-branch, and cut length-sorted batches so that little padding is computed."""
+branch, and cut length-sorted batches so that little padding is computed. Encoding needs no
+torch (the numpy scorer uses it); batches are tensors (:func:`collate` imports torch)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
-import torch
 
-from textlab.sentiment.linear import flatten, hashed_ngrams
+from textlab.sentiment.hashing import hashed_ngrams
 from textlab.text import PAD, UNK, TokenizerOptions, Vocab, tokenize_line, tokenize_stream, word_model_options
+
+if TYPE_CHECKING:
+    import torch
 
 BIGRAM_PRIME = 1_000_003
 
@@ -168,6 +171,10 @@ def collate(sequences: Sequence[np.ndarray], bags: Sequence[np.ndarray] | None, 
             ngram_branch: Sequence[np.ndarray | None] | None = None, words: Sequence[int] | None = None,
             pin: bool = False) -> Batch:
     """One padded batch, rows sorted by length (longest first); ``pin`` for a CUDA device."""
+    import torch
+
+    from textlab.sentiment.linear import flatten
+
     lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
     order = np.argsort(-lengths, kind="stable")
     lengths = lengths[order]

@@ -12,14 +12,12 @@ CPU thread, so it is not worth its rounding (the figures are in the README's sen
 
 from __future__ import annotations
 
-import itertools
-import json
 import multiprocessing
 import signal
 import warnings
 from collections import deque
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence, TextIO
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -27,12 +25,11 @@ import torch
 from textlab.sentiment.data import EncodedText, collate, tokenize_one
 from textlab.sentiment.pretrained import model_lang
 from textlab.sentiment.saved import LoadedModel, load_sentiment, model_name
-from textlab.text import detect_lang
+from textlab.sentiment.routing import (  # noqa: F401  (names kept here)
+    CHUNK, LABELS, EncodedLine, Router, format_result, in_process, predict_stream, whole_input,
+)
 from textlab.runtime.device import default_workers, torch_threads
 
-LABELS = ("negative", "positive")
-#: Texts scored together: small on the CPU (worker processes share the cores), large on a GPU.
-CHUNK = {"cpu": 512, "cuda": 4096}
 
 
 class Predictor:
@@ -54,6 +51,10 @@ class Predictor:
         self.device = torch.device(device) if device is not None else where
         self.quantize = quantize and self.device.type == "cpu"
         self._model: torch.nn.Module | None = None  # built on first use (in the process that scores)
+
+    @property
+    def device_type(self) -> str:
+        return self.device.type
 
     @property
     def loaded(self) -> LoadedModel:
@@ -108,98 +109,6 @@ class Predictor:
         return result
 
 
-EncodedLine = tuple  # (model key, EncodedText) for one line, or None for a blank line
-
-
-class Router:
-    """Sends each text to the predictor for its language (``lang``: ``auto`` detects it per
-    line, ``en``/``zh`` fixes it); ``predictors`` are keyed by the language of their model. A
-    line whose language has no predictor goes to the first one, and the first such line of each
-    language is reported once (:meth:`report`): a model is never applied silently to text in
-    another language. ``encode`` (tokenizing) and ``score`` (the model, lines of similar length
-    together) are separate steps."""
-
-    def __init__(self, predictors: dict[str, Predictor], lang: str = "auto",
-                 warn: Callable[[str], None] | None = None):
-        self.predictors = predictors
-        self.lang = lang
-        self.warn = warn
-        self.mismatched: set[str] = set()  # languages seen without a model of their own, not yet reported
-        self.reported: set[str] = set()
-
-    def warm_up(self) -> None:
-        """Load the English tokenizer (a slow first import). jieba stays lazy: it loads its
-        dictionary in the process that meets the first Chinese line."""
-        for predictor in self.predictors.values():
-            if predictor.lang == "en":
-                predictor.encode("warm up")
-
-    def on_cpu(self) -> bool:
-        return all(p.device.type == "cpu" for p in self.predictors.values())
-
-    def describe(self) -> str:
-        """One line: which model answers for which language."""
-        from textlab.store.shipped import SHIPPED_PREFIX
-
-        def who(p: Predictor) -> str:
-            return p.name if p.name.startswith(SHIPPED_PREFIX) else f"{p.name} (user model)"
-
-        return "sentiment: " + ", ".join(f"{lang} -> {who(p)}" for lang, p in self.predictors.items())
-
-    def pick(self, text: str) -> str:
-        lang = detect_lang(text) if self.lang == "auto" else self.lang
-        if lang in self.predictors:
-            return lang
-        if lang not in self.reported:
-            self.mismatched.add(lang)
-        return next(iter(self.predictors))
-
-    def report(self) -> None:
-        """Warn once per language about lines answered by a model of another language."""
-        for lang in sorted(self.mismatched - self.reported):
-            key = next(iter(self.predictors))
-            message = (f"sentiment: warning: {lang} lines are answered by {self.predictors[key].name}, "
-                       f"a {key} model (no {lang} model in use; without --model each language gets its own)")
-            if self.warn is not None:
-                self.warn(message)
-            self.reported.add(lang)
-        self.mismatched.clear()
-
-    def encode(self, texts: Sequence[str]) -> list[EncodedLine | None]:
-        result: list[EncodedLine | None] = []
-        for text in texts:
-            if not text.strip():
-                result.append(None)
-                continue
-            key = self.pick(text)
-            result.append((key, self.predictors[key].encode(text)))
-        return result
-
-    def score(self, encoded: Sequence[EncodedLine | None], chunk: int | None = None) -> list[float | None]:
-        """Probabilities in the order of ``encoded``: every chunk is launched first, then the
-        results are read (on CUDA the device works while the next chunk is being prepared)."""
-        results: list[float | None] = [None] * len(encoded)
-        groups: dict[str, list[int]] = {}
-        for i, item in enumerate(encoded):
-            if item is not None:
-                groups.setdefault(item[0], []).append(i)
-        launched = []
-        for key, index in groups.items():
-            predictor = self.predictors[key]
-            size = chunk or CHUNK.get(predictor.device.type, CHUNK["cpu"])
-            index.sort(key=lambda i: len(encoded[i][1].sequence))  # similar lengths together
-            for start in range(0, len(index), size):
-                part = index[start: start + size]
-                launched.append((part, *predictor.launch([encoded[i][1] for i in part])))
-        for part, probabilities, order in launched:
-            for row, p in zip(order.tolist(), probabilities.tolist()):
-                results[part[row]] = p
-        return results
-
-    def probabilities(self, texts: Sequence[str]) -> list[float | None]:
-        return self.score(self.encode(texts))
-
-
 # --------------------------------------------------------------------------- parallel scoring
 
 _worker_router: Router | None = None
@@ -232,16 +141,6 @@ def inference_workers(on_cpu: bool) -> int:
     return default_workers() if on_cpu else max(1, default_workers(cap=64) - 1)
 
 
-def _whole_input(batches: Iterable[list[str] | None]) -> tuple[Iterator[list[str] | None], bool]:
-    """``(the same batches, whether that is the whole input)``: True when the input ended within
-    its first batch (``echo "..." | textlab sentiment``). Such an input is scored in this process:
-    starting worker processes would cost more than the few lines they would share."""
-    batches = iter(batches)
-    head = list(itertools.islice(batches, 2))
-    whole = len(head) == 1 and head[0] is not None
-    return itertools.chain(head, batches), whole
-
-
 def parallel_probabilities(router: Router, batches: Iterable[list[str] | None], workers: int | None = None,
                            in_flight: int | None = None) -> Iterator[tuple[list[str], list[float | None]]]:
     """``(batch, probabilities)`` in input order. On the CPU, batches are tokenized and scored
@@ -254,16 +153,12 @@ def parallel_probabilities(router: Router, batches: Iterable[list[str] | None], 
     global _worker_router
     on_cpu = router.on_cpu()
     workers = inference_workers(on_cpu) if workers is None else workers
-    batches, whole = _whole_input(batches)
+    batches, whole = whole_input(batches)
     if whole or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
         # One torch thread on a CPU: a few lines gain nothing from two, and when another process
         # keeps the cores busy two OpenMP threads wait on each other (one line: 0.25 s, not 1 ms).
         with torch_threads(1 if on_cpu else 0):
-            for batch in batches:
-                if batch is not None:
-                    probabilities = router.probabilities(batch)
-                    router.report()
-                    yield batch, probabilities
+            yield from in_process(router, batches)
         return
     in_flight = in_flight or 2 * workers
     router.warm_up()  # import the English tokenizer once here, not once per worker
@@ -303,22 +198,3 @@ def parallel_probabilities(router: Router, batches: Iterable[list[str] | None], 
             yield from finish(len(pending))
 
 
-def format_result(text: str, probability: float | None, as_json: bool) -> str:
-    if probability is None:
-        return json.dumps({"label": None, "probability": None}) if as_json else ""
-    label = LABELS[int(probability >= 0.5)]
-    confidence = probability if probability >= 0.5 else 1.0 - probability
-    if as_json:
-        return json.dumps({"label": label, "probability": round(confidence, 4),
-                           "positive": round(probability, 4)}, ensure_ascii=False)
-    return f"{label}\t{confidence:.4f}"
-
-
-def predict_stream(results: Iterable[tuple[list[str], list[float | None]]], as_json: bool, out: TextIO) -> int:
-    """Print one result line per input line, flushing after each batch."""
-    count = 0
-    for batch, probabilities in results:
-        out.write("".join(format_result(t, p, as_json) + "\n" for t, p in zip(batch, probabilities)))
-        out.flush()
-        count += len(batch)
-    return count

@@ -1,0 +1,149 @@
+"""Lines to models and results to lines, without torch: the :class:`Router` that sends each
+line to the model of its language, the test for an input that ended within its first batch
+(:func:`whole_input`), and the output format. The scorers it routes to are the torch
+:class:`textlab.sentiment.predict.Predictor` or the numpy :class:`textlab.sentiment.light.LightPredictor`
+(both have ``lang``, ``name``, ``device_type``, ``encode`` and ``launch``)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from typing import Callable, Iterable, Iterator, Sequence, TextIO
+
+from textlab.text import detect_lang
+
+LABELS = ("negative", "positive")
+#: Texts scored together: small on the CPU (worker processes share the cores), large on a GPU.
+CHUNK = {"cpu": 512, "cuda": 4096}
+
+
+EncodedLine = tuple  # (model key, EncodedText) for one line, or None for a blank line
+
+
+class Router:
+    """Sends each text to the predictor for its language (``lang``: ``auto`` detects it per
+    line, ``en``/``zh`` fixes it); ``predictors`` are keyed by the language of their model. A
+    line whose language has no predictor goes to the first one, and the first such line of each
+    language is reported once (:meth:`report`): a model is never applied silently to text in
+    another language. ``encode`` (tokenizing) and ``score`` (the model, lines of similar length
+    together) are separate steps."""
+
+    def __init__(self, predictors: dict, lang: str = "auto",
+                 warn: Callable[[str], None] | None = None):
+        self.predictors = predictors
+        self.lang = lang
+        self.warn = warn
+        self.mismatched: set[str] = set()  # languages seen without a model of their own, not yet reported
+        self.reported: set[str] = set()
+
+    def warm_up(self) -> None:
+        """Load the English tokenizer (a slow first import). jieba stays lazy: it loads its
+        dictionary in the process that meets the first Chinese line."""
+        for predictor in self.predictors.values():
+            if predictor.lang == "en":
+                predictor.encode("warm up")
+
+    def on_cpu(self) -> bool:
+        return all(p.device_type == "cpu" for p in self.predictors.values())
+
+    def describe(self) -> str:
+        """One line: which model answers for which language."""
+        from textlab.store.shipped import SHIPPED_PREFIX
+
+        def who(p) -> str:
+            return p.name if p.name.startswith(SHIPPED_PREFIX) else f"{p.name} (user model)"
+
+        return "sentiment: " + ", ".join(f"{lang} -> {who(p)}" for lang, p in self.predictors.items())
+
+    def pick(self, text: str) -> str:
+        lang = detect_lang(text) if self.lang == "auto" else self.lang
+        if lang in self.predictors:
+            return lang
+        if lang not in self.reported:
+            self.mismatched.add(lang)
+        return next(iter(self.predictors))
+
+    def report(self) -> None:
+        """Warn once per language about lines answered by a model of another language."""
+        for lang in sorted(self.mismatched - self.reported):
+            key = next(iter(self.predictors))
+            message = (f"sentiment: warning: {lang} lines are answered by {self.predictors[key].name}, "
+                       f"a {key} model (no {lang} model in use; without --model each language gets its own)")
+            if self.warn is not None:
+                self.warn(message)
+            self.reported.add(lang)
+        self.mismatched.clear()
+
+    def encode(self, texts: Sequence[str]) -> list[EncodedLine | None]:
+        result: list[EncodedLine | None] = []
+        for text in texts:
+            if not text.strip():
+                result.append(None)
+                continue
+            key = self.pick(text)
+            result.append((key, self.predictors[key].encode(text)))
+        return result
+
+    def score(self, encoded: Sequence[EncodedLine | None], chunk: int | None = None) -> list[float | None]:
+        """Probabilities in the order of ``encoded``: every chunk is launched first, then the
+        results are read (on CUDA the device works while the next chunk is being prepared)."""
+        results: list[float | None] = [None] * len(encoded)
+        groups: dict[str, list[int]] = {}
+        for i, item in enumerate(encoded):
+            if item is not None:
+                groups.setdefault(item[0], []).append(i)
+        launched = []
+        for key, index in groups.items():
+            predictor = self.predictors[key]
+            size = chunk or CHUNK.get(predictor.device_type, CHUNK["cpu"])
+            index.sort(key=lambda i: len(encoded[i][1].sequence))  # similar lengths together
+            for start in range(0, len(index), size):
+                part = index[start: start + size]
+                launched.append((part, *predictor.launch([encoded[i][1] for i in part])))
+        for part, probabilities, order in launched:
+            for row, p in zip(order.tolist(), probabilities.tolist()):
+                results[part[row]] = p
+        return results
+
+    def probabilities(self, texts: Sequence[str]) -> list[float | None]:
+        return self.score(self.encode(texts))
+
+
+def whole_input(batches: Iterable[list[str] | None]) -> tuple[Iterator[list[str] | None], bool]:
+    """``(the same batches, whether that is the whole input)``: True when the input ended within
+    its first batch (``echo "..." | textlab sentiment``). Such an input is scored in this process:
+    starting worker processes would cost more than the few lines they would share."""
+    batches = iter(batches)
+    head = list(itertools.islice(batches, 2))
+    whole = len(head) == 1 and head[0] is not None
+    return itertools.chain(head, batches), whole
+
+
+def in_process(router: Router, batches: Iterable[list[str] | None]) -> Iterator[tuple[list[str], list[float | None]]]:
+    """``(batch, probabilities)`` scored in this process, one batch after another."""
+    for batch in batches:
+        if batch is not None:
+            probabilities = router.probabilities(batch)
+            router.report()
+            yield batch, probabilities
+
+
+def format_result(text: str, probability: float | None, as_json: bool) -> str:
+    if probability is None:
+        return json.dumps({"label": None, "probability": None}) if as_json else ""
+    label = LABELS[int(probability >= 0.5)]
+    confidence = probability if probability >= 0.5 else 1.0 - probability
+    if as_json:
+        return json.dumps({"label": label, "probability": round(confidence, 4),
+                           "positive": round(probability, 4)}, ensure_ascii=False)
+    return f"{label}\t{confidence:.4f}"
+
+
+def predict_stream(results: Iterable[tuple[list[str], list[float | None]]], as_json: bool, out: TextIO) -> int:
+    """Print one result line per input line, flushing after each batch."""
+    count = 0
+    for batch, probabilities in results:
+        out.write("".join(format_result(t, p, as_json) + "\n" for t, p in zip(batch, probabilities)))
+        out.flush()
+        count += len(batch)
+    return count
