@@ -132,3 +132,28 @@ def imdb_unlabelled_text(work: Path) -> tuple[Path, dict]:
                 count += 1
     return path, {"corpus": "aclImdb train/{pos,neg,unsup} reviews, one per line (test split not used)",
                   "reviews": count}
+
+
+def imdb_lm_text(work: Path, valid_fraction: float = 0.1, seed: int = 1) -> tuple[Path, dict]:
+    """The English review LM's text: :func:`imdb_unlabelled_text` minus the reviews of the
+    sentiment model's validation part (the ``seed`` split of ``valid_fraction`` of the labelled
+    train split, as ``train-sentiment`` cuts it), so that the classifier started from the LM is
+    chosen on reviews neither of them has read. The test split is never read."""
+    from textlab.sentiment.prepare import read_labelled, split_indices
+
+    texts, _, _ = read_labelled(str(IMDB), "train")
+    _, valid_idx = split_indices(len(texts), valid_fraction, seed)
+    held = {" ".join(texts[i].split()) for i in valid_idx}
+    source, _ = imdb_unlabelled_text(work)
+    path, kept, dropped = work / "imdb_lm_text.txt", 0, 0
+    with open(source, encoding="utf-8") as lines, open(path, "w", encoding="utf-8") as out:
+        for line in lines:
+            if line.rstrip("\n") in held:
+                dropped += 1
+                continue
+            out.write(line)
+            kept += 1
+    source.unlink()
+    return path, {"corpus": "aclImdb train/{pos,neg,unsup} reviews, one per line, minus the sentiment validation "
+                            f"part (seed {seed}, fraction {valid_fraction}); the test split is not read",
+                  "reviews": kept, "dropped_validation_reviews": dropped}

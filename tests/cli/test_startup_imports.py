@@ -102,6 +102,8 @@ def test_a_long_input_is_scored_by_torch(tmp_path):
     many = "".join(f"review number {i} was fine\n" for i in range(600))  # more than one batch of 256
     got = imported(tmp_path, "sentiment", stdin=many)
     assert "torch" in got and not got & {"jieba", "nltk", "scipy", "sklearn", "numba", "torch._dynamo"}
+    # one batch, but past the size where torch's import pays for itself (LIGHT_MAX_LINES)
+    assert "torch" in imported(tmp_path, "sentiment", "--batch-size", "1000", stdin=many)
 
 
 def test_generate_from_a_char_lm_runs_in_numpy(tmp_path):

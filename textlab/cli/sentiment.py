@@ -121,19 +121,20 @@ def _torch_router(model: str | None, lang: str, device: str):
 
 
 def _scorer(model: str | None, lang: str, device: str, batches) -> tuple:
-    """``(router, batches, in_numpy)``: an input that ended within its first batch is scored on a
-    CPU by the numpy scorer, without importing torch (:mod:`textlab.sentiment.light`); anything
-    longer by :func:`_torch_router`. The start of the input may have been read (``batches``)."""
+    """``(router, batches, in_numpy)``: an input that ended within its first batch (of at most
+    ``LIGHT_MAX_LINES`` lines) is scored on a CPU by the numpy scorer, without importing torch
+    (:mod:`textlab.sentiment.light`); anything longer by :func:`_torch_router`. The start of the
+    input may have been read (``batches``)."""
     from textlab.runtime.device import device_name
     from textlab.runtime.output import say
     from textlab.sentiment.light import LightPredictor
     from textlab.sentiment.pretrained import choose_models
-    from textlab.sentiment.routing import Router, whole_input
+    from textlab.sentiment.routing import LIGHT_MAX_LINES, Router, whole_input
 
     chosen = choose_models(model, lang)
     # a model named with --model is checked before any input is read (a damaged one is refused at once)
     light = {key: LightPredictor(path).load() if model else LightPredictor(path) for key, path in chosen.items()}
-    batches, whole = whole_input(batches)
+    batches, whole = whole_input(batches, LIGHT_MAX_LINES)
     if not (whole and device_name(device) == "cpu"):
         return _torch_router(model, lang, device), batches, False
     router = Router(light, lang, warn=say)
