@@ -143,8 +143,11 @@ def _one_direction(rnn: nn.RNNBase, layer: int, suffix: str) -> nn.RNNBase:
     if key not in cache:
         width = rnn.input_size if layer == 0 else rnn.hidden_size * (2 if rnn.bidirectional else 1)
         kwargs = {"nonlinearity": rnn.nonlinearity} if isinstance(rnn, nn.RNN) else {}
-        single = type(rnn)(width, rnn.hidden_size, num_layers=1, bias=rnn.bias, batch_first=True, **kwargs)
+        # built on the meta device: no initial weights drawn from the global RNG (a resumed run
+        # builds it at another point of the random stream than the run it continues)
+        single = type(rnn)(width, rnn.hidden_size, num_layers=1, bias=rnn.bias, batch_first=True, device="meta",
+                           **kwargs)
         for name in single._flat_weights_names:  # weight_ih_l0 <- weight_ih_l{layer}{suffix}
             setattr(single, name, getattr(rnn, f"{name[:-1]}{layer}{suffix}"))
-        cache[key] = single.to(next(rnn.parameters()).device)
+        cache[key] = single
     return cache[key]
