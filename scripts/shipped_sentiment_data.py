@@ -132,3 +132,34 @@ def imdb_unlabelled_text(work: Path) -> tuple[Path, dict]:
                 count += 1
     return path, {"corpus": "aclImdb train/{pos,neg,unsup} reviews, one per line (test split not used)",
                   "reviews": count}
+
+
+def imdb_lm_text(work: Path, valid_fraction: float = 0.1, seed: int = 1, limit: int = 0) -> tuple[Path, dict]:
+    """The word LM's English corpus, one review per line: aclImdb train/unsup (50k) and the
+    labelled train reviews, minus every review whose text is one of the sentiment validation
+    part's (``split_indices(valid_fraction, seed)``, the part train-sentiment holds out and
+    chooses on), so that validation reviews stay as unseen as test reviews. The test split is
+    never read. ``limit``: the first that many reviews only (a smoke run)."""
+    from textlab.sentiment.prepare import read_labelled, split_indices
+
+    texts, _, _ = read_labelled(str(IMDB), "train")
+    _, valid_idx = split_indices(len(texts), valid_fraction, seed)
+    held = {" ".join(texts[i].split()) for i in valid_idx}
+    path = work / "imdb_lm_text.txt"
+    count = dropped = 0
+    with tarfile.open(IMDB) as archive, open(path, "w", encoding="utf-8") as out:
+        for member in archive:
+            parts = member.name.split("/")
+            if member.isfile() and member.name.endswith(".txt") and len(parts) >= 4 \
+                    and parts[-3] == "train" and parts[-2] in ("pos", "neg", "unsup"):
+                text = " ".join(archive.extractfile(member).read().decode("utf-8", errors="replace").split())
+                if text in held:
+                    dropped += 1
+                    continue
+                out.write(text + "\n")
+                count += 1
+                if limit and count >= limit:
+                    break
+    return path, {"corpus": "aclImdb train/{unsup,pos,neg} reviews, one per line, minus every review whose text is "
+                            f"one of the sentiment validation part's (valid_fraction {valid_fraction}, seed {seed}); "
+                            "test split not used", "reviews": count, "dropped_validation_reviews": dropped}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textlab.text.sentences import first_and_last, sentence_tokens, split_sentences
+from textlab.text.sentences import first_and_last, split_sentences, tokenized_sentences
 
 
 def test_splits_at_sentence_ends_and_imdb_line_breaks_keeping_quotes():
@@ -20,6 +20,6 @@ def test_first_and_last_skip_sentences_shorter_than_four_tokens():
     assert first_and_last([]) == (0, 0)
 
 
-def test_sentence_tokens_keeps_each_texts_sentences_together():
-    out = sentence_tokens(["A b. C d.", "", "E."], lambda strings: [s.lower().split() for s in strings])
-    assert out == [[["a", "b."], ["c", "d."]], [], [["e."]]]
+def test_tokenized_sentences_keep_each_texts_sentences_together():
+    out = tokenized_sentences(["A b. C d.", "", "E."], lambda strings: [s.lower().split() for s in strings])
+    assert out == [[("A b.", ["a", "b."]), ("C d.", ["c", "d."])], [], [("E.", ["e."])]]

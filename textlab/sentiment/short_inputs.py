@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from textlab.sentiment.data import EncodedReviews, EncodedText, Encoder, tokenize_texts
-from textlab.text.sentences import first_and_last, sentence_tokens
+from textlab.text.sentences import first_and_last, tokenized_sentences
 
 MIN_TOKENS = 4
 VIEWS = ("first", "last")
@@ -29,21 +29,30 @@ def _tokenizer(lang: str):
     return lambda strings: list(tokenize_texts(strings, lang))
 
 
+def view_sentences(texts: Sequence[str], lang: str) -> dict[str, list[tuple[str, list[str]]]]:
+    """Per view, each text's chosen sentence and its tokens (an empty text: an empty sentence)."""
+    views: dict = {view: [] for view in VIEWS}
+    for sentences in tokenized_sentences(texts, _tokenizer(lang)):
+        picked = first_and_last([tokens for _, tokens in sentences], MIN_TOKENS)
+        for view, index in zip(VIEWS, picked):
+            views[view].append(sentences[index] if sentences else ("", []))
+    return views
+
+
 def sentence_views(texts: Sequence[str], labels: Sequence[int], lang: str, encoder: Encoder) -> dict[str, EncodedReviews]:
     """The first- and last-sentence views of ``texts`` (the validation reviews), encoded."""
     views = {view: EncodedReviews() for view in VIEWS}
-    for sentences, label in zip(sentence_tokens(texts, _tokenizer(lang)), labels):
-        picked = first_and_last(sentences, MIN_TOKENS)
-        for view, index in zip(VIEWS, picked):
-            views[view].append(encoder.encode(sentences[index] if sentences else []), label)
+    for view, chosen in view_sentences(texts, lang).items():
+        for (_, tokens), label in zip(chosen, labels):
+            views[view].append(encoder.encode(tokens), label)
     return views
 
 
 def train_sentences(texts: Sequence[str], lang: str, encoder: Encoder) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per training review, its word ids (all sentences, in order) and where each sentence starts."""
     out = []
-    for sentences in sentence_tokens(texts, _tokenizer(lang)):
-        ids = [encoder.ids(tokens) for tokens in sentences]
+    for sentences in tokenized_sentences(texts, _tokenizer(lang)):
+        ids = [encoder.ids(tokens) for _, tokens in sentences]
         starts = np.cumsum([0, *map(len, ids)])
         out.append((np.concatenate(ids) if ids else np.zeros(0, dtype=np.int32), starts))
     return out

@@ -35,12 +35,13 @@ def first_and_last(sentences: Sequence[Sequence[str]], min_tokens: int = 4) -> t
     return long_enough[0], long_enough[-1]
 
 
-def sentence_tokens(texts: Sequence[str], tokenize: Callable[[list[str]], list[list[str]]]) -> list[list[list[str]]]:
-    """Per text, the token lists of its sentences (``tokenize`` takes many strings at once)."""
+def tokenized_sentences(texts: Sequence[str], tokenize: Callable[[list[str]], list[list[str]]],
+                        ) -> list[list[tuple[str, list[str]]]]:
+    """Per text, its sentences with their tokens (``tokenize`` takes many strings at once)."""
     split = [split_sentences(text) for text in texts]
     flat = tokenize([s for sentences in split for s in sentences])
     out, at = [], 0
     for sentences in split:
-        out.append(flat[at: at + len(sentences)])
+        out.append(list(zip(sentences, flat[at: at + len(sentences)])))
         at += len(sentences)
     return out
