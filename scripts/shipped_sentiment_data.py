@@ -118,18 +118,25 @@ def chinese_unlabelled_text(work: Path) -> tuple[Path, dict]:
                   "check": check_held_out(held_csv, [path])}
 
 
-def imdb_unlabelled_text(work: Path) -> tuple[Path, dict]:
-    """The aclImdb train/{pos,neg,unsup} reviews, one per line (the test split is never read)."""
-    path = work / "imdb_train_unsup.txt"
-    count = 0
-    with tarfile.open(IMDB) as archive, open(path, "w", encoding="utf-8") as out:
+def imdb_train_texts():
+    """The aclImdb train/{pos,neg,unsup} review texts, white space collapsed, in archive order
+    (the test split is never read)."""
+    with tarfile.open(IMDB) as archive:
         for member in archive:
             parts = member.name.split("/")
             if member.isfile() and member.name.endswith(".txt") and len(parts) >= 4 \
                     and parts[-3] == "train" and parts[-2] in ("pos", "neg", "unsup"):
-                text = archive.extractfile(member).read().decode("utf-8", errors="replace")
-                out.write(" ".join(text.split()) + "\n")
-                count += 1
+                yield " ".join(archive.extractfile(member).read().decode("utf-8", errors="replace").split())
+
+
+def imdb_unlabelled_text(work: Path) -> tuple[Path, dict]:
+    """The aclImdb train/{pos,neg,unsup} reviews, one per line (the test split is never read)."""
+    path = work / "imdb_train_unsup.txt"
+    count = 0
+    with open(path, "w", encoding="utf-8") as out:
+        for text in imdb_train_texts():
+            out.write(text + "\n")
+            count += 1
     return path, {"corpus": "aclImdb train/{pos,neg,unsup} reviews, one per line (test split not used)",
                   "reviews": count}
 
@@ -147,19 +154,15 @@ def imdb_lm_text(work: Path, valid_fraction: float = 0.1, seed: int = 1, limit: 
     held = {" ".join(texts[i].split()) for i in valid_idx}
     path = work / "imdb_lm_text.txt"
     count = dropped = 0
-    with tarfile.open(IMDB) as archive, open(path, "w", encoding="utf-8") as out:
-        for member in archive:
-            parts = member.name.split("/")
-            if member.isfile() and member.name.endswith(".txt") and len(parts) >= 4 \
-                    and parts[-3] == "train" and parts[-2] in ("pos", "neg", "unsup"):
-                text = " ".join(archive.extractfile(member).read().decode("utf-8", errors="replace").split())
-                if text in held:
-                    dropped += 1
-                    continue
-                out.write(text + "\n")
-                count += 1
-                if limit and count >= limit:
-                    break
+    with open(path, "w", encoding="utf-8") as out:
+        for text in imdb_train_texts():
+            if text in held:
+                dropped += 1
+                continue
+            out.write(text + "\n")
+            count += 1
+            if limit and count >= limit:
+                break
     return path, {"corpus": "aclImdb train/{unsup,pos,neg} reviews, one per line, minus every review whose text is "
                             f"one of the sentiment validation part's (valid_fraction {valid_fraction}, seed {seed}); "
                             "test split not used", "reviews": count, "dropped_validation_reviews": dropped}
