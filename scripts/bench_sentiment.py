@@ -5,6 +5,10 @@ and the load average before and after (other jobs may share the cores).
 
     python scripts/bench_sentiment.py ../shared/data/aclImdb_v1-text.tar.gz --split test --n 5000
     python scripts/bench_sentiment.py /tmp/chnsenticorp_heldout.csv --model shipped:zh
+    python scripts/bench_sentiment.py ../shared/data/aclImdb_v1-text.tar.gz --split test --n 0 --view last
+
+``--view first|last`` scores each review's first / last sentence instead (the short-input view
+train-sentiment reports on validation: textlab.sentiment.short_inputs), labelled by its review.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=5000, help="reviews to score (0 = all)")
     parser.add_argument("--model", default=None, help="model directory (default: what `textlab sentiment` picks)")
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--view", choices=["full", "first", "last"], default="full",
+                        help="score whole reviews, or each review's first / last sentence")
     args = parser.parse_args()
 
     import numpy as np
@@ -46,6 +52,11 @@ def main() -> None:
         order = np.random.default_rng(0).permutation(len(texts))[: args.n]
         texts, labels = [texts[i] for i in order], [labels[i] for i in order]
 
+    if args.view != "full":
+        from textlab.sentiment.short_inputs import view_sentences
+        from textlab.text import guess_lang
+
+        texts = [sentence for sentence, _ in view_sentences(texts, guess_lang(texts))[args.view]]
     chosen = choose_models(args.model, "auto")
     load_seconds = max(load_sentiment(path).load_seconds for path in chosen.values())
 
@@ -71,7 +82,7 @@ def main() -> None:
         raise SystemExit(f"expected {len(labels)} result lines, got {len(predicted)}")
     accuracy = sum(p == y for p, y in zip(predicted, labels)) / len(labels)
     print(json.dumps({
-        "data": str(args.data), "split": args.split, "n": len(labels), "accuracy": round(accuracy, 4),
+        "data": str(args.data), "split": args.split, "view": args.view, "n": len(labels), "accuracy": round(accuracy, 4),
         "reviews_per_second": round(len(labels) / seconds, 1), "seconds": round(seconds, 2),
         "cpu_seconds": round(cpu_seconds, 2), "reviews_per_cpu_second": round(len(labels) / cpu_seconds, 1),
         "model_load_seconds": round(load_seconds, 3), "models": {k: str(v) for k, v in chosen.items()},

@@ -19,6 +19,16 @@ zh: ChnSentiCorp hotel reviews: every 5th row is held out (never trained on or c
     review texts of all the Chinese CSVs minus every held-out text (labels unused).
     --no-w2v skips the word2vec step (random embedding init) for either language.
 
+    python scripts/build_shipped_sentiment.py en --from-lm --epochs 3 --minutes 60 --lm-epochs 1
+    python scripts/build_shipped_sentiment.py en --from-lm --smoke 300   # minutes: proves the steps, ships nothing
+
+--from-lm (scripts/shipped_sentiment_lm.py): pretrain a word LM with `textlab train-lm` on the
+    language's unlabelled reviews (en: aclImdb train/unsup + the labelled train reviews outside
+    the sentiment validation part; zh: the word2vec corpus above), then `textlab train-sentiment
+    --from-lm` (the LM sets the vocabulary and shape; --pooling last+max+mean, --dropout and
+    --sentence-crops from its defaults); the model ships only if its validation accuracy beats
+    the shipped model's card (the same validation part), never on test figures.
+
     python scripts/build_shipped_sentiment.py recalibrate all
 
 recalibrate: fit the calibration (textlab.sentiment.calibrate) of the shipped models without
@@ -44,6 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from shipped_sentiment_data import (  # noqa: E402 (the data recipes, beside this script)
     IMDB, REPO, chinese_split, chinese_unlabelled_text, imdb_unlabelled_text, textlab,
 )
+from shipped_sentiment_lm import pretrain_lm, smoke_data  # noqa: E402
 
 TARGET = REPO / "textlab" / "pretrained" / "sentiment"
 
@@ -54,6 +65,11 @@ EN_W2V_OPTIONS = ["--lang", "en", "--dim", "64", "--epochs", "2", "--min-count",
 ZH_W2V_OPTIONS = ["--lang", "zh", "--dim", "64", "--epochs", "5", "--min-count", "3"]
 ZH_OPTIONS = ["--lang", "zh", "--vocab-size", "30000", "--embed-dim", "64", "--hidden", "48", "--max-len", "150",
               "--ngram-buckets", "60000", "--linear-buckets", str(1 << 21)]
+#: With --from-lm the LM sets the vocabulary and the recurrent shape: the options that remain.
+FROM_LM_OPTIONS = {"en": ["--lang", "en", "--max-len", "256", "--bag-buckets", "60000",
+                          "--ngram-branch-buckets", str(1 << 21)],
+                   "zh": ["--lang", "zh", "--max-len", "150", "--bag-buckets", "60000",
+                          "--ngram-branch-buckets", str(1 << 21)]}
 
 
 def train_word_vectors(lang: str, work: Path) -> tuple[Path, dict]:
@@ -76,7 +92,11 @@ def normalize_card(card: dict) -> None:
     if data.get("valid_data"):
         data["valid_data"] = build_file(data["valid_data"], "valid_part")
     card["command"] = normalize_command(card["command"])
-    w2v = card["data"].get("pretrained_w2v")
+    for init in ("pretrained_w2v", "from_lm"):
+        _normalize_paths(card["data"].get(init))
+
+
+def _normalize_paths(w2v) -> None:
     if isinstance(w2v, dict):
         if "model" in w2v:
             w2v["model"] = normalize_path(w2v["model"])
@@ -208,11 +228,16 @@ def recalibrate(lang: str, work: Path) -> dict:
 
 
 def build(lang: str, minutes: float, epochs: int, work: Path, keep_better: bool = False,
-          from_model: Path | None = None, w2v_init: bool = True) -> dict:
+          from_model: Path | None = None, w2v_init: bool = True, from_lm: dict | None = None) -> dict:
     """Train (or take ``from_model``, a model trained by `textlab train-sentiment` on the same
-    data), measure it once on the test/held-out data, record everything in its card, ship it."""
+    data), measure it once on the test/held-out data, record everything in its card, ship it.
+    ``from_lm``: pretrain a word LM first and start from it ({"dim", "epochs", "minutes",
+    "smoke"}; see scripts/shipped_sentiment_lm.py); it ships only if validation improves."""
     model = work / lang
-    w2v_info = None
+    w2v_info = lm_info = None
+    if from_lm is not None:
+        lm, lm_info = pretrain_lm(lang, work, from_lm["dim"], from_lm["epochs"], from_lm["minutes"], from_lm["smoke"])
+        keep_better, w2v_init = True, False
     if lang == "en":
         train_data, test_data, info = IMDB, IMDB, {"train_sources": ["aclImdb train split (25k labelled reviews)"],
                                                   "test": "aclImdb test split (25k reviews), measured once after training"}
@@ -220,6 +245,12 @@ def build(lang: str, minutes: float, epochs: int, work: Path, keep_better: bool 
     else:
         train_data, valid_data, test_data, info = chinese_split(work)
         options = [*ZH_OPTIONS, "--valid-data", str(valid_data)]
+    if from_lm is not None:
+        options = [*FROM_LM_OPTIONS[lang], "--from-lm", str(lm)]
+        if from_lm["smoke"]:
+            train_data, valid_data, test_data, info = smoke_data(lang, work, from_lm["smoke"])
+        if lang == "zh":
+            options += ["--valid-data", str(valid_data)]
     if from_model is None and w2v_init:
         w2v, w2v_info = train_word_vectors(lang, work)
         options = [*options, "--pretrained-w2v", str(w2v)]
@@ -238,6 +269,9 @@ def build(lang: str, minutes: float, epochs: int, work: Path, keep_better: bool 
                             "test_ece": round(result["ece"], 4),
                             "test_n": result["n"], "test_data": info.get("test") or info.get("heldout")})
     card["data"].update(info)
+    if lm_info is not None:
+        card["data"]["from_lm"] = {**card["data"]["from_lm"], **lm_info}
+        card["data"]["train_sources"].append(lm_info["corpus"] + ": the word LM (train-lm) the classifier starts from")
     if w2v_info is not None:
         card["data"]["pretrained_w2v"] = {**(card["data"].get("pretrained_w2v") or {}), **w2v_info}
         card["data"]["train_sources"].append(w2v_info["corpus"] + ": word vectors (train-w2v) for the embedding init")
@@ -248,6 +282,12 @@ def build(lang: str, minutes: float, epochs: int, work: Path, keep_better: bool 
     normalize_card(card)
     write_card(model, card)
     destination = TARGET / lang
+    if from_lm is not None and from_lm["smoke"]:  # proves the steps; a smoke model never ships
+        return {"lang": lang, "smoke": from_lm["smoke"], "shipped": False, "model": str(model),
+                "valid_accuracy": card["metrics"]["valid_accuracy"], "test_accuracy": result["accuracy"],
+                "valid_accuracy_first_sentence": card["metrics"].get("valid_accuracy_first_sentence"),
+                "valid_accuracy_last_sentence": card["metrics"].get("valid_accuracy_last_sentence"),
+                "lm_val_perplexity": lm_info["val_perplexity"], "lm_unigram_perplexity": lm_info["val_unigram_perplexity"]}
     if keep_better and (destination / "config.json").is_file():
         shipped = json.loads((destination / "config.json").read_text(encoding="utf-8"))
         if shipped["data"].get("train_reviews") == card["data"].get("train_reviews") and \
@@ -287,7 +327,19 @@ def main() -> None:
                         help="ship this model (trained by `textlab train-sentiment` on the same data) instead of training")
     parser.add_argument("--no-w2v", action="store_true",
                         help="random embedding init (skip the in-domain train-w2v step)")
+    parser.add_argument("--from-lm", action="store_true",
+                        help="pretrain a word LM (train-lm) and start the classifier from it; ships only if "
+                             "validation improves on the shipped model")
+    parser.add_argument("--lm-dim", type=int, default=256, help="the LM's embedding and LSTM size (E = H)")
+    parser.add_argument("--lm-epochs", type=int, default=1, help="passes of train-lm over its corpus")
+    parser.add_argument("--lm-minutes", type=float, default=None, help="train-lm time limit")
+    parser.add_argument("--smoke", type=int, default=0, metavar="N",
+                        help="with --from-lm: N labelled reviews, 4N LM documents, tiny LM; never ships")
     args = parser.parse_args()
+    from_lm = None
+    if args.from_lm:
+        from_lm = {"dim": 16 if args.smoke else args.lm_dim, "epochs": args.lm_epochs, "minutes": args.lm_minutes,
+                   "smoke": args.smoke}
     if args.lang == "finalize":
         finalize_shipped()
         return
@@ -302,7 +354,7 @@ def main() -> None:
         for lang in (["en", "zh"] if args.lang == "all" else [args.lang]):
             minutes, epochs = args.minutes or DEFAULTS[lang][0], args.epochs or DEFAULTS[lang][1]
             print(json.dumps(build(lang, minutes, epochs, Path(tmp), args.keep_better, args.from_model,
-                                        not args.no_w2v)), flush=True)
+                                   not args.no_w2v, from_lm)), flush=True)
 
 
 if __name__ == "__main__":

@@ -118,42 +118,51 @@ def chinese_unlabelled_text(work: Path) -> tuple[Path, dict]:
                   "check": check_held_out(held_csv, [path])}
 
 
-def imdb_unlabelled_text(work: Path) -> tuple[Path, dict]:
-    """The aclImdb train/{pos,neg,unsup} reviews, one per line (the test split is never read)."""
-    path = work / "imdb_train_unsup.txt"
-    count = 0
-    with tarfile.open(IMDB) as archive, open(path, "w", encoding="utf-8") as out:
+def imdb_train_texts():
+    """The aclImdb train/{pos,neg,unsup} review texts, white space collapsed, in archive order
+    (the test split is never read)."""
+    with tarfile.open(IMDB) as archive:
         for member in archive:
             parts = member.name.split("/")
             if member.isfile() and member.name.endswith(".txt") and len(parts) >= 4 \
                     and parts[-3] == "train" and parts[-2] in ("pos", "neg", "unsup"):
-                text = archive.extractfile(member).read().decode("utf-8", errors="replace")
-                out.write(" ".join(text.split()) + "\n")
-                count += 1
+                yield " ".join(archive.extractfile(member).read().decode("utf-8", errors="replace").split())
+
+
+def imdb_unlabelled_text(work: Path) -> tuple[Path, dict]:
+    """The aclImdb train/{pos,neg,unsup} reviews, one per line (the test split is never read)."""
+    path = work / "imdb_train_unsup.txt"
+    count = 0
+    with open(path, "w", encoding="utf-8") as out:
+        for text in imdb_train_texts():
+            out.write(text + "\n")
+            count += 1
     return path, {"corpus": "aclImdb train/{pos,neg,unsup} reviews, one per line (test split not used)",
                   "reviews": count}
 
 
-def imdb_lm_text(work: Path, valid_fraction: float = 0.1, seed: int = 1) -> tuple[Path, dict]:
-    """The English review LM's text: :func:`imdb_unlabelled_text` minus the reviews of the
-    sentiment model's validation part (the ``seed`` split of ``valid_fraction`` of the labelled
-    train split, as ``train-sentiment`` cuts it), so that the classifier started from the LM is
-    chosen on reviews neither of them has read. The test split is never read."""
+def imdb_lm_text(work: Path, valid_fraction: float = 0.1, seed: int = 1, limit: int = 0) -> tuple[Path, dict]:
+    """The word LM's English corpus, one review per line: aclImdb train/unsup (50k) and the
+    labelled train reviews, minus every review whose text is one of the sentiment validation
+    part's (``split_indices(valid_fraction, seed)``, the part train-sentiment holds out and
+    chooses on), so that validation reviews stay as unseen as test reviews. The test split is
+    never read. ``limit``: the first that many reviews only (a smoke run)."""
     from textlab.sentiment.prepare import read_labelled, split_indices
 
     texts, _, _ = read_labelled(str(IMDB), "train")
     _, valid_idx = split_indices(len(texts), valid_fraction, seed)
     held = {" ".join(texts[i].split()) for i in valid_idx}
-    source, _ = imdb_unlabelled_text(work)
-    path, kept, dropped = work / "imdb_lm_text.txt", 0, 0
-    with open(source, encoding="utf-8") as lines, open(path, "w", encoding="utf-8") as out:
-        for line in lines:
-            if line.rstrip("\n") in held:
+    path = work / "imdb_lm_text.txt"
+    count = dropped = 0
+    with open(path, "w", encoding="utf-8") as out:
+        for text in imdb_train_texts():
+            if text in held:
                 dropped += 1
                 continue
-            out.write(line)
-            kept += 1
-    source.unlink()
-    return path, {"corpus": "aclImdb train/{pos,neg,unsup} reviews, one per line, minus the sentiment validation "
-                            f"part (seed {seed}, fraction {valid_fraction}); the test split is not read",
-                  "reviews": kept, "dropped_validation_reviews": dropped}
+            out.write(text + "\n")
+            count += 1
+            if limit and count >= limit:
+                break
+    return path, {"corpus": "aclImdb train/{unsup,pos,neg} reviews, one per line, minus every review whose text is "
+                            f"one of the sentiment validation part's (valid_fraction {valid_fraction}, seed {seed}); "
+                            "test split not used", "reviews": count, "dropped_validation_reviews": dropped}

@@ -47,3 +47,32 @@ def test_the_model_scores_alike_with_and_without_gradients():
     with torch.enable_grad():
         training_path, _ = model(ids, lengths)  # packed, as in training
     assert torch.allclose(inference, training_path.detach(), atol=1e-5)
+
+
+@pytest.mark.parametrize("bidirectional, layers", [(False, 1), (True, 1), (True, 2)])
+def test_concat_pooling_scores_alike_on_both_paths(bidirectional, layers):
+    # "last": the forward direction's output at the last word, the backward one's at the first
+    # (the packed path reads them side by side in word order, padded_rnn's backward one reversed)
+    torch.manual_seed(0)
+    model = SentimentModel(SentimentConfig(vocab_size=50, embed_dim=8, hidden=6, bag_buckets=0, layers=layers,
+                                           bidirectional=bidirectional, ngram_branch_buckets=0,
+                                           pooling="last+max+mean")).eval()
+    assert model.head.in_features == 3 * 6 * (2 if bidirectional else 1)
+    ids = torch.randint(2, 50, (4, 12))
+    lengths = torch.tensor([12, 10, 4, 1])
+    ids[torch.arange(12)[None, :] >= lengths[:, None]] = 0
+    with torch.no_grad():
+        inference, _ = model(ids, lengths)
+    with torch.enable_grad():
+        training_path, _ = model(ids, lengths)
+    assert torch.allclose(inference, training_path.detach(), atol=1e-5)
+    # and "last" is what a packed run's final states are
+    with torch.no_grad():
+        packed = pack_padded_sequence(model.embedding(ids), lengths, batch_first=True)
+        _, (h, _) = model.rnn(packed)
+        outputs = [pad_packed_sequence(model.rnn(packed)[0], batch_first=True)[0]]
+        from textlab.sentiment.model import last_outputs
+
+        last = last_outputs(outputs, lengths, bidirectional)
+    final = torch.cat([h[-2], h[-1]], -1) if bidirectional else h[-1]
+    assert torch.allclose(last, final, atol=1e-6)

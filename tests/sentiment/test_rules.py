@@ -34,7 +34,8 @@ HELP_DEFAULTS = {
     "--max-len": SentimentConfig.max_len, "--cell": SentimentConfig.cell, "--embed-dim": SentimentConfig.embed_dim,
     "--hidden": SentimentConfig.hidden, "--layers": SentimentConfig.layers, "--dropout": SentimentConfig.dropout,
     "--bag-buckets": SentimentConfig.bag_buckets, "--ngram-branch-buckets": SentimentConfig.ngram_branch_buckets,
-    "--ngram-branch-units": SentimentConfig.ngram_branch_units, "--epochs": TrainSettings.epochs,
+    "--ngram-branch-units": SentimentConfig.ngram_branch_units, "--pooling": SentimentConfig.pooling,
+    "--sentence-crops": TrainSettings.sentence_crops, "--epochs": TrainSettings.epochs,
     "--valid-fraction": TrainSettings.valid_fraction, "--device": TrainSettings.device, "--seed": TrainSettings.seed,
 }
 

@@ -11,7 +11,7 @@ import typer
 
 from textlab.cli.app import app, echo_json
 from textlab.cli.options import Device, Force, JsonOutput, OutputModel, Resume, Seed
-from textlab.sentiment.config import SPECIALS, SentimentConfig, TrainSettings
+from textlab.sentiment.config import FROM_LM_DEFAULTS, SPECIALS, SentimentConfig, TrainSettings
 
 SentimentLang = Annotated[
     Literal["en", "zh", "auto"],
@@ -23,6 +23,8 @@ SentimentModelName = Annotated[
                                        "newest model of its language, else the shipped one)."),
 ]
 MODEL = SentimentConfig  # class attributes: the defaults
+FROM_LM_HELP = ("Start from this word LM (train-lm; name or path): its vocabulary, embedding and LSTM, whose shape it "
+                "sets; unless given: " + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in FROM_LM_DEFAULTS.items()) + ".")
 TRAIN = TrainSettings
 
 #: Old option names, still accepted (hidden): parameter -> (parameter it stands for, old flag, new flag).
@@ -61,6 +63,9 @@ def train_sentiment_command(
     ngram_branch_buckets: Annotated[int, typer.Option("--ngram-branch-buckets", min=0, max=1 << 26, help="Hashed uni/bi/trigram slots of the n-gram branch: naive-Bayes-weighted logistic regression whose logit is mixed with the neural part's (0 = no branch).")] = MODEL.ngram_branch_buckets,
     ngram_branch_units: Annotated[Literal["auto", "words", "chars", "words+chars"], typer.Option("--ngram-branch-units", help="What the n-gram branch's n-grams are made of (auto: words for en, words+chars for zh).")] = MODEL.ngram_branch_units,
     pretrained_w2v: Annotated[Optional[str], typer.Option("--pretrained-w2v", help="Initialise the embedding from this word2vec model.")] = None,
+    from_lm: Annotated[Optional[str], typer.Option("--from-lm", help=FROM_LM_HELP)] = None,
+    pooling: Annotated[Literal["max+mean", "last+max+mean"], typer.Option("--pooling", help="Features of the recurrent outputs: max and mean over the words, or the last output beside them.")] = MODEL.pooling,
+    sentence_crops: Annotated[float, typer.Option("--sentence-crops", min=0.0, max=10.0, help="Extra training examples per epoch, as a share of the training reviews: crops of 1-3 consecutive sentences, labelled by their review.")] = TRAIN.sentence_crops,
     epochs: Annotated[int, typer.Option("--epochs", min=1, max=1000, help="Epochs of every part (the n-gram branch: at most 8 per learning rate).")] = TRAIN.epochs,
     max_minutes: Annotated[Optional[float], typer.Option("--max-minutes", min=0.01, help="Bound the whole job (reading, both parts, saving) to about this many minutes.")] = TRAIN.max_minutes,
     valid_fraction: Annotated[float, typer.Option("--valid-fraction", min=0.001, max=0.9, help="Part of the train split held out for model selection and calibration.")] = TRAIN.valid_fraction,
@@ -79,6 +84,8 @@ def train_sentiment_command(
     With --resume, --epochs, --max-minutes and --device may change; options that define the model or its data may not.
 
     Example: textlab train-sentiment imdb --max-minutes 15 -o imdb
+
+    Example: textlab train-sentiment imdb --from-lm imdb-lm -o imdb-from-lm
     """
     from textlab.cli.options import given_options
     from textlab.sentiment.train import train_sentiment
@@ -91,14 +98,19 @@ def train_sentiment_command(
     _take_old_names(given, values)
     config = SentimentConfig(lang=lang, cell=cell, vocab_size=vocab_size + SPECIALS, embed_dim=embed_dim,
                              hidden=hidden, layers=layers, bidirectional=bidirectional, dropout=dropout,
-                             max_len=max_len, head_len=max_len // 4, **values)
+                             max_len=max_len, head_len=max_len // 4, pooling=pooling, **values)
     settings = TrainSettings(epochs=epochs, valid_fraction=valid_fraction, valid_data=valid_data,
-                             max_minutes=max_minutes, seed=seed, device=device)
+                             max_minutes=max_minutes, seed=seed, device=device, sentence_crops=sentence_crops)
     result = train_sentiment(dataset, config, settings, output_path(output, "sentiment"), force=force,
-                             resume=resume, pretrained_w2v=pretrained_w2v, command=command_line(), given=given)
+                             resume=resume, pretrained_w2v=pretrained_w2v, command=command_line(), given=given,
+                             from_lm=from_lm)
     from textlab.runtime.output import say
 
-    say(f"saved {result['path']}: validation accuracy {result['valid_accuracy']:.4f} (epoch {result['best_epoch']}), "
+    short = ""
+    if "valid_accuracy_first_sentence" in result:
+        short = (f"; first sentence {result['valid_accuracy_first_sentence']:.4f}, "
+                 f"last sentence {result['valid_accuracy_last_sentence']:.4f}")
+    say(f"saved {result['path']}: validation accuracy {result['valid_accuracy']:.4f} (epoch {result['best_epoch']}){short}, "
         f"calibration error {result['valid_ece']:.4f}, {result['minutes']:.1f} min")
 
 

@@ -42,6 +42,22 @@ OLD_FIELD_NAMES = {
 #: What the n-gram branch hashes: word n-grams, character n-grams, or both.
 UNITS = ("words", "chars", "words+chars")
 
+#: How the recurrent outputs become features: max and mean over the words ("max+mean": every
+#: card written before the field existed means this), or the last output beside them
+#: ("last+max+mean", ULMFiT's concat pooling; "last" is the forward direction's output at the
+#: last word and, for a bidirectional model, the backward direction's output at the first word).
+POOLINGS = ("max+mean", "last+max+mean")
+
+#: What ``--from-lm`` sets unless the option is given (model fields and training settings).
+#: Measured on IMDb in the issue-21 research (scratch/lm/RESULTS.md, 2-core AMD EPYC): concat
+#: pooling with the LM-initialised LSTM; the research classifier's dropouts were head 0.3, locked
+#: input 0.25, locked output 0.2, embedding rows 0.05: this model has one dropout (on the embedded
+#: words and before the head), set to the head's 0.3; sentence crops 0.5 lifted the first/last
+#: sentence views by ~4 points with the full-review validation unharmed (0.9196 -> 0.9216).
+FROM_LM_DEFAULTS = {"pooling": "last+max+mean", "dropout": 0.3, "sentence_crops": 0.5}
+#: What a language model fixes in the classifier (its shape; taken from the LM's card).
+FROM_LM_SHAPE = ("cell", "bidirectional", "embed_dim", "hidden", "layers", "vocab_size")
+
 
 @dataclass
 class SentimentConfig:
@@ -63,6 +79,7 @@ class SentimentConfig:
     ngram_branch_buckets: int = 1 << 21  # hashed n-gram slots of the n-gram branch (0 = no branch)
     ngram_branch_max_n: int = 3  # longest n-gram of the n-gram branch
     ngram_branch_units: str = "auto"  # words | chars | words+chars (auto: words for en, words+chars for zh)
+    pooling: str = "max+mean"  # max+mean | last+max+mean (see POOLINGS)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -83,6 +100,8 @@ class SentimentConfig:
             raise DataError(f"{where}: unknown cell {config.cell!r} (use lstm, gru or rnn)")
         if config.ngram_branch_units not in UNITS:
             raise DataError(f"{where}: unknown n-gram units {config.ngram_branch_units!r} (use {', '.join(UNITS)})")
+        if config.pooling not in POOLINGS:
+            raise DataError(f"{where}: unknown pooling {config.pooling!r} (use {' or '.join(POOLINGS)})")
         if config.lang not in LANGS:
             raise DataError(f"{where}: unknown language {config.lang!r} (use en or zh)")
         if config.head_len > config.max_len:
@@ -126,5 +145,8 @@ class TrainSettings:
     max_minutes: float | None = None  # bounds the whole job
     seed: int = 1
     device: str = "auto"
+    sentence_crops: float = 0.0  # extra training examples per epoch, as a share of the training
+    # reviews: crops of 1-3 consecutive sentences of a training review, labelled by it (0 = none;
+    # unmeasured without --from-lm, and it costs that share of neural time and a tokenization pass)
     threads: int = 1  # CPU threads for torch while training (restored afterwards): small recurrent
     # matmuls gain little from more, and OpenMP barriers stall badly when other jobs share the cores

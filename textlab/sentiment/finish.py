@@ -24,6 +24,21 @@ from textlab.sentiment.run_plan import Clock, Run
 from textlab.sentiment.saved import make_encoder, save_sentiment
 from textlab.sentiment.state import TrainingState
 
+#: The card's short-input figures (:mod:`textlab.sentiment.short_inputs`): the saved model's
+#: accuracy on each validation review's first / last sentence.
+SHORT_VIEW_METRICS = {"valid_accuracy_first_sentence": "first", "valid_accuracy_last_sentence": "last"}
+
+
+def short_view_metrics(model: SentimentModel, prepared: Prepared, device: torch.device) -> dict:
+    """The saved model (mixed; the calibration keeps every sign) on the short-input views."""
+    metrics = {}
+    for name, view in SHORT_VIEW_METRICS.items():
+        data = prepared.views.get(view)
+        if data is not None and len(data):
+            logits = predict_logits(model, data, device, with_ngram_branch=True)
+            metrics[name] = round(accuracy(logits, data.labels), 4)
+    return metrics
+
 
 def calibrate_stage(model: SentimentModel, prepared: Prepared, valid_logits: np.ndarray, seed: int,
                     device: torch.device) -> tuple[Calibration, dict]:
@@ -94,6 +109,7 @@ def finish(output: Path, run: Run, prepared: Prepared, state: TrainingState, clo
     mixed = mix_stage(model, prepared, progress, ngram)
     metrics = mixed["metrics"]
     calibration, report = calibrate_stage(model, prepared, mixed["valid_logits"], run.settings.seed, device)
+    metrics.update(short_view_metrics(model, prepared, device))
     seconds["mix_and_calibration"] = round(clock.used() - started, 2)
     metrics.update({"best_epoch": progress.best_epoch, "history": progress.history,
                     "train_minutes": round(clock.used() / 60, 2), "device": str(device), "seconds": seconds,
@@ -103,7 +119,12 @@ def finish(output: Path, run: Run, prepared: Prepared, state: TrainingState, clo
         say(f"n-gram branch {metrics['ngram_branch_valid_accuracy']:.4f}, neural "
             f"{metrics['neural_valid_accuracy']:.4f}, saved model {metrics['valid_accuracy']:.4f} "
             f"(validation accuracy; {metrics['mix_choice']} {metrics['mix']})")
-    prepared.data["pretrained_w2v"] = state.w2v
+    if "valid_accuracy_first_sentence" in metrics:
+        say(f"short inputs: first sentence {metrics['valid_accuracy_first_sentence']:.4f}, last sentence "
+            f"{metrics['valid_accuracy_last_sentence']:.4f} (validation reviews' first/last sentence, "
+            f"full reviews {metrics['valid_accuracy']:.4f})")
+    prepared.data.update({"pretrained_w2v": state.init.get("pretrained_w2v"), **({"from_lm": state.init["from_lm"]}
+                                                                                  if state.init.get("from_lm") else {})})
     curve = training_curve(progress, ngram, prepared, metrics, f"sentiment: {Path(run.dataset).name}")
     extra = {"training": asdict(run.settings), **({"resumed": run.resumes} if run.resumes else {})}
     save_stage(output, model, prepared, metrics, calibration, report, curve, run.command, extra, force)

@@ -1,7 +1,7 @@
 """The sentiment classifier, two parts whose logits are mixed:
 
-- neural: word embedding -> (bi)LSTM/GRU/RNN over packed sequences -> max + mean pooling,
-  concatenated with the *bag*, a fastText-style mean of unigram and hashed-bigram embeddings
+- neural: word embedding -> (bi)LSTM/GRU/RNN over packed sequences -> max + mean pooling
+  (``pooling="last+max+mean"``: the last output first, see :func:`last_outputs`), concatenated with the *bag*, a fastText-style mean of unigram and hashed-bigram embeddings
   (``bag_buckets``) -> dropout -> linear -> one logit;
 - the *n-gram branch* (optional, :mod:`textlab.sentiment.linear`, ``ngram_branch_buckets``):
   naive-Bayes-weighted logistic regression over hashed binary word (and, for Chinese,
@@ -39,7 +39,7 @@ class SentimentModel(nn.Module):
             dropout=config.dropout if config.layers > 1 else 0.0,
         )
         rnn_out = config.hidden * (2 if config.bidirectional else 1)
-        features = 2 * rnn_out
+        features = len(config.pooling.split("+")) * rnn_out
         self.bag = None
         if config.bag_buckets > 0:
             self.bag = nn.EmbeddingBag(config.vocab_size + config.bag_buckets, config.bag_dim, mode="mean")
@@ -62,12 +62,15 @@ class SentimentModel(nn.Module):
         # pinned lengths (collate pins them for CUDA) reach the device without a host sync
         device_lengths = lengths.to(embedded.device, non_blocking=True)
         mask = (torch.arange(ids.size(1), device=embedded.device)[None, :] < device_lengths[:, None]).unsqueeze(-1)
-        if self.training or torch.is_grad_enabled() or embedded.is_cuda:
+        packed_path = self.training or torch.is_grad_enabled() or embedded.is_cuda
+        if packed_path:
             packed = pack_padded_sequence(embedded, lengths, batch_first=True, enforce_sorted=True)
             outputs = [pad_packed_sequence(self.rnn(packed)[0], batch_first=True, total_length=ids.size(1))[0]]
         else:
             outputs = padded_rnn(self.rnn, embedded, device_lengths, mask)
-        parts = [torch.cat([output.masked_fill(~mask, float("-inf")).max(dim=1).values for output in outputs], -1),
+        parts = [] if self.config.pooling == "max+mean" else \
+            [last_outputs(outputs, device_lengths, self.config.bidirectional and packed_path)]
+        parts += [torch.cat([output.masked_fill(~mask, float("-inf")).max(dim=1).values for output in outputs], -1),
                  torch.cat([output.masked_fill(~mask, 0.0).sum(dim=1) for output in outputs], -1)
                  / device_lengths.to(embedded.dtype).unsqueeze(-1)]
         if self.bag is not None:
@@ -89,6 +92,22 @@ class SentimentModel(nn.Module):
 
     def expected_shapes(self) -> dict[str, tuple[int, ...]]:
         return {name: tuple(t.shape) for name, t in self.state_dict().items()}
+
+
+def last_outputs(outputs: list[torch.Tensor], lengths: torch.Tensor, side_by_side: bool) -> torch.Tensor:
+    """The "last" pooling [B, directions * H]: each direction's output where it has read the
+    whole sequence, i.e. the forward direction's at the last word (position ``length - 1``) and
+    the backward direction's at the first word (position 0). ``outputs``: the packed path's one
+    tensor with the directions side by side in word order (``side_by_side``), or
+    :func:`padded_rnn`'s tensor per direction, the backward one reversed within each sequence,
+    where its output at the first word sits at position ``length - 1`` too."""
+    rows = torch.arange(lengths.size(0), device=lengths.device)
+    last = lengths - 1
+    if not side_by_side:
+        return torch.cat([output[rows, last] for output in outputs], dim=-1)
+    output = outputs[0]
+    hidden = output.size(-1) // 2
+    return torch.cat([output[rows, last, :hidden], output[:, 0, hidden:]], dim=-1)
 
 
 def padded_rnn(rnn: nn.RNNBase, inputs: torch.Tensor, lengths: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
@@ -124,8 +143,11 @@ def _one_direction(rnn: nn.RNNBase, layer: int, suffix: str) -> nn.RNNBase:
     if key not in cache:
         width = rnn.input_size if layer == 0 else rnn.hidden_size * (2 if rnn.bidirectional else 1)
         kwargs = {"nonlinearity": rnn.nonlinearity} if isinstance(rnn, nn.RNN) else {}
-        single = type(rnn)(width, rnn.hidden_size, num_layers=1, bias=rnn.bias, batch_first=True, **kwargs)
+        # built on the meta device: no initial weights drawn from the global RNG (a resumed run
+        # builds it at another point of the random stream than the run it continues)
+        single = type(rnn)(width, rnn.hidden_size, num_layers=1, bias=rnn.bias, batch_first=True, device="meta",
+                           **kwargs)
         for name in single._flat_weights_names:  # weight_ih_l0 <- weight_ih_l{layer}{suffix}
             setattr(single, name, getattr(rnn, f"{name[:-1]}{layer}{suffix}"))
-        cache[key] = single.to(next(rnn.parameters()).device)
+        cache[key] = single
     return cache[key]

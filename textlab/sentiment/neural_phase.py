@@ -1,5 +1,6 @@
-"""Stage 3 of training: the neural part, AdamW over length-sorted batches, validation after
-every epoch, the best epoch kept. On CUDA the step loop makes no host synchronisation (losses
+"""Stage 3 of training: the neural part, AdamW over length-sorted batches (the training
+reviews, and with ``--sentence-crops`` that epoch's crops of them,
+:mod:`textlab.sentiment.short_inputs`), validation after every epoch, the best epoch kept. On CUDA the step loop makes no host synchronisation (losses
 are summed on the device and read every :data:`LOSS_READ_EVERY` steps; batches are copied
 from pinned memory asynchronously)."""
 
@@ -20,6 +21,8 @@ from textlab.sentiment.linear import RunningLoss, accuracy, log_loss
 from textlab.sentiment.model import SentimentModel
 from textlab.sentiment.prepare import Prepared
 from textlab.sentiment.run_plan import Clock
+from textlab.sentiment.saved import make_encoder
+from textlab.sentiment.short_inputs import crop_count, sentence_crops, with_crops
 
 #: Seconds kept at the end of a --max-minutes budget for the mix, the calibration and saving,
 #: on top of one validation pass of the neural part (estimated from its speed).
@@ -134,8 +137,8 @@ def neural_phase(model: SentimentModel, optimizer: torch.optim.Optimizer, prepar
     each and keeping the best (accuracy, then loss); ends with the best weights in ``model``.
     Returns "done", "time" (the budget ended) or "stopped" (a signal: save a checkpoint)."""
     train, valid = prepared.train, prepared.valid
-    lengths = [len(s) for s in train.sequences]
-    total_steps = settings.epochs * math.ceil(len(train) / settings.batch_size)
+    crops = crop_count(settings.sentence_crops, len(train)) if prepared.train_sentences else 0
+    total_steps = settings.epochs * math.ceil((len(train) + crops) / settings.batch_size)
     if progress.started_at is None:
         progress.started_at = clock.used()
     window = None if clock.total is None else (progress.started_at, clock.total - FINISH_SECONDS)
@@ -169,11 +172,15 @@ def neural_phase(model: SentimentModel, optimizer: torch.optim.Optimizer, prepar
     outcome = "done"
     while progress.epoch < settings.epochs:
         epoch = progress.epoch
-        batches = length_sorted_batches(lengths, settings.batch_size, np.random.default_rng(settings.seed * 1000 + epoch))
         epoch_start[0] = time.perf_counter()
-        with ProgressBar(total=len(train), description=f"epoch {epoch + 1}/{settings.epochs}", unit="reviews") as bar:
+        data = train if not crops else with_crops(train, sentence_crops(
+            prepared.train_sentences, train.labels, settings.sentence_crops, settings.seed, epoch,
+            make_encoder(prepared.config, prepared.vocab)))
+        batches = length_sorted_batches([len(s) for s in data.sequences], settings.batch_size,
+                                        np.random.default_rng(settings.seed * 1000 + epoch))
+        with ProgressBar(total=len(data), description=f"epoch {epoch + 1}/{settings.epochs}", unit="reviews") as bar:
             bar.update(completed=sum(len(b) for b in batches[: progress.step]))
-            outcome = neural_epoch_steps(model, optimizer, train, batches, progress, settings, total_steps, device,
+            outcome = neural_epoch_steps(model, optimizer, data, batches, progress, settings, total_steps, device,
                                          bar, stop, time_used, out_of_time)
             if outcome == "stopped":
                 return outcome

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textlab.errors import DataError
 from textlab.resume import reconcile
@@ -15,17 +16,21 @@ from textlab.runtime.checkpoints import load_checkpoint
 from textlab.runtime.output import say
 from textlab.sentiment.config import SPECIALS, SentimentConfig, TrainSettings
 
+if TYPE_CHECKING:
+    from textlab.sentiment.lm_init import SavedLM
+
 #: Options a resumed run may change (how long, on what): applied, and recorded in the card.
 RESUME_CHANGEABLE = ("epochs", "max_minutes", "device")
 #: How options are spelled in the one-line refusal when it is not ``--name-with-dashes``.
 OPTION_FLAGS = {"dataset": "DATASET", "bidirectional": "--bidirectional/--no-bidirectional"}
 
 
-def run_options(dataset: str, config: SentimentConfig, settings: TrainSettings, pretrained_w2v: str | None) -> dict:
+def run_options(dataset: str, config: SentimentConfig, settings: TrainSettings, pretrained_w2v: str | None,
+                from_lm: str | None = None) -> dict:
     """A run's options by their ``train-sentiment`` names and meanings (what ``--resume``
     compares with what is typed again); ``vocab_size`` counts words, as ``--vocab-size`` does."""
-    return {"dataset": str(dataset), "pretrained_w2v": pretrained_w2v, **asdict(config), **asdict(settings),
-            "vocab_size": config.vocab_size - SPECIALS}
+    return {"dataset": str(dataset), "pretrained_w2v": pretrained_w2v, "from_lm": from_lm, **asdict(config),
+            **asdict(settings), "vocab_size": config.vocab_size - SPECIALS}
 
 
 class Clock:
@@ -62,6 +67,8 @@ class Run:
     config: SentimentConfig
     settings: TrainSettings
     pretrained_w2v: str | None
+    from_lm: str | None
+    lm: SavedLM | None  # the LM a fresh --from-lm run starts from (None on resume: the checkpoint holds it)
     options: dict  # by train-sentiment option name (saved in the checkpoint)
     command: str  # the command that started the run
     resumes: list  # {"command", "applied"} per resumed run
@@ -69,10 +76,17 @@ class Run:
 
 
 def plan_run(dataset: str, config: SentimentConfig, settings: TrainSettings, pretrained_w2v: str | None,
-             command: str, resume: bool, given: dict | None, ckpt: Path) -> Run:
-    options = run_options(dataset, config, settings, pretrained_w2v)
+             command: str, resume: bool, given: dict | None, ckpt: Path, from_lm: str | None = None) -> Run:
+    options = run_options(dataset, config, settings, pretrained_w2v, from_lm)
     if not resume:
-        return Run(str(dataset), config, settings, pretrained_w2v, options, command, [], None)
+        lm = None
+        if from_lm:  # the LM's shape and the --from-lm defaults (textlab.sentiment.initialise)
+            from textlab.sentiment.initialise import from_lm_options
+            from textlab.sentiment.lm_init import read_lm
+
+            lm = read_lm(from_lm)
+            config, settings = from_lm_options(config, settings, lm, pretrained_w2v, given)
+        return Run(str(dataset), config, settings, pretrained_w2v, from_lm, lm, options, command, [], None)
     saved = load_checkpoint(ckpt)
     if "options" not in saved or "settings" not in saved:
         raise DataError(f"{ckpt} was written by an older textlab; start again without --resume")
@@ -82,5 +96,5 @@ def plan_run(dataset: str, config: SentimentConfig, settings: TrainSettings, pre
         say("resuming with " + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in applied.items()))
     return Run(saved["options"]["dataset"], SentimentConfig(**saved["config"]),
                TrainSettings(**{**saved["settings"], **applied}), saved["options"]["pretrained_w2v"],
-               {**saved["options"], **applied}, saved["command"],
+               saved["options"].get("from_lm"), None, {**saved["options"], **applied}, saved["command"],
                [*saved["resumes"], {"command": command, "applied": applied}], saved)

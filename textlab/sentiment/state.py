@@ -29,16 +29,16 @@ class TrainingState:
     optimizer: torch.optim.Optimizer
     progress: NeuralProgress
     ngram: dict | None  # the n-gram phase's result, once it has run
-    w2v: dict | None  # what --pretrained-w2v initialised
+    init: dict  # what the fresh model started from: {"pretrained_w2v": ..., "from_lm": ...} (None: random)
 
 
 def start_or_restore(prepared: Prepared, run: Run, device: torch.device) -> TrainingState:
     """A fresh model (initialised by :func:`textlab.sentiment.initialise.initialise` on the CPU
     before it moves to the device), or the checkpoint's model, optimizer, RNG states and progress."""
     model = SentimentModel(prepared.config)
-    w2v = initialise(model, prepared.vocab, run.pretrained_w2v) if run.saved is None else None
+    init = initialise(model, prepared.vocab, run.pretrained_w2v, run.lm) if run.saved is None else {}
     model.to(device)
-    state = TrainingState(model, make_optimizer(model, run.settings), NeuralProgress(), None, w2v)
+    state = TrainingState(model, make_optimizer(model, run.settings), NeuralProgress(), None, init)
     saved = run.saved
     if saved is not None:
         model.load_state_dict(saved["model"])
@@ -46,7 +46,8 @@ def start_or_restore(prepared: Prepared, run: Run, device: torch.device) -> Trai
         set_rng_state(saved["rng"])
         if device.type == "cuda" and saved.get("cuda_rng"):  # dropout on the GPU draws from these
             torch.cuda.set_rng_state_all(list(saved["cuda_rng"]))
-        state.progress, state.ngram, state.w2v = NeuralProgress.from_checkpoint(saved["neural"]), saved["ngram"], saved["w2v"]
+        state.progress, state.ngram = NeuralProgress.from_checkpoint(saved["neural"]), saved["ngram"]
+        state.init = saved.get("init") or {"pretrained_w2v": saved.get("w2v"), "from_lm": None}
         if state.ngram is not None:
             state.ngram["valid_logits"] = np.asarray(state.ngram["valid_logits"], dtype=np.float32)
         say(f"resuming at epoch {state.progress.epoch + 1}, batch {state.progress.step}"
@@ -59,7 +60,7 @@ def checkpoint_and_stop(ckpt: Path, run: Run, prepared: Prepared, state: Trainin
     """Save everything ``--resume`` needs, then raise :class:`TrainingInterrupted`."""
     save_checkpoint(ckpt, {
         "options": run.options, "config": asdict(prepared.config), "settings": asdict(run.settings),
-        "command": run.command, "resumes": run.resumes, "vocab": prepared.vocab.to_tsv(), "w2v": state.w2v,
+        "command": run.command, "resumes": run.resumes, "vocab": prepared.vocab.to_tsv(), "init": state.init,
         "elapsed": clock.used(), "ngram": state.ngram, "neural": asdict(state.progress),
         "model": state.model.state_dict(), "optimizer": state.optimizer.state_dict(), "rng": rng_state(),
         "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else None})

@@ -47,7 +47,7 @@ from textlab.runtime.device import pick_device, torch_threads
 from textlab.runtime.seeding import seed_everything
 from textlab.runtime.signals import graceful_stop
 from textlab.sentiment.config import SentimentConfig, TrainSettings
-from textlab.sentiment.finish import finish
+from textlab.sentiment.finish import SHORT_VIEW_METRICS, finish
 from textlab.sentiment.neural_phase import neural_phase
 from textlab.sentiment.ngram_phase import ngram_phase
 from textlab.sentiment.prepare import prepare
@@ -57,28 +57,33 @@ from textlab.sentiment.state import checkpoint_and_stop, start_or_restore
 
 def train_sentiment(dataset: str, config: SentimentConfig, settings: TrainSettings, output: Path,
                     force: bool = False, resume: bool = False, pretrained_w2v: str | None = None,
-                    command: str = "", given: dict | None = None) -> dict:
+                    command: str = "", given: dict | None = None, from_lm: str | None = None) -> dict:
     """Train and save a sentiment model; returns a summary (validation accuracy, sizes, path).
 
-    ``given``: with ``resume``, the options typed on this command line (by ``train-sentiment``
-    parameter name, see :func:`textlab.cli.options.given_options`); None (an API call) compares
-    every option of ``config`` and ``settings`` with the checkpoint's."""
+    ``given``: the options typed on this command line (by ``train-sentiment`` parameter name,
+    see :func:`textlab.cli.options.given_options`): with ``resume`` they are compared with the
+    checkpoint's, with ``from_lm`` they decide which options the LM's shape overrides (named);
+    None (an API call) compares every option of ``config`` and ``settings`` with the checkpoint's
+    and treats the options that differ from their defaults as given. ``from_lm``: a word LM
+    (store name or path) that a fresh model starts from (:mod:`textlab.sentiment.lm_init`)."""
     output = Path(output)
     with reserve_output(output, force, "model"):  # before any work, for the whole job
-        return _train_reserved(dataset, config, settings, output, force, resume, pretrained_w2v, command, given)
+        return _train_reserved(dataset, config, settings, output, force, resume, pretrained_w2v, command, given,
+                               from_lm)
 
 
 def _train_reserved(dataset: str, config: SentimentConfig, settings: TrainSettings, output: Path, force: bool,
-                    resume: bool, pretrained_w2v: str | None, command: str, given: dict | None) -> dict:
+                    resume: bool, pretrained_w2v: str | None, command: str, given: dict | None,
+                    from_lm: str | None) -> dict:
     """:func:`train_sentiment`, its output reserved."""
     ckpt = checkpoint_dir_for(output)
-    run = plan_run(dataset, config, settings, pretrained_w2v, command, resume, given, ckpt)
+    run = plan_run(dataset, config, settings, pretrained_w2v, command, resume, given, ckpt, from_lm)
     seed_everything(run.settings.seed)
     device = pick_device(run.settings.device)
     clock = Clock(0.0 if run.saved is None else float(run.saved["elapsed"]), run.settings.max_minutes)
     with torch_threads(run.settings.threads if device.type == "cpu" else 0):
         prepared = prepare(run.dataset, run.config, run.settings, run.pretrained_w2v if run.saved is None else None,
-                           None if run.saved is None else run.saved["vocab"])
+                           None if run.saved is None else run.saved["vocab"], run.lm)
         if run.saved is not None and asdict(prepared.config) != run.saved["config"]:
             raise DataError(f"{ckpt}: the data no longer gives the model the checkpoint describes; "
                             "start again without --resume")
@@ -101,4 +106,5 @@ def _train_reserved(dataset: str, config: SentimentConfig, settings: TrainSettin
     shutil.rmtree(ckpt, ignore_errors=True)
     return {"path": str(output), "valid_accuracy": metrics["valid_accuracy"], "best_epoch": state.progress.best_epoch,
             "train": len(prepared.train), "valid": len(prepared.valid), "vocab_size": len(prepared.vocab),
-            "minutes": metrics["train_minutes"], "valid_ece": metrics["valid_ece"]}
+            "minutes": metrics["train_minutes"], "valid_ece": metrics["valid_ece"],
+            **{k: metrics[k] for k in SHORT_VIEW_METRICS if k in metrics}}
