@@ -236,7 +236,8 @@ def build(lang: str, minutes: float, epochs: int, work: Path, keep_better: bool 
     model = work / lang
     w2v_info = lm_info = None
     if from_lm is not None:
-        lm, lm_info = pretrain_lm(lang, work, from_lm["dim"], from_lm["epochs"], from_lm["minutes"], from_lm["smoke"])
+        lm, lm_info = pretrain_lm(lang, work, from_lm["dim"], from_lm["epochs"], from_lm["minutes"], from_lm["smoke"],
+                                  from_lm.get("existing"))
         keep_better, w2v_init = True, False
     if lang == "en":
         train_data, test_data, info = IMDB, IMDB, {"train_sources": ["aclImdb train split (25k labelled reviews)"],
@@ -333,13 +334,16 @@ def main() -> None:
     parser.add_argument("--lm-dim", type=int, default=256, help="the LM's embedding and LSTM size (E = H)")
     parser.add_argument("--lm-epochs", type=int, default=1, help="passes of train-lm over its corpus")
     parser.add_argument("--lm-minutes", type=float, default=None, help="train-lm time limit")
+    parser.add_argument("--lm", type=Path, default=None, metavar="DIR",
+                        help="with --from-lm: this word LM, trained by the same recipe (train-lm on the same corpus "
+                             "with the same options), instead of pretraining one")
     parser.add_argument("--smoke", type=int, default=0, metavar="N",
                         help="with --from-lm: N labelled reviews, 4N LM documents, tiny LM; never ships")
     args = parser.parse_args()
     from_lm = None
     if args.from_lm:
         from_lm = {"dim": 16 if args.smoke else args.lm_dim, "epochs": args.lm_epochs, "minutes": args.lm_minutes,
-                   "smoke": args.smoke}
+                   "smoke": args.smoke, "existing": args.lm}
     if args.lang == "finalize":
         finalize_shipped()
         return

@@ -29,8 +29,11 @@ def lm_options(lang: str, dim: int, smoke: bool) -> list[str]:
     return [*options, "--seq-len", "20", "--batch-size", "8"] if smoke else options
 
 
-def pretrain_lm(lang: str, work: Path, dim: int, epochs: int, minutes: float | None, smoke: int = 0) -> tuple[Path, dict]:
-    """Train the word LM with ``textlab train-lm``; returns its directory and what the card records."""
+def pretrain_lm(lang: str, work: Path, dim: int, epochs: int, minutes: float | None, smoke: int = 0,
+                existing: Path | None = None) -> tuple[Path, dict]:
+    """Train the word LM with ``textlab train-lm``; returns its directory and what the card records.
+    ``existing``: a word LM already trained by this recipe (``--lm DIR``: the same corpus, the same
+    train-lm options), taken instead of training it again; refused if its card says otherwise."""
     if lang == "en":
         corpus, info = imdb_lm_text(work, limit=smoke * 4)
     else:
@@ -42,10 +45,20 @@ def pretrain_lm(lang: str, work: Path, dim: int, epochs: int, minutes: float | N
     lm = work / f"{lang}-wordlm"
     args = ["train-lm", str(corpus), *lm_options(lang, dim, bool(smoke)), "--epochs", str(epochs),
             *(["--max-minutes", str(minutes)] if minutes else []), "-o", str(lm), "--force"]
-    textlab(*args)
+    if existing is None:
+        textlab(*args)
+    else:
+        lm = Path(existing)
+        card = json.loads((lm / "config.json").read_text(encoding="utf-8"))
+        expected = {"lang": lang, "embed_dim": dim, "hidden": dim, "vocab_size": LM_VOCAB + 3}
+        differs = {k: card["config"].get(k) for k, v in expected.items() if card["config"].get(k) != v}
+        documents = card["data"].get("train_documents", 0) + card["data"].get("valid_documents", 0)
+        if differs or documents != info["reviews"]:
+            raise SystemExit(f"--lm {lm}: not this recipe's LM ({differs or f'{documents} documents'})")
+        args = (card.get("command") or "").split()
     card = json.loads((lm / "config.json").read_text(encoding="utf-8"))
     metrics = card["metrics"]
-    info.update({"command": "textlab " + " ".join(args), "lm_config": card["config"],
+    info.update({"command": " ".join(args) if existing else "textlab " + " ".join(args), "lm_config": card["config"],
                  **{k: metrics.get(k) for k in ("val_perplexity", "val_unigram_perplexity", "train_tokens_per_s",
                                                 "precision", "epochs", "train_minutes")}})
     return lm, info

@@ -34,6 +34,8 @@ SHAPES = [
     dict(cell="rnn", bidirectional=True, layers=1, bag_buckets=0),
     dict(cell="lstm", bidirectional=True, layers=1, ngram_branch_buckets=0),
     dict(cell="gru", bidirectional=False, layers=1, bag_buckets=0, ngram_branch_buckets=0),
+    dict(cell="lstm", bidirectional=False, layers=1, pooling="last+max+mean"),  # what --from-lm trains
+    dict(cell="gru", bidirectional=True, layers=2, pooling="last+max+mean"),
 ]
 
 
@@ -55,6 +57,7 @@ def test_shipped_models_score_alike_in_numpy_and_torch(lang):
 
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "-".join(f"{k}={v}" for k, v in s.items()))
 def test_every_cell_and_shape_scores_alike(tmp_path, shape):
+    shape = dict(shape)  # (the parameter list is shared between runs)
     words = "good great bad awful film plot acting boring fun the a was is".split()
     vocab = Vocab([PAD, UNK, *words], [0, 0, *range(len(words), 0, -1)])
     config = SentimentConfig(lang="en", vocab_size=len(vocab), embed_dim=6, hidden=5, max_len=7, head_len=2,

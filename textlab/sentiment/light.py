@@ -3,8 +3,8 @@
 (2.3 s under load, 3.4 s seen on an Intel Xeon), several times what scoring a line costs. Same
 weights, same arithmetic in float32 as :class:`textlab.sentiment.model.SentimentModel` in eval
 mode (dropout off): embedding -> recurrent layers (each direction over each row's own length;
-the backward direction reads the row reversed) -> max and mean pooling over the row's words
-(+ the bag's mean) -> head, then the n-gram branch, the mix and the calibration. A test holds
+the backward direction reads the row reversed) -> pooling over the row's words (max and mean,
+with ``last+max+mean`` the last output first; + the bag's mean) -> head, then the n-gram branch, the mix and the calibration. A test holds
 its probabilities to the torch model's on the shipped models and on every cell.
 
 Rows of a batch run together (:class:`textlab.lm.numpy_rnn.NumpyRecurrence`): each step
@@ -52,7 +52,8 @@ class LightModel:
                 outputs.append(backward[rows, flip])  # back in reading order
             layer_input = np.concatenate(outputs, axis=-1)
         masked = mask[..., None]
-        pooled = [np.where(masked, layer_input, -np.inf).max(axis=1),
+        pooled = [] if config.pooling == "max+mean" else [self._last(layer_input, lengths)]
+        pooled += [np.where(masked, layer_input, -np.inf).max(axis=1),
                   np.where(masked, layer_input, 0.0).sum(axis=1) / lengths[:, None].astype(np.float32)]
         if "bag.weight" in w:
             flat, offsets = bag
@@ -62,6 +63,15 @@ class LightModel:
             pooled.append(sums / np.maximum(counts, 1)[:, None].astype(np.float32))
         features = np.concatenate(pooled, axis=1)
         return features @ w["head.weight"][0] + w["head.bias"][0]
+
+    def _last(self, outputs: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """``last`` pooling (:func:`textlab.sentiment.model.last_outputs`): the forward direction's
+        output at the last word; a backward direction's (in reading order here) at the first."""
+        last = outputs[np.arange(len(lengths)), lengths - 1]
+        if not self.config.bidirectional:
+            return last
+        hidden = outputs.shape[-1] // 2
+        return np.concatenate([last[:, :hidden], outputs[:, 0, hidden:]], axis=1)
 
     def logits(self, encoded: Sequence[EncodedText]) -> np.ndarray:
         lengths = np.fromiter((len(e.sequence) for e in encoded), dtype=np.int64, count=len(encoded))

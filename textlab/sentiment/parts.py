@@ -61,8 +61,9 @@ def read_parts(path: Path) -> SavedParts:
 
 
 def pooled_width(config: SentimentConfig) -> int:
-    """Features the pooling gives the head (before the bag): max and mean of every direction."""
-    return 2 * config.hidden * (2 if config.bidirectional else 1)
+    """Features the pooling gives the head (before the bag): each pooled statistic (max, mean, and
+    for ``last+max+mean`` the last output) of every direction."""
+    return len(config.pooling.split("+")) * config.hidden * (2 if config.bidirectional else 1)
 
 
 def tensor_layout(config: SentimentConfig) -> dict[str, tuple[int, ...]]:
