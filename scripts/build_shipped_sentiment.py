@@ -291,12 +291,16 @@ def build(lang: str, minutes: float, epochs: int, work: Path, keep_better: bool 
                 "lm_val_perplexity": lm_info["val_perplexity"], "lm_unigram_perplexity": lm_info["val_unigram_perplexity"]}
     if keep_better and (destination / "config.json").is_file():
         shipped = json.loads((destination / "config.json").read_text(encoding="utf-8"))
-        if shipped["data"].get("train_reviews") == card["data"].get("train_reviews") and \
-                shipped["metrics"]["valid_accuracy"] >= card["metrics"]["valid_accuracy"]:
-            print(f"kept the shipped {lang} model: its validation accuracy {shipped['metrics']['valid_accuracy']} "
-                  f">= {card['metrics']['valid_accuracy']} (same data)", file=sys.stderr)
+        same_data = shipped["data"].get("train_reviews") == card["data"].get("train_reviews") and \
+            shipped["data"].get("valid") == card["data"].get("valid")
+        if not same_data or shipped["metrics"]["valid_accuracy"] >= card["metrics"]["valid_accuracy"]:
+            why = (f"its validation accuracy {shipped['metrics']['valid_accuracy']} >= "
+                   f"{card['metrics']['valid_accuracy']} (same data)") if same_data else \
+                "it was trained and validated on other data, so the two cannot be compared (rebuild it first)"
+            print(f"kept the shipped {lang} model: {why}", file=sys.stderr)
             return {"lang": lang, "shipped": False, "valid_accuracy": card["metrics"]["valid_accuracy"],
-                    "test_accuracy": result["accuracy"], "n": result["n"], "pretrained_w2v": w2v_info}
+                    "test_accuracy": result["accuracy"], "n": result["n"], "pretrained_w2v": w2v_info,
+                    "kept_because": why}
     staging = TARGET / f".{lang}.new"
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(model, staging)
