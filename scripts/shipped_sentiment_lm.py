@@ -60,7 +60,7 @@ def pretrain_lm(lang: str, work: Path, dim: int, epochs: int, minutes: float | N
     metrics = card["metrics"]
     info.update({"command": " ".join(args) if existing else "textlab " + " ".join(args), "lm_config": card["config"],
                  **{k: metrics.get(k) for k in ("val_perplexity", "val_unigram_perplexity", "train_tokens_per_s",
-                                                "precision", "epochs", "train_minutes")}})
+                                                "precision", "epochs", "minutes")}})
     return lm, info
 
 

@@ -9,6 +9,7 @@ import sys
 import textwrap
 import time
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,6 +22,15 @@ def test_tokenize_survives_random_bytes(cli, data, lang):
     result = cli("tokenize", "--lang", lang, "--workers", "1", input=data)
     succeeded(result, (lang, data))
     check_tokenize_output(result.stdout, data, lang)
+
+
+@pytest.mark.parametrize("data", [b"\xef", b"\xef\xbb", b"\xef\xbb\xbf", b"\xef\xbb\xbfa b\n", b"a\xef"])
+def test_a_broken_or_whole_byte_order_mark_is_read_as_text_is(cli, data):
+    """A stream of one or two bytes that begin a BOM is one unreadable character (one line; the
+    utf-8-sig codec turned it into nothing, found by the fuzz test above); a whole BOM is dropped."""
+    result = cli("tokenize", "--lang", "en", "--workers", "1", input=data)
+    succeeded(result, data)
+    check_tokenize_output(result.stdout, data, "en")
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -7,6 +7,7 @@ Decoding is UTF-8 with invalid bytes replaced, a leading BOM dropped and CRLF tu
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import lzma
@@ -66,7 +67,14 @@ def _is_text_member(name: str) -> bool:
 
 
 def _wrap(binary: BinaryIO) -> io.TextIOWrapper:
-    return io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline=None)
+    """UTF-8 text (bad bytes become U+FFFD) without a leading byte-order mark. Not the
+    ``utf-8-sig`` codec: a stream of one or two bytes that begin a BOM (``b"\\xef"``) decodes
+    to nothing there, where it is one unreadable character, i.e. one line."""
+    if not hasattr(binary, "peek"):  # (a test runner's stdin: BytesIO)
+        binary = io.BufferedReader(binary)
+    if binary.peek(3)[:3] == codecs.BOM_UTF8:
+        binary.read(3)
+    return io.TextIOWrapper(binary, encoding="utf-8", errors="replace", newline=None)
 
 
 #: What a damaged compressed file or archive raises while it is read.
