@@ -66,7 +66,7 @@ def _is_text_member(name: str) -> bool:
     return suffix in _TEXT_SUFFIXES
 
 
-def _wrap(binary: BinaryIO) -> io.TextIOWrapper:
+def utf8_text(binary: BinaryIO, newline: str | None = None) -> io.TextIOWrapper:
     """UTF-8 text (bad bytes become U+FFFD) without a leading byte-order mark. Not the
     ``utf-8-sig`` codec: a stream of one or two bytes that begin a BOM (``b"\\xef"``) decodes
     to nothing there, where it is one unreadable character, i.e. one line."""
@@ -74,7 +74,7 @@ def _wrap(binary: BinaryIO) -> io.TextIOWrapper:
         binary = io.BufferedReader(binary)
     if binary.peek(3)[:3] == codecs.BOM_UTF8:
         binary.read(3)
-    return io.TextIOWrapper(binary, encoding="utf-8", errors="replace", newline=None)
+    return io.TextIOWrapper(binary, encoding="utf-8", errors="replace", newline=newline)
 
 
 #: What a damaged compressed file or archive raises while it is read.
@@ -113,7 +113,7 @@ def checked_reader(handle: BinaryIO, where: str) -> io.BufferedReader:
 
 
 def _checked(handle: BinaryIO, where: str) -> io.TextIOWrapper:
-    return _wrap(checked_reader(handle, where))
+    return utf8_text(checked_reader(handle, where))
 
 
 def open_text_streams(path: Path) -> Iterator[tuple[str, io.TextIOBase]]:
@@ -136,7 +136,7 @@ def open_text_streams(path: Path) -> Iterator[tuple[str, io.TextIOBase]]:
 def _text_sources(path: Path) -> Iterator[tuple[str, io.TextIOBase]]:
     if str(path) == "-":
         if sys.stdin is not None:  # None: started with standard input closed, so no input
-            yield "<stdin>", _wrap(sys.stdin.buffer)
+            yield "<stdin>", utf8_text(sys.stdin.buffer)
     elif path.is_dir():
         yield from _directory_sources(path)
     elif is_zip(path):
@@ -148,7 +148,7 @@ def _text_sources(path: Path) -> Iterator[tuple[str, io.TextIOBase]]:
             yield str(path), _checked(handle, str(path))
     else:
         with open(path, "rb") as handle:
-            yield str(path), _wrap(handle)
+            yield str(path), utf8_text(handle)
 
 
 def _directory_sources(path: Path) -> Iterator[tuple[str, io.TextIOBase]]:
@@ -158,7 +158,7 @@ def _directory_sources(path: Path) -> Iterator[tuple[str, io.TextIOBase]]:
             full = Path(root) / name
             if _is_text_member(name) and full.is_file():
                 with open(full, "rb") as handle:
-                    yield str(full), _wrap(handle)
+                    yield str(full), utf8_text(handle)
 
 
 def _zip_sources(path: Path) -> Iterator[tuple[str, io.TextIOBase]]:

@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import Iterator
 
 from textlab.data.archive import is_tar, is_zip, stream_tar
-from textlab.data.corpus import DAMAGED, checked_reader, resolve_corpus
+from textlab.data.corpus import DAMAGED, checked_reader, resolve_corpus, utf8_text
 from textlab.errors import DataError, UsageError
 
 SPLITS = ("train", "test")
@@ -166,7 +166,7 @@ def _aclimdb_root(path: Path, split: str) -> Path:
 
 
 def _csv_text(binary) -> io.TextIOWrapper:
-    return io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline="")
+    return utf8_text(binary, newline="")
 
 
 def _open_csv_text(path: Path) -> Iterator[io.TextIOBase]:
