@@ -11,11 +11,10 @@ import typer
 
 from textlab.charlm.config import CPU_SHAPES, CUDA_SHAPE, TrainConfig
 from textlab.cli.app import announce_model, app, echo_json
-from textlab.cli.options import Device, Force, JsonOutput, MaxMinutes, ModelName, OutputModel, Resume, Seed
+from textlab.cli.options import (
+    Device, Force, JsonOutput, MaxMinutes, ModelName, OutputModel, Precision, Resume, Seed, opt,
+)
 
-
-def _opt(name: str, help: str, **kw):
-    return typer.Option(name, help=help, **kw)
 
 
 _TRAIN = TrainConfig()  # the defaults have one source: textlab/charlm/config.py
@@ -32,17 +31,17 @@ def _shape_help(what: str, field: str) -> str:
 def train_charlm_command(
     ctx: typer.Context,
     corpus: Annotated[str, typer.Argument(help="Dataset name (tinyshakespeare, text8, hongloumeng) or a path.")],
-    cell: Annotated[Literal["lstm", "gru", "rnn"], _opt("--cell", "Recurrent cell.")] = "lstm",
-    hidden: Annotated[Optional[int], _opt("--hidden", _shape_help("Hidden units per layer", "hidden"), min=1, max=8192)] = None,
-    layers: Annotated[Optional[int], _opt("--layers", _shape_help("Recurrent layers", "layers"), min=1, max=16)] = None,
-    dropout: Annotated[Optional[float], _opt("--dropout", _shape_help("Dropout between layers, on the output and (half) on the input", "dropout"), min=0.0, max=0.95)] = None,
-    seq_len: Annotated[Optional[int], _opt("--seq-len", _shape_help("Characters per BPTT chunk", "seq_len"), min=2, max=100_000)] = None,
-    batch_size: Annotated[Optional[int], _opt("--batch-size", _shape_help("Parallel streams", "batch_size"), min=1, max=100_000)] = None,
-    epochs: Annotated[Optional[int], _opt("--epochs", "Passes over the training text [10; unlimited with --max-minutes].", min=1)] = None,
+    cell: Annotated[Literal["lstm", "gru", "rnn"], opt("--cell", help="Recurrent cell.")] = "lstm",
+    hidden: Annotated[Optional[int], opt("--hidden", help=_shape_help("Hidden units per layer", "hidden"), min=1, max=8192)] = None,
+    layers: Annotated[Optional[int], opt("--layers", help=_shape_help("Recurrent layers", "layers"), min=1, max=16)] = None,
+    dropout: Annotated[Optional[float], opt("--dropout", help=_shape_help("Dropout between layers, on the output and (half) on the input", "dropout"), min=0.0, max=0.95)] = None,
+    seq_len: Annotated[Optional[int], opt("--seq-len", help=_shape_help("Characters per BPTT chunk", "seq_len"), min=2, max=100_000)] = None,
+    batch_size: Annotated[Optional[int], opt("--batch-size", help=_shape_help("Parallel streams", "batch_size"), min=1, max=100_000)] = None,
+    epochs: Annotated[Optional[int], opt("--epochs", help="Passes over the training text [10; unlimited with --max-minutes].", min=1)] = None,
     max_minutes: MaxMinutes = None,
-    lr: Annotated[Optional[float], _opt("--lr", f"Peak learning rate (AdamW, warm-up then cosine) [{_TRAIN.lr:g}].", min=1e-7, max=10.0)] = None,
-    precision: Annotated[Literal["auto", "fp32", "bf16", "fp16"], _opt("--precision", "Training arithmetic (weights stay fp32): bf16 autocast on a CPU, fp16 autocast with a gradient scaler on CUDA, or fp32; auto = the one measured faster here, in a few seconds before training.")] = "auto",
-    valid_fraction: Annotated[float, _opt("--valid-fraction", "Last fraction of the corpus held out for validation (text8: standard 5M/5M split).", min=1e-4, max=0.9)] = 0.1,
+    lr: Annotated[Optional[float], opt("--lr", help=f"Peak learning rate (AdamW, warm-up then cosine) [{_TRAIN.lr:g}].", min=1e-7, max=10.0)] = None,
+    precision: Precision = "auto",
+    valid_fraction: Annotated[float, opt("--valid-fraction", help="Last fraction of the corpus held out for validation (text8: standard 5M/5M split).", min=1e-4, max=0.9)] = 0.1,
     device: Device = "auto",
     seed: Seed = _TRAIN.seed,
     resume: Resume = False,
@@ -126,12 +125,12 @@ def _train_under_torchrun(corpus, path, valid_fraction, cell, epochs, max_minute
 @app.command("generate")
 def generate_command(
     model: ModelName = None,
-    seed: Annotated[Optional[str], _opt("--seed", "Text to start from (default: a newline; a word LM: the start of a document).")] = None,
-    length: Annotated[int, _opt("--len", "New characters to generate (a word LM: at most this many words).", min=0, max=10_000_000)] = 1000,
-    temperature: Annotated[float, _opt("--temperature", "Sampling temperature (lower = safer).", min=1e-4, max=100.0)] = 0.8,
-    top_k: Annotated[Optional[int], _opt("--top-k", "Sample only among the K most likely characters (or words).", min=1)] = None,
-    random_seed: Annotated[Optional[int], _opt("--random-seed", "Seed of the sampling: the same number gives the same text (default: different every run).", min=0, max=2**63 - 1)] = None,
-    stream: Annotated[bool, _opt("--stream", "Write characters as they are sampled.")] = False,
+    seed: Annotated[Optional[str], opt("--seed", help="Text to start from (default: a newline; a word LM: the start of a document).")] = None,
+    length: Annotated[int, opt("--len", help="New characters to generate (a word LM: at most this many words).", min=0, max=10_000_000)] = 1000,
+    temperature: Annotated[float, opt("--temperature", help="Sampling temperature (lower = safer).", min=1e-4, max=100.0)] = 0.8,
+    top_k: Annotated[Optional[int], opt("--top-k", help="Sample only among the K most likely characters (or words).", min=1)] = None,
+    random_seed: Annotated[Optional[int], opt("--random-seed", help="Seed of the sampling: the same number gives the same text (default: different every run).", min=0, max=2**63 - 1)] = None,
+    stream: Annotated[bool, opt("--stream", help="Write characters as they are sampled.")] = False,
 ) -> None:
     """Generate text from a char LM (or a word LM): the seed followed by --len sampled characters.
 

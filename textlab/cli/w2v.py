@@ -10,12 +10,9 @@ from typing import Annotated, List, Literal, Optional
 import typer
 
 from textlab.cli.app import announce_model, app, echo_json
-from textlab.cli.options import Device, Force, JsonOutput, Lang, ModelName, OutputModel, Resume, Seed
+from textlab.cli.options import Device, Force, JsonOutput, Lang, ModelName, OutputModel, Resume, Seed, opt
 from textlab.w2v.config import CBOW_LR, COMPILE_FROM_WORDS, DEFAULT_LR, DEVICE_STEPS, Word2VecConfig
 
-
-def _opt(*names: str, help: str, **kw):
-    return typer.Option(*names, help=help, **kw)
 
 
 _W2V = Word2VecConfig()  # the defaults (one source: textlab/w2v/config.py)
@@ -25,20 +22,20 @@ _W2V = Word2VecConfig()  # the defaults (one source: textlab/w2v/config.py)
 def train_w2v_command(
     ctx: typer.Context,
     corpus: Annotated[str, typer.Argument(help="Dataset name (text8, imdb, tinyshakespeare, hongloumeng) or a path.")],
-    arch: Annotated[Literal["skipgram", "cbow"], _opt("--arch", help="skip-gram or CBOW.")] = _W2V.arch,
-    dim: Annotated[int, _opt("--dim", help="Vector dimension.", min=1, max=10000)] = _W2V.dim,
-    window: Annotated[int, _opt("--window", help="Largest window (each centre word draws 1..N).", min=1, max=100)] = _W2V.window,
-    negative: Annotated[int, _opt("--negative", help="Noise words per positive pair.", min=1, max=100)] = _W2V.negative,
-    min_count: Annotated[int, _opt("--min-count", help="Drop words seen fewer times.", min=1)] = _W2V.min_count,
-    max_vocab: Annotated[int, _opt("--max-vocab", help="Keep at most N most frequent words (0 = no limit).", min=0)] = _W2V.max_vocab,
-    sample: Annotated[float, _opt("--sample", help="Subsampling threshold for frequent words (0 = off).", min=0.0, max=1.0)] = _W2V.sample,
-    epochs: Annotated[int, _opt("--epochs", help="Passes over the corpus.", min=1, max=10000)] = _W2V.epochs,
-    lr: Annotated[float, _opt("--lr", help=f"Initial learning rate, decaying linearly to ~0 (0 = {DEFAULT_LR} for skip-gram, {CBOW_LR} for CBOW, as word2vec C).", min=0.0, max=10.0)] = _W2V.lr,
-    engine: Annotated[Literal["auto", "hogwild", "device"], _opt("--engine", help="hogwild: CPU worker threads, word by word (as gensim); device: large tensor steps on --device (the GPU engine); auto: device on a GPU, hogwild on a CPU.")] = _W2V.engine,
-    batch_size: Annotated[int, _opt("--batch-size", help="Device engine: centre words per step (0 = " + ", ".join(f"{size:,} for {arch}" for arch, (size, _) in DEVICE_STEPS.items()) + ").", min=0, max=10_000_000)] = _W2V.batch_size,
-    compile: Annotated[Literal["auto", "compiled", "eager"], _opt("--compile", help="Device engine: its step compiled into one graph (a CUDA graph on a GPU) or eager; auto: compiled on a GPU, and on a CPU for runs of " + f"{COMPILE_FROM_WORDS:,}+ words (epochs x corpus).")] = _W2V.compile,
-    workers: Annotated[int, _opt("--workers", help="Hogwild engine: worker threads; 0 = one per core (at most 8), 1 = bit-reproducible.", min=0, max=64)] = _W2V.workers,
-    no_cache: Annotated[bool, _opt("--no-cache", help="Encode the corpus into a temporary id file instead of the reusable one in the cache.")] = False,
+    arch: Annotated[Literal["skipgram", "cbow"], opt("--arch", help="skip-gram or CBOW.")] = _W2V.arch,
+    dim: Annotated[int, opt("--dim", help="Vector dimension.", min=1, max=10000)] = _W2V.dim,
+    window: Annotated[int, opt("--window", help="Largest window (each centre word draws 1..N).", min=1, max=100)] = _W2V.window,
+    negative: Annotated[int, opt("--negative", help="Noise words per positive pair.", min=1, max=100)] = _W2V.negative,
+    min_count: Annotated[int, opt("--min-count", help="Drop words seen fewer times.", min=1)] = _W2V.min_count,
+    max_vocab: Annotated[int, opt("--max-vocab", help="Keep at most N most frequent words (0 = no limit).", min=0)] = _W2V.max_vocab,
+    sample: Annotated[float, opt("--sample", help="Subsampling threshold for frequent words (0 = off).", min=0.0, max=1.0)] = _W2V.sample,
+    epochs: Annotated[int, opt("--epochs", help="Passes over the corpus.", min=1, max=10000)] = _W2V.epochs,
+    lr: Annotated[float, opt("--lr", help=f"Initial learning rate, decaying linearly to ~0 (0 = {DEFAULT_LR} for skip-gram, {CBOW_LR} for CBOW, as word2vec C).", min=0.0, max=10.0)] = _W2V.lr,
+    engine: Annotated[Literal["auto", "hogwild", "device"], opt("--engine", help="hogwild: CPU worker threads, word by word (as gensim); device: large tensor steps on --device (the GPU engine); auto: device on a GPU, hogwild on a CPU.")] = _W2V.engine,
+    batch_size: Annotated[int, opt("--batch-size", help="Device engine: centre words per step (0 = " + ", ".join(f"{size:,} for {arch}" for arch, (size, _) in DEVICE_STEPS.items()) + ").", min=0, max=10_000_000)] = _W2V.batch_size,
+    compile: Annotated[Literal["auto", "compiled", "eager"], opt("--compile", help="Device engine: its step compiled into one graph (a CUDA graph on a GPU) or eager; auto: compiled on a GPU, and on a CPU for runs of " + f"{COMPILE_FROM_WORDS:,}+ words (epochs x corpus).")] = _W2V.compile,
+    workers: Annotated[int, opt("--workers", help="Hogwild engine: worker threads; 0 = one per core (at most 8), 1 = bit-reproducible.", min=0, max=64)] = _W2V.workers,
+    no_cache: Annotated[bool, opt("--no-cache", help="Encode the corpus into a temporary id file instead of the reusable one in the cache.")] = False,
     lang: Lang = _W2V.lang,
     device: Device = "auto",
     seed: Seed = _W2V.seed,
@@ -98,7 +95,7 @@ def _pairs_out(rows: list[tuple[str, float]], json_output: bool, query: dict) ->
 def neighbors_command(
     word: Annotated[str, typer.Argument(help="The word to look up.")],
     model: ModelName = None,
-    k: Annotated[int, _opt("-k", help="How many neighbours.", min=1, max=100000)] = 10,
+    k: Annotated[int, opt("-k", help="How many neighbours.", min=1, max=100000)] = 10,
     json_output: JsonOutput = False,
 ) -> None:
     """Nearest neighbours of a word by cosine similarity, with scores.
@@ -122,8 +119,8 @@ def analogy_command(
     b: Annotated[str, typer.Argument(help="B in A - B + C.")],
     c: Annotated[str, typer.Argument(help="C in A - B + C.")],
     model: ModelName = None,
-    k: Annotated[int, _opt("-k", help="How many answers.", min=1, max=100000)] = 5,
-    method: Annotated[Literal["add", "mul"], _opt("--method", help="3CosAdd or 3CosMul.")] = "add",
+    k: Annotated[int, opt("-k", help="How many answers.", min=1, max=100000)] = 5,
+    method: Annotated[Literal["add", "mul"], opt("--method", help="3CosAdd or 3CosMul.")] = "add",
     json_output: JsonOutput = False,
 ) -> None:
     """Solve A - B + C (input words excluded): king man woman -> queen.
@@ -167,9 +164,9 @@ def similarity_command(
 @app.command("eval-w2v")
 def eval_w2v_command(
     model: ModelName = None,
-    analogies: Annotated[Optional[List[Path]], _opt("--analogies", help="Analogy questions file, 'a b c d' lines, ': section' headers (repeatable; default: gensim's questions-words.txt for English vectors, CA8 for Chinese ones).")] = None,
-    similarity: Annotated[Optional[List[Path]], _opt("--similarity", help="Word-pair similarity file, 'word TAB word TAB score' lines (repeatable; default: gensim's wordsim353 and simlex999 for English vectors).")] = None,
-    save_metrics: Annotated[bool, _opt("--save-metrics", help="Also record the figures in the model's card (shown by `textlab models`).")] = False,
+    analogies: Annotated[Optional[List[Path]], opt("--analogies", help="Analogy questions file, 'a b c d' lines, ': section' headers (repeatable; default: gensim's questions-words.txt for English vectors, CA8 for Chinese ones).")] = None,
+    similarity: Annotated[Optional[List[Path]], opt("--similarity", help="Word-pair similarity file, 'word TAB word TAB score' lines (repeatable; default: gensim's wordsim353 and simlex999 for English vectors).")] = None,
+    save_metrics: Annotated[bool, opt("--save-metrics", help="Also record the figures in the model's card (shown by `textlab models`).")] = False,
     json_output: JsonOutput = False,
 ) -> None:
     """Evaluate vectors: analogy accuracy (30,000 most frequent words) and Spearman rho on word pairs.
@@ -219,7 +216,7 @@ def eval_w2v_command(
 def export_w2v_command(
     out: Annotated[Path, typer.Argument(help="File to write.")],
     model: ModelName = None,
-    binary: Annotated[bool, _opt("--binary", help="The binary word2vec format (default: text).")] = False,
+    binary: Annotated[bool, opt("--binary", help="The binary word2vec format (default: text).")] = False,
     force: Force = False,
 ) -> None:
     """Export vectors in the word2vec text or binary format (readable by gensim and the C tool).
@@ -259,12 +256,12 @@ def import_w2v_command(
 
 @app.command("plot-w2v")
 def plot_w2v_command(
-    output: Annotated[Path, _opt("--output", "-o", help="Image file to write (.png, .svg, .pdf).")],
+    output: Annotated[Path, opt("--output", "-o", help="Image file to write (.png, .svg, .pdf).")],
     model: ModelName = None,
-    words: Annotated[Optional[List[str]], _opt("--words", help="Words to plot (repeat, or comma-separated).")] = None,
-    top: Annotated[int, _opt("--top", help="Plot the N most frequent words when --words is absent.", min=2, max=5000)] = 300,
-    method: Annotated[Literal["tsne", "pca"], _opt("--method", help="2-D projection.")] = "tsne",
-    font: Annotated[Optional[str], _opt("--font", help="Font for the labels: an installed font's name or a font file (default: an installed CJK font such as Noto Sans CJK or WenQuanYi when a label is Chinese).")] = None,
+    words: Annotated[Optional[List[str]], opt("--words", help="Words to plot (repeat, or comma-separated).")] = None,
+    top: Annotated[int, opt("--top", help="Plot the N most frequent words when --words is absent.", min=2, max=5000)] = 300,
+    method: Annotated[Literal["tsne", "pca"], opt("--method", help="2-D projection.")] = "tsne",
+    font: Annotated[Optional[str], opt("--font", help="Font for the labels: an installed font's name or a font file (default: an installed CJK font such as Noto Sans CJK or WenQuanYi when a label is Chinese).")] = None,
     seed: Seed = 1,
     force: Force = False,
 ) -> None:

@@ -11,33 +11,32 @@ from typing import Annotated, Literal, Optional
 import typer
 
 from textlab.cli.app import announce_model, app, echo_json
-from textlab.cli.options import Device, Force, JsonOutput, MaxMinutes, ModelName, OutputModel, Resume, Seed
+from textlab.cli.options import (
+    Device, Force, JsonOutput, MaxMinutes, ModelName, OutputModel, Precision, Resume, Seed, opt,
+)
 from textlab.wordlm.config import VALID_FRACTION, VOCAB_WORDS, TrainConfig, WordLMConfig
 
 _MODEL, _TRAIN = WordLMConfig(), TrainConfig()  # the defaults have one source: textlab/wordlm/config.py
 
-
-def _opt(name: str, help: str, **kw):
-    return typer.Option(name, help=help, **kw)
 
 
 @app.command("train-lm")
 def train_lm_command(
     ctx: typer.Context,
     corpus: Annotated[str, typer.Argument(help="Text corpus, one document (review) a line (any format textlab reads), or imdb / an aclImdb directory or tarball (its train reviews, labelled and unlabelled).")],
-    lang: Annotated[Literal["en", "zh", "auto"], _opt("--lang", "Tokenizer: en (nltk regexp), zh (jieba), auto (by the script of the first documents); lowercased, as sentiment reads text.")] = "auto",
-    vocab_size: Annotated[int, _opt("--vocab-size", "Words kept, the most frequent of the training documents (plus <pad>, <unk>, <eos>).", min=1, max=5_000_000)] = VOCAB_WORDS,
-    embed_dim: Annotated[Optional[int], _opt("--embed-dim", f"Embedding size, which the tied softmax shares [{_MODEL.embed_dim}].", min=1, max=8192)] = None,
-    hidden: Annotated[Optional[int], _opt("--hidden", f"LSTM units per layer [{_MODEL.hidden}].", min=1, max=8192)] = None,
-    layers: Annotated[Optional[int], _opt("--layers", f"LSTM layers [{_MODEL.layers}].", min=1, max=16)] = None,
-    seq_len: Annotated[Optional[int], _opt("--seq-len", f"Tokens per BPTT chunk [{_TRAIN.seq_len}].", min=2, max=100_000)] = None,
-    batch_size: Annotated[Optional[int], _opt("--batch-size", f"Parallel streams [{_TRAIN.batch_size}].", min=1, max=100_000)] = None,
-    lr: Annotated[Optional[float], _opt("--lr", f"Peak learning rate (AdamW, warm-up then cosine) [{_TRAIN.lr:g}].", min=1e-7, max=10.0)] = None,
-    epochs: Annotated[Optional[int], _opt("--epochs", "Passes over the training text [1; unlimited with --max-minutes].", min=1)] = None,
+    lang: Annotated[Literal["en", "zh", "auto"], opt("--lang", help="Tokenizer: en (nltk regexp), zh (jieba), auto (by the script of the first documents); lowercased, as sentiment reads text.")] = "auto",
+    vocab_size: Annotated[int, opt("--vocab-size", help="Words kept, the most frequent of the training documents (plus <pad>, <unk>, <eos>).", min=1, max=5_000_000)] = VOCAB_WORDS,
+    embed_dim: Annotated[Optional[int], opt("--embed-dim", help=f"Embedding size, which the tied softmax shares [{_MODEL.embed_dim}].", min=1, max=8192)] = None,
+    hidden: Annotated[Optional[int], opt("--hidden", help=f"LSTM units per layer [{_MODEL.hidden}].", min=1, max=8192)] = None,
+    layers: Annotated[Optional[int], opt("--layers", help=f"LSTM layers [{_MODEL.layers}].", min=1, max=16)] = None,
+    seq_len: Annotated[Optional[int], opt("--seq-len", help=f"Tokens per BPTT chunk [{_TRAIN.seq_len}].", min=2, max=100_000)] = None,
+    batch_size: Annotated[Optional[int], opt("--batch-size", help=f"Parallel streams [{_TRAIN.batch_size}].", min=1, max=100_000)] = None,
+    lr: Annotated[Optional[float], opt("--lr", help=f"Peak learning rate (AdamW, warm-up then cosine) [{_TRAIN.lr:g}].", min=1e-7, max=10.0)] = None,
+    epochs: Annotated[Optional[int], opt("--epochs", help="Passes over the training text [1; unlimited with --max-minutes].", min=1)] = None,
     max_minutes: MaxMinutes = None,
-    precision: Annotated[Literal["auto", "fp32", "bf16", "fp16"], _opt("--precision", "Training arithmetic (weights stay fp32): bf16 autocast on a CPU, fp16 with a gradient scaler on CUDA, or fp32; auto = the one measured faster here, in a few seconds before training.")] = "auto",
-    valid_fraction: Annotated[float, _opt("--valid-fraction", "Last fraction of the documents held out for validation.", min=1e-4, max=0.9)] = VALID_FRACTION,
-    valid_data: Annotated[Optional[str], _opt("--valid-data", "Validate on this text instead (every corpus document then trains).")] = None,
+    precision: Precision = "auto",
+    valid_fraction: Annotated[float, opt("--valid-fraction", help="Last fraction of the documents held out for validation.", min=1e-4, max=0.9)] = VALID_FRACTION,
+    valid_data: Annotated[Optional[str], opt("--valid-data", help="Validate on this text instead (every corpus document then trains).")] = None,
     device: Device = "auto",
     seed: Seed = _TRAIN.seed,
     resume: Resume = False,
