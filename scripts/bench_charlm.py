@@ -1,5 +1,6 @@
 """Benchmark the char LM: train with a time budget using the train-charlm defaults, measure the
-validation text with the same code as `textlab eval-charlm`, time sampling; print ONE JSON line.
+validation text with the same code as `textlab eval-charlm`, time sampling as `textlab generate` does
+(the saved model, numpy sampler); print ONE JSON line.
 
 Example: python scripts/bench_charlm.py --corpus tinyshakespeare --max-minutes 10
 
@@ -46,7 +47,9 @@ def main() -> None:
     from textlab.charlm.data import CharCodec, load_char_data
     from textlab.charlm.evaluate import evaluate_file
     from textlab.charlm.pipeline import plan_setup
-    from textlab.charlm.sample import default_seed, generate
+    from textlab.charlm.alphabet import default_seed
+    from textlab.charlm.light import LightCharLM, generate
+    from textlab.charlm.saving import save_charlm
     from textlab.charlm.train import train_charlm
     from textlab.runtime.device import pick_device
     from textlab.runtime.machine import machine_info
@@ -82,12 +85,13 @@ def main() -> None:
             held_out.write_text(codec.decode(data.test), encoding="utf-8")
             test = evaluate_file(model, codec, held_out, device)
 
-    model = model.to("cpu")
-    seed = default_seed(codec)
-    generate(model, codec, seed, 50)  # warm up
-    start, cpu_start = time.perf_counter(), time.process_time()
-    generate(model, codec, seed, 1000, temperature=0.8)
-    sample_seconds, sample_cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+        # sampling as `textlab generate` does it: the saved model, read by the numpy sampler
+        saved = save_charlm(Path(tmp) / "sampled", model.to("cpu"), codec.alphabet, data={}, metrics={}, settings={})
+        sampler, seed = LightCharLM(saved), default_seed(codec)
+        generate(sampler, seed, 50)  # warm up
+        start, cpu_start = time.perf_counter(), time.process_time()
+        generate(sampler, seed, 1000, temperature=0.8)
+        sample_seconds, sample_cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
 
     print(json.dumps({
         "corpus": args.corpus, "val_loss": round(measured["loss"], 4), "val_bpc": round(measured["bpc"], 4),
