@@ -47,18 +47,19 @@ def pretrain_lm(lang: str, work: Path, dim: int, epochs: int, minutes: float | N
             *(["--max-minutes", str(minutes)] if minutes else []), "-o", str(lm), "--force"]
     if existing is None:
         textlab(*args)
+        command = "textlab " + " ".join(args)
     else:
         lm = Path(existing)
-        card = json.loads((lm / "config.json").read_text(encoding="utf-8"))
+    card = json.loads((lm / "config.json").read_text(encoding="utf-8"))
+    if existing is not None:
         expected = {"lang": lang, "embed_dim": dim, "hidden": dim, "vocab_size": LM_VOCAB + 3}
         differs = {k: card["config"].get(k) for k, v in expected.items() if card["config"].get(k) != v}
         documents = card["data"].get("train_documents", 0) + card["data"].get("valid_documents", 0)
         if differs or documents != info["reviews"]:
             raise SystemExit(f"--lm {lm}: not this recipe's LM ({differs or f'{documents} documents'})")
-        args = (card.get("command") or "").split()
-    card = json.loads((lm / "config.json").read_text(encoding="utf-8"))
+        command = card.get("command") or ""
     metrics = card["metrics"]
-    info.update({"command": " ".join(args) if existing else "textlab " + " ".join(args), "lm_config": card["config"],
+    info.update({"command": command, "lm_config": card["config"],
                  **{k: metrics.get(k) for k in ("val_perplexity", "val_unigram_perplexity", "train_tokens_per_s",
                                                 "precision", "epochs", "minutes")}})
     return lm, info
