@@ -71,7 +71,7 @@ def test_every_cell_and_shape_scores_alike(tmp_path, shape):
             parameter.uniform_(-0.5, 0.5)
         if model.linear is not None:
             model.mix.copy_(torch.tensor([0.7, 1.3, -0.2]))
-    assert tensor_layout(config) == model.expected_shapes()
+    assert tensor_layout(config) == {name: tuple(t.shape) for name, t in model.state_dict().items()}
     path = save_sentiment(tmp_path / "model", model, vocab, data={}, metrics={})
     light = LightPredictor(path)
     texts = ["good film", "the plot was boring and the acting was bad , awful", "fun", "a great great film is fun " * 3,

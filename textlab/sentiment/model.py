@@ -90,9 +90,6 @@ class SentimentModel(nn.Module):
         return {k: v.detach().clone() for k, v in self.state_dict().items()
                 if not k.startswith("linear.") and k != "mix"}
 
-    def expected_shapes(self) -> dict[str, tuple[int, ...]]:
-        return {name: tuple(t.shape) for name, t in self.state_dict().items()}
-
 
 def last_outputs(outputs: list[torch.Tensor], lengths: torch.Tensor, side_by_side: bool) -> torch.Tensor:
     """The "last" pooling [B, directions * H]: each direction's output where it has read the
