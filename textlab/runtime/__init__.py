@@ -7,7 +7,8 @@
 - :mod:`~textlab.runtime.signals`: SIGINT/SIGTERM as a stop flag, and the at-fork SIGTERM reset;
 - :mod:`~textlab.runtime.progress`: the progress bar;
 - :mod:`~textlab.runtime.checkpoints`: checkpoint IO (safetensors + JSON, never pickle);
-- :mod:`~textlab.runtime.machine`: the CPU and load a measured figure records.
+- :mod:`~textlab.runtime.machine`: the CPU and load a measured figure records;
+- :mod:`~textlab.runtime.memory`: handing a library's resident pages back once a job is done with it.
 
 Import from the submodule. The old flat names (``from textlab.runtime import ProgressBar``)
 still work, loaded on first use, so that ``import textlab.runtime`` itself imports nothing.

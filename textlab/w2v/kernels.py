@@ -23,6 +23,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from textlab.runtime.memory import release_library_pages
 from textlab.runtime.output import say
 
 
@@ -193,3 +194,16 @@ def train_chunk(raw, separator, vectors, context, keep, accept, alias, window, n
                     vectors[row, x] += grad[x]
                 pairs += 1
     return loss, pairs, n
+
+
+def load(id_dtype: np.dtype) -> None:
+    """Have numba compile (or load from its cache) :func:`train_chunk` for ids of ``id_dtype``,
+    on arrays of one word, then hand LLVM's resident pages back to the kernel
+    (:func:`textlab.runtime.memory.release_library_pages`): from here on the loop is machine code
+    and LLVM does not run again in this job. Called before the model's matrices are allocated, so
+    that loading's memory (60 MB) and the matrices' do not add up; calling it again costs a
+    dispatch."""
+    one = np.zeros((1, 1), np.float32)
+    train_chunk(np.empty(0, id_dtype), 0, one, one.copy(), np.ones(1, np.float32), np.ones(1, np.float32),
+                np.zeros(1, np.int64), 1, 1, 0.0, 0.0, np.uint64(0), False, *sigmoid_tables())
+    release_library_pages("libllvmlite")

@@ -127,6 +127,10 @@ def _train_here(corpus_spec: str, config: Word2VecConfig, output: Path, force: b
         if engine == "device":  # the card records the step the device engine really took
             size, limit = device_step(config)
             config = dataclasses.replace(config, batch_size=size, row_limit=limit)  # the mode it ran: metrics
+        else:  # the hogwild loop loaded before the matrices exist (its memory and theirs do not add up)
+            from textlab.w2v import kernels
+
+            kernels.load(corpus.read(0, 0).dtype)
         model = Word2Vec(config)
         state = None
         if checkpoint is not None:
