@@ -1,5 +1,6 @@
 """Real processes: SIGINT/SIGTERM during training saves a checkpoint and exits 130/143 with a
-resume hint; ``--resume`` then finishes the run and removes the checkpoint."""
+resume hint; ``--resume`` then finishes the run and removes the checkpoint. A signal during the
+final save lets the save finish."""
 
 from __future__ import annotations
 
@@ -107,3 +108,46 @@ def test_sigterm_before_training_is_a_clean_exit(tmp_path, textlab_home):
     rest = proc.stderr.read()
     assert "Traceback" not in rest and rest.strip().splitlines()[-1].startswith("textlab: ")
     assert not (tmp_path / "model").exists()
+
+
+# Where each command writes its finished model: a signal sent from inside that call must not
+# lose the run (the save goes on to the end, the checkpoint goes, the job ends well).
+SAVES = {
+    "train-charlm": ("textlab.charlm.saving", "save_charlm"),
+    "train-lm": ("textlab.wordlm.saving", "save_wordlm"),
+    "train-w2v": ("textlab.w2v.pipeline", "save_word2vec"),
+    "train-sentiment": ("textlab.sentiment.train", "finish"),
+}
+
+SIGNAL_IN_SAVE = r"""
+import importlib, os, signal, sys
+module, name = sys.argv[1], sys.argv[2]
+owner = importlib.import_module(module)
+real = getattr(owner, name)
+
+def signalled(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGTERM)
+    return real(*args, **kwargs)
+
+setattr(owner, name, signalled)
+sys.argv = ["textlab", *sys.argv[3:]]
+from textlab.cli import main
+main()
+"""
+
+
+@pytest.mark.parametrize("command", sorted(CASES))
+def test_a_signal_during_the_final_save_lets_the_save_finish(tmp_path, command, textlab_home):
+    _signum, _marker, make_args = CASES[command]
+    args = make_args(tmp_path)
+    if command == "train-w2v":
+        args[args.index("--epochs") + 1] = "1"
+    output = tmp_path / "model"
+    env = dict(os.environ, TEXTLAB_NO_PROGRESS="1", OMP_NUM_THREADS="1")
+    run = subprocess.run([sys.executable, "-c", SIGNAL_IN_SAVE, *SAVES[command], command, *args, "-o", str(output)],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "SIGTERM received:" in run.stderr and "saving the model" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert (output / "config.json").is_file() and (output / "weights.safetensors").is_file()
+    assert not (tmp_path / "model.ckpt").exists()

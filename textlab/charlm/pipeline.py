@@ -26,6 +26,7 @@ from textlab.lm.setup import probe_precision
 from textlab.runtime.checkpoints import checkpoint_dir_for
 from textlab.runtime.device import check_precision, precision_candidates
 from textlab.runtime.output import say
+from textlab.runtime.signals import graceful_stop
 
 def default_shape(device_type: str) -> Shape:
     """The shape used when nothing is probed: CUDA's, or the narrowest CPU candidate."""
@@ -175,4 +176,5 @@ def save(result: TrainResult, output: Path, data: CharData, info: dict, setup: S
          force: bool, save_charlm) -> None:
     settings = {"train": asdict(result.config), "device": str(device), "history": result.history,
                 "curve": result.curve, "setup": setup.decided}
-    save_charlm(output, result.model, data.alphabet, info, result.metrics, settings, force=force)
+    with graceful_stop("saving the model"):  # a signal now would lose the finished run: the save goes on
+        save_charlm(output, result.model, data.alphabet, info, result.metrics, settings, force=force)

@@ -76,8 +76,9 @@ def stop_signal_handler(handler) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def graceful_stop() -> Iterator[StopRequest]:
-    """Turn SIGINT/SIGTERM into a flag so a training loop can save a checkpoint and exit.
+def graceful_stop(notice: str = "saving a checkpoint") -> Iterator[StopRequest]:
+    """Turn SIGINT/SIGTERM into a flag so a training loop can save a checkpoint and exit; around
+    a model's final save (``notice="saving the model"``) the flag just lets the save finish.
 
     A second signal while the first is being handled raises KeyboardInterrupt at once.
     """
@@ -91,7 +92,7 @@ def graceful_stop() -> Iterator[StopRequest]:
         if request.signum is not None:
             raise KeyboardInterrupt
         request.signum = signum
-        say(f"{signal.Signals(signum).name} received: saving a checkpoint, please wait...", style="yellow")
+        say(f"{signal.Signals(signum).name} received: {notice}, please wait...", style="yellow")
 
     with stop_signal_handler(handler):
         yield request

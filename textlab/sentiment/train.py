@@ -102,8 +102,9 @@ def _train_reserved(dataset: str, config: SentimentConfig, settings: TrainSettin
             if outcome == "stopped":
                 checkpoint_and_stop(ckpt, run, prepared, state, clock, device, output, stop.signum)
             seconds["neural"] = round(clock.used() - started, 2)
-        metrics = finish(output, run, prepared, state, clock, seconds, device, force)
-    shutil.rmtree(ckpt, ignore_errors=True)
+        with graceful_stop("finishing and saving the model"):  # a signal now would lose the trained model
+            metrics = finish(output, run, prepared, state, clock, seconds, device, force)
+            shutil.rmtree(ckpt, ignore_errors=True)
     return {"path": str(output), "valid_accuracy": metrics["valid_accuracy"], "best_epoch": state.progress.best_epoch,
             "train": len(prepared.train), "valid": len(prepared.valid), "vocab_size": len(prepared.vocab),
             "minutes": metrics["train_minutes"], "valid_ece": metrics["valid_ece"],

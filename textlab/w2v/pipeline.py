@@ -152,9 +152,10 @@ def _train_here(corpus_spec: str, config: Word2VecConfig, output: Path, force: b
         _discard_temporary(corpus)
     data = _data_card(corpus_spec, path, corpus)
     metrics = _metrics(state, corpus.raw_tokens, config.epochs, corpus, device, engine)
-    save_word2vec(output, model, corpus.vocab, data, metrics, force=force or resume, history=state.history)
-    if checkpoint_dir.exists():
-        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    with graceful_stop("saving the model"):  # a signal now would lose the finished run: the save goes on
+        save_word2vec(output, model, corpus.vocab, data, metrics, force=force or resume, history=state.history)
+        if checkpoint_dir.exists():
+            shutil.rmtree(checkpoint_dir, ignore_errors=True)
     return {"model": str(output), **data, **metrics, "dim": config.dim, "prepare_seconds": round(prepared - started, 2),
             "wall_seconds": round(seconds, 2)}
 
@@ -256,7 +257,8 @@ def train_distributed(corpus_spec: str, config: Word2VecConfig, output: Path, di
     metrics = {**_metrics(state, corpus.raw_tokens, config.epochs, corpus, dist.device, engine),
                "syncs": state.syncs, "sync_seconds": round(state.sync_seconds, 2), "sync_bytes": matrix_bytes}
     if dist.is_main:
-        save_word2vec(output, model, corpus.vocab, data, metrics, force=force, history=state.history)
+        with graceful_stop("saving the model"):
+            save_word2vec(output, model, corpus.vocab, data, metrics, force=force, history=state.history)
     dist.barrier()  # the model is on disk before any rank returns
     return {"model": str(output), **data, **metrics, "dim": config.dim, "prepare_seconds": round(prepared - started, 2),
             "wall_seconds": round(seconds, 2), "rank": dist.rank, "vectors_sha256": digest,

@@ -17,6 +17,7 @@ from textlab.lm.probe import step_timer
 from textlab.runtime.checkpoints import checkpoint_dir_for, load_checkpoint
 from textlab.runtime.device import check_precision, precision_candidates
 from textlab.runtime.output import say
+from textlab.runtime.signals import graceful_stop
 from textlab.wordlm.config import DEFAULT_EPOCHS, RESUMABLE, Shape, TrainConfig, WordLMConfig
 from textlab.wordlm.data import WordData, load_word_data
 from textlab.wordlm.evaluate import unigram_perplexity
@@ -142,7 +143,8 @@ def _train_reserved(corpus: str, output: Path, *, data_settings: dict, epochs: i
                "val_tokens": int(len(trainer.valid_ids) - 1)}
     settings = {"train": asdict(result.config), "data": data_settings, "device": str(device),
                 "history": result.history, "curve": result.curve, "setup": setup.decided}
-    save_wordlm(output, result.model, data.vocab, info, metrics, settings, force=force or resume)
-    if checkpoint_dir.exists():
-        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    with graceful_stop("saving the model"):  # a signal now would lose the finished run: the save goes on
+        save_wordlm(output, result.model, data.vocab, info, metrics, settings, force=force or resume)
+        if checkpoint_dir.exists():
+            shutil.rmtree(checkpoint_dir, ignore_errors=True)
     return metrics
