@@ -4,17 +4,22 @@ works right after install, offline:
     textlab analogy king man woman        -> shipped:en    (textlab/pretrained/word2vec/en)
     textlab neighbors 宝玉                 -> shipped:zh    (textlab/pretrained/word2vec/zh)
     textlab generate --seed p --len 1000  -> shipped:shakespeare (textlab/pretrained/charlm/shakespeare)
+    textlab generate --model shipped:imdb --seed "this movie"  -> the English review word LM
+                                             (textlab/pretrained/wordlm/imdb; also --from-lm shipped:imdb)
 
-    python scripts/build_shipped_models.py all        # or: w2v-en, w2v-zh, charlm
+    python scripts/build_shipped_models.py all        # or: w2v-en, w2v-zh, charlm, wordlm
+    python scripts/build_shipped_models.py wordlm --lm DIR   # ship a review LM already trained by the recipe
 
 Each is trained by the ordinary commands (``textlab train-w2v`` / ``train-charlm``), then made
 small: the query vectors only (the output matrix is for continued training), stored as float16;
-the char LM's weights as float16 too (they are loaded back into float32). The card records the
+the char LM's and the word LM's weights as float16 too (they are loaded back into float32). The card records the
 data, the commands, the figures measured on the shipped (float16) weights and the machine.
 
 Data: English vectors from the IMDb train and unlabelled reviews (``../shared/data``; the test
 split is never read), Chinese vectors from the four classic novels (public domain), the char LM
-from tinyshakespeare (shipped in ``corpora/``).
+from tinyshakespeare (shipped in ``corpora/``), the word LM from the IMDb train and unlabelled
+reviews minus the sentiment validation part (``scripts/shipped_sentiment_lm.py``: the same LM
+``build_shipped_sentiment.py en --from-lm`` starts from).
 """
 
 from __future__ import annotations
@@ -130,9 +135,61 @@ def build_charlm() -> dict:
             "card": read_card(target).metrics}
 
 
+def _placeholders(command: str) -> str:
+    """The build's own paths in a recorded command as placeholders: meaningless once shipped."""
+    import re
+
+    command = re.sub(r"\S*imdb_lm_text\.txt", "<build dir>/imdb_lm_text.txt", command)
+    return re.sub(r"(-o|--output) \S+", r"\1 <model>", command)
+
+
+def build_wordlm(existing: Path | None) -> dict:
+    """The English review LM (``shipped_sentiment_lm.pretrain_lm``: trained, or taken from
+    ``existing`` after checking its card against the recipe), stored as float16; its held-out
+    perplexity measured by ``textlab eval-lm`` on the documents it held out, before and after."""
+    import torch
+
+    from shipped_sentiment_lm import pretrain_lm
+    from textlab.runtime.machine import machine_info
+    from textlab.store.cards import VOCAB_FILE, ModelCard, read_card, update_card
+    from textlab.store.files import save_model
+    from textlab.wordlm.saving import load_wordlm
+
+    with tempfile.TemporaryDirectory(prefix="textlab-shipped-") as tmp:
+        work = Path(tmp)
+        built, info = pretrain_lm("en", work, dim=256, epochs=1, minutes=None, existing=existing)
+        model, _vocab, card = load_wordlm(built)
+        documents = (work / "imdb_lm_text.txt").read_text(encoding="utf-8").splitlines()
+        held_out = work / "held_out.txt"  # the last documents: what train-lm validated on
+        held_out.write_text("\n".join(documents[-card.data["valid_documents"]:]) + "\n", encoding="utf-8")
+        target = TARGET / "wordlm" / "imdb"
+        shipped = ModelCard(kind="wordlm", config=card.config,
+                            data={**{k: v for k, v in card.data.items() if k != "corpus"}, "corpus": info["corpus"],
+                                  "reviews": info["reviews"]},
+                            metrics=card.metrics, command=_placeholders(info["command"]),
+                            created=card.created, name="imdb",
+                            extra={**card.extra, "weights": "float16 (loaded into float32)",
+                                   "built_by": "scripts/build_shipped_models.py wordlm", "build_machine": machine_info()})
+        if target.exists():
+            shutil.rmtree(target)
+        save_model(target, shipped, {k: v.to(torch.float16) for k, v in model.weights().items()},
+                   vocab_tsv=(built / VOCAB_FILE).read_text(encoding="utf-8"),
+                   extra_files={"curve.png": (built / "curve.png").read_bytes()} if (built / "curve.png").exists() else None)
+        before = json.loads(textlab("eval-lm", str(held_out), "--model", str(built), "--json"))
+        after = json.loads(textlab("eval-lm", str(held_out), "--model", str(target), "--json"))
+    update_card(target, metrics={"held_out_perplexity": round(before["perplexity"], 2),
+                                 "shipped_held_out_perplexity": round(after["perplexity"], 2),
+                                 "held_out_unigram_perplexity": round(after["unigram_perplexity"], 2),
+                                 "held_out_tokens": after["tokens"]})
+    return {"path": str(target), "val_perplexity": card.metrics.get("val_perplexity"), "eval_lm_fp32": before,
+            "eval_lm_shipped": after, "card": read_card(target).metrics}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("which", choices=("all", "w2v-en", "w2v-zh", "charlm"))
+    parser.add_argument("which", choices=("all", "w2v-en", "w2v-zh", "charlm", "wordlm"))
+    parser.add_argument("--lm", type=Path, default=None, metavar="DIR",
+                        help="wordlm: a review LM already trained by the recipe (its card is checked), not trained again")
     args = parser.parse_args()
     report = {}
     if args.which in ("all", "w2v-en"):
@@ -141,6 +198,8 @@ def main() -> None:
         report["w2v-zh"] = build_word2vec("zh")
     if args.which in ("all", "charlm"):
         report["charlm"] = build_charlm()
+    if args.which in ("all", "wordlm"):
+        report["wordlm"] = build_wordlm(args.lm)
     print(json.dumps(report, ensure_ascii=False, default=str))
 
 

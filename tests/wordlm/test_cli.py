@@ -86,7 +86,13 @@ def test_bad_corpora_and_other_kinds_are_refused_in_one_line(cli, tmp_path, gram
     succeeded(cli("train-charlm", str(grammar_file), "--epochs", "1", "--hidden", "8", "--layers", "1",
                   "--seq-len", "8", "--batch-size", "4", "-o", str(lm)), "train-charlm")
     refused(cli("eval-lm", str(grammar_file), "--model", str(lm)), "charlm", "is a charlm model, not a wordlm model")
-    refused(cli("eval-lm", str(grammar_file)), "no model", "no wordlm model yet: train one with 'textlab train-lm")
+    # no word LM in the store: English text goes to the shipped review LM, other languages are refused
+    answered = cli("eval-lm", str(grammar_file), "--json")
+    succeeded(answered, "shipped LM")
+    assert json.loads(answered.stdout)["model"] == "shipped:imdb"
+    chinese = tmp_path / "zh.txt"
+    chinese.write_text("这家酒店服务很好\n房间很干净\n", encoding="utf-8")
+    refused(cli("eval-lm", str(chinese)), "no zh model", "no word LM of the text's language (zh) yet")
 
 
 def test_resume_applies_how_long_and_refuses_what_defines_the_model(cli, tmp_path, grammar_file):

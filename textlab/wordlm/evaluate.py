@@ -7,12 +7,13 @@ same targets: each word's training count (``vocab.tsv``: ``<unk>`` counts the wo
 from __future__ import annotations
 
 import math
+import shlex
 from typing import Callable
 
 import numpy as np
 import torch
 
-from textlab.errors import DataError
+from textlab.errors import DataError, TextlabError
 from textlab.lm import measure as lm_measure
 from textlab.text import Vocab
 from textlab.wordlm.data import PAD_ID, encode_with, read_documents
@@ -62,7 +63,11 @@ def evaluate_on_file(spec: str | None, file: str, device, before: Callable = lam
 
     lines = read_documents(file)
     first = list(itertools.islice(lines, 500))
-    choice = choose_wordlm(spec, guess_lang(first) if first else None)
+    lang = guess_lang(first) if first else None
+    choice = choose_wordlm(spec, lang)
+    if choice.implicit and lang and choice.card.config.get("lang") != lang:
+        raise TextlabError(f"no word LM of the text's language ({lang}) yet: train one with "
+                           f"'textlab train-lm {shlex.quote(str(file))} --lang {lang}', or name a model with --model")
     model, vocab, _card = load_wordlm(choice.path, device)
     before(choice)
     return {**evaluate_text(model, vocab, itertools.chain(first, lines), device, where=str(file)), "model": choice.name}
