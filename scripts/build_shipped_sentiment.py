@@ -29,6 +29,14 @@ zh: ChnSentiCorp hotel reviews: every 5th row is held out (never trained on or c
     --sentence-crops from its defaults); the model ships only if its validation accuracy beats
     the shipped model's card (the same validation part), never on test figures.
 
+    python scripts/build_shipped_sentiment.py en --sentence-crops 0.5 --candidate ../scratch/crops/en
+
+--sentence-crops F: train with `textlab train-sentiment --sentence-crops F` (default: the recipe's,
+    0 for the plain recipe, --from-lm's default otherwise); given, the build is a trial of another
+    recipe: its model ships only if it beats the shipped model's card on the same validation part
+    and keeps the inference speed (as --keep-better). --candidate DIR keeps a copy of the trained
+    model (its card complete), shipped or not.
+
     python scripts/build_shipped_sentiment.py recalibrate all
 
 recalibrate: fit the calibration (textlab.sentiment.calibrate) of the shipped models without
@@ -55,6 +63,7 @@ from shipped_sentiment_data import (  # noqa: E402 (the data recipes, beside thi
     IMDB, REPO, chinese_split, chinese_unlabelled_text, imdb_unlabelled_text, textlab,
 )
 from shipped_sentiment_lm import pretrain_lm, smoke_data  # noqa: E402
+from textlab.sentiment.config import FROM_LM_DEFAULTS, TrainSettings  # noqa: E402 (no torch: --help stays fast)
 
 TARGET = REPO / "textlab" / "pretrained" / "sentiment"
 
@@ -254,12 +263,37 @@ def recalibrate(lang: str, work: Path) -> dict:
             "valid_accuracy": round(float(np.mean((logits > 0) == np.asarray(labels))), 4)}
 
 
+def ship_refusal(lang: str, model: Path, card: dict, work: Path, destination: Path) -> str | None:
+    """Why the candidate ``model`` must not replace the shipped one at ``destination`` (None: it
+    may): trained and validated on other data, slower than :data:`MIN_REVIEWS_PER_SECOND_PER_THREAD`
+    on one thread, or not above the shipped card's validation accuracy. Records the rate in the
+    candidate's card."""
+    shipped = json.loads((destination / "config.json").read_text(encoding="utf-8"))
+    same_data = shipped["data"].get("train_reviews") == card["data"].get("train_reviews") and \
+        shipped["data"].get("valid") == card["data"].get("valid")
+    rate = inference_rate(model, validation_part(lang, card, work)[0])
+    card["metrics"]["valid_reviews_per_second_one_thread"] = round(rate, 1)
+    write_card(model, card)
+    if not same_data:
+        return "it was trained and validated on other data, so the two cannot be compared (rebuild it first)"
+    if rate < MIN_REVIEWS_PER_SECOND_PER_THREAD:
+        return (f"the new model scores {rate:.0f} reviews/s on one thread, under the "
+                f"{MIN_REVIEWS_PER_SECOND_PER_THREAD} that keep inference at 1,500/s on 2 cores")
+    if shipped["metrics"]["valid_accuracy"] >= card["metrics"]["valid_accuracy"]:
+        return (f"its validation accuracy {shipped['metrics']['valid_accuracy']} >= "
+                f"{card['metrics']['valid_accuracy']} (same data)")
+    return None
+
+
 def build(lang: str, minutes: float, epochs: int, work: Path, keep_better: bool = False,
-          from_model: Path | None = None, w2v_init: bool = True, from_lm: dict | None = None) -> dict:
+          from_model: Path | None = None, w2v_init: bool = True, from_lm: dict | None = None,
+          sentence_crops: float | None = None, candidate: Path | None = None) -> dict:
     """Train (or take ``from_model``, a model trained by `textlab train-sentiment` on the same
     data), measure it once on the test/held-out data, record everything in its card, ship it.
     ``from_lm``: pretrain a word LM first and start from it ({"dim", "epochs", "minutes",
-    "smoke"}; see scripts/shipped_sentiment_lm.py); it ships only if validation improves."""
+    "smoke"}; see scripts/shipped_sentiment_lm.py); it ships only if validation improves.
+    ``sentence_crops``: train-sentiment's --sentence-crops (None: the recipe's default); given,
+    the model ships only if validation improves. ``candidate``: where to copy the trained model."""
     model = work / lang
     w2v_info = lm_info = None
     if from_lm is not None:
@@ -282,6 +316,8 @@ def build(lang: str, minutes: float, epochs: int, work: Path, keep_better: bool 
     if from_model is None and w2v_init:
         w2v, w2v_info = train_word_vectors(lang, work)
         options = [*options, "--pretrained-w2v", str(w2v)]
+    if sentence_crops is not None:  # a trial of another recipe: it ships only if it beats the shipped one
+        options, keep_better = [*options, "--sentence-crops", f"{sentence_crops:g}"], True
     if from_model is None:
         train_args = ["train-sentiment", str(train_data), *options, "--epochs", str(epochs), "--max-minutes",
                       str(minutes), "-o", str(model), "--force"]
@@ -316,25 +352,15 @@ def build(lang: str, minutes: float, epochs: int, work: Path, keep_better: bool 
                 "valid_accuracy_first_sentence": card["metrics"].get("valid_accuracy_first_sentence"),
                 "valid_accuracy_last_sentence": card["metrics"].get("valid_accuracy_last_sentence"),
                 "lm_val_perplexity": lm_info["val_perplexity"], "lm_unigram_perplexity": lm_info["val_unigram_perplexity"]}
-    if keep_better and (destination / "config.json").is_file():
-        shipped = json.loads((destination / "config.json").read_text(encoding="utf-8"))
-        same_data = shipped["data"].get("train_reviews") == card["data"].get("train_reviews") and \
-            shipped["data"].get("valid") == card["data"].get("valid")
-        rate = inference_rate(model, validation_part(lang, card, work)[0])
-        card["metrics"]["valid_reviews_per_second_one_thread"] = round(rate, 1)
-        write_card(model, card)
-        slow = rate < MIN_REVIEWS_PER_SECOND_PER_THREAD
-        if not same_data or slow or shipped["metrics"]["valid_accuracy"] >= card["metrics"]["valid_accuracy"]:
-            why = (f"its validation accuracy {shipped['metrics']['valid_accuracy']} >= "
-                   f"{card['metrics']['valid_accuracy']} (same data)") if same_data else \
-                "it was trained and validated on other data, so the two cannot be compared (rebuild it first)"
-            if same_data and slow:
-                why = (f"the new model scores {rate:.0f} reviews/s on one thread, under the "
-                       f"{MIN_REVIEWS_PER_SECOND_PER_THREAD} that keep inference at 1,500/s on 2 cores")
-            print(f"kept the shipped {lang} model: {why}", file=sys.stderr)
-            return {"lang": lang, "shipped": False, "valid_accuracy": card["metrics"]["valid_accuracy"],
-                    "test_accuracy": result["accuracy"], "n": result["n"], "pretrained_w2v": w2v_info,
-                    "kept_because": why}
+    why = ship_refusal(lang, model, card, work, destination) \
+        if keep_better and (destination / "config.json").is_file() else None
+    if candidate is not None:
+        shutil.copytree(model, candidate)
+    if why is not None:
+        print(f"kept the shipped {lang} model: {why}", file=sys.stderr)
+        return {"lang": lang, "shipped": False, "valid_accuracy": card["metrics"]["valid_accuracy"],
+                "test_accuracy": result["accuracy"], "n": result["n"], "pretrained_w2v": w2v_info,
+                "kept_because": why, "candidate": str(candidate) if candidate else None}
     staging = TARGET / f".{lang}.new"
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(model, staging)
@@ -377,7 +403,18 @@ def main() -> None:
                              "with the same options), instead of pretraining one")
     parser.add_argument("--smoke", type=int, default=0, metavar="N",
                         help="with --from-lm: N labelled reviews, 4N LM documents, tiny LM; never ships")
+    parser.add_argument("--sentence-crops", type=float, default=None, metavar="F",
+                        help="train-sentiment --sentence-crops F (default: "
+                             f"{TrainSettings.sentence_crops:g}, with --from-lm {FROM_LM_DEFAULTS['sentence_crops']:g}); "
+                             "given, the model ships only if validation improves on the shipped model")
+    parser.add_argument("--candidate", type=Path, default=None, metavar="DIR",
+                        help="copy the trained model (card complete) to DIR, a new directory, shipped or not")
     args = parser.parse_args()
+    if args.sentence_crops is not None and args.from_model is not None:
+        parser.error("--sentence-crops trains; --from-model takes a trained model")
+    if args.candidate is not None and (args.candidate.exists() or args.lang not in ("en", "zh") or args.smoke):
+        parser.error(f"--candidate {args.candidate}: " + ("exists" if args.candidate.exists() else
+                                                           "a smoke model is not kept" if args.smoke else "one language"))
     from_lm = None
     if args.from_lm:
         from_lm = {"dim": 16 if args.smoke else args.lm_dim, "epochs": args.lm_epochs, "minutes": args.lm_minutes,
@@ -396,7 +433,7 @@ def main() -> None:
         for lang in (["en", "zh"] if args.lang == "all" else [args.lang]):
             minutes, epochs = args.minutes or DEFAULTS[lang][0], args.epochs or DEFAULTS[lang][1]
             print(json.dumps(build(lang, minutes, epochs, Path(tmp), args.keep_better, args.from_model,
-                                   not args.no_w2v, from_lm)), flush=True)
+                                   not args.no_w2v, from_lm, args.sentence_crops, args.candidate)), flush=True)
 
 
 if __name__ == "__main__":
