@@ -147,6 +147,7 @@ class TrainSettings:
     device: str = "auto"
     sentence_crops: float = 0.0  # extra training examples per epoch, as a share of the training
     # reviews: crops of 1-3 consecutive sentences of a training review, labelled by it (0 = none;
-    # unmeasured without --from-lm, and it costs that share of neural time and a tokenization pass)
+    # 0.5 cost the shipped English recipe full-review validation (README, Short inputs), and it
+    # costs that share of neural time and a tokenization pass)
     threads: int = 1  # CPU threads for torch while training (restored afterwards): small recurrent
     # matmuls gain little from more, and OpenMP barriers stall badly when other jobs share the cores
