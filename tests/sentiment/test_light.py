@@ -40,7 +40,7 @@ SHAPES = [
 
 
 def _torch_probabilities(path, encoded):
-    return np.array(Predictor(path).score(encoded))
+    return np.array(Predictor(path, precision="fp32").score(encoded))
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
