@@ -37,6 +37,13 @@ zh: ChnSentiCorp hotel reviews: every 5th row is held out (never trained on or c
     and keeps the inference speed (as --keep-better). --candidate DIR keeps a copy of the trained
     model (its card complete), shipped or not.
 
+    python scripts/build_shipped_sentiment.py en --from-model ../scratch/build/en_lm_candidate --max-len 96
+
+--max-len N: the trained model's neural part then reads at most N words of a review (the first
+    N // 4 and the last ones; the n-gram branch still reads up to 1,000): validation accuracy, the
+    short views and the calibration are measured again, the trained length's figures kept in the
+    card (extra.trained_window). For speed: it ships only as --keep-better would let it.
+
     python scripts/build_shipped_sentiment.py recalibrate all
 
 recalibrate: fit the calibration (textlab.sentiment.calibrate) of the shipped models without
@@ -263,6 +270,50 @@ def recalibrate(lang: str, work: Path) -> dict:
             "valid_accuracy": round(float(np.mean((logits > 0) == np.asarray(labels))), 4)}
 
 
+def read_window(lang: str, model: Path, max_len: int, work: Path) -> dict:
+    """Have a trained model's neural part read at most ``max_len`` words of a review (its first
+    ``max_len // 4`` and its last ones, as train-sentiment cuts; the n-gram branch and the bag
+    read as before), then measure again on the validation part what that changes: accuracy, the
+    short views, and the calibration, refitted (the mix stays). The figures at the trained
+    length stay in the card (``extra.trained_window``). A choice made on validation, for speed:
+    the LSTM's work grows with the words it reads."""
+    from textlab.sentiment.data import EncodedReviews, encode_reviews, tokenize_texts
+    from textlab.sentiment.finish import calibrate_stage, short_view_metrics
+    from textlab.sentiment.linear import accuracy
+    from textlab.sentiment.neural_phase import predict_logits
+    from textlab.sentiment.prepare import Prepared
+    from textlab.sentiment.saved import load_sentiment
+    from textlab.sentiment.short_inputs import sentence_views
+
+    card = json.loads((model / "config.json").read_text(encoding="utf-8"))
+    trained = {k: card["config"][k] for k in ("max_len", "head_len")}
+    if max_len >= trained["max_len"]:
+        raise SystemExit(f"--max-len {max_len}: the model already reads at most {trained['max_len']} words")
+    card["config"].update(max_len=max_len, head_len=max_len // 4)
+    card["extra"]["trained_window"] = {**trained, "metrics": {k: v for k, v in card["metrics"].items()
+                                                              if k.startswith(("valid_", "test_"))}}
+    card["metrics"] = {k: v for k, v in card["metrics"].items() if not k.startswith("test_") and k != "valid_loss"}
+    write_card(model, card)
+    loaded = load_sentiment(model)
+    device = loaded.model.mix.device
+    texts, labels = validation_part(lang, card, work)
+    tokens = list(tokenize_texts(texts, loaded.config.lang))
+    valid = encode_reviews(tokens, range(len(tokens)), labels, loaded.encoder)
+    logits = predict_logits(loaded.model, valid, device, with_ngram_branch=True)
+    prepared = Prepared(loaded.config, loaded.encoder.vocab, EncodedReviews(), valid, tokens, {},
+                        views=sentence_views(texts, labels, loaded.config.lang, loaded.encoder))
+    calibration, report = calibrate_stage(loaded.model, prepared, logits, card["extra"]["training"]["seed"], device)
+    card["metrics"].update({"valid_accuracy": round(accuracy(logits, labels), 4), "valid_ece": report["valid_ece"],
+                            **short_view_metrics(loaded.model, prepared, device)})
+    card["extra"]["calibration"] = calibration.to_dict()
+    card["extra"]["calibration_fit"] = {**report, "by": f"scripts/build_shipped_sentiment.py --max-len {max_len} "
+                                        "(refitted for the shorter window, weights unchanged)"}
+    write_card(model, card)
+    return {"max_len": max_len, "trained": trained, **{k: card["metrics"].get(k) for k in
+                                                       ("valid_accuracy", "valid_ece", "valid_accuracy_first_sentence",
+                                                        "valid_accuracy_last_sentence")}}
+
+
 def ship_refusal(lang: str, model: Path, card: dict, work: Path, destination: Path) -> str | None:
     """Why the candidate ``model`` must not replace the shipped one at ``destination`` (None: it
     may): trained and validated on other data, slower than :data:`MIN_REVIEWS_PER_SECOND_PER_THREAD`
@@ -287,13 +338,15 @@ def ship_refusal(lang: str, model: Path, card: dict, work: Path, destination: Pa
 
 def build(lang: str, minutes: float, epochs: int, work: Path, keep_better: bool = False,
           from_model: Path | None = None, w2v_init: bool = True, from_lm: dict | None = None,
-          sentence_crops: float | None = None, candidate: Path | None = None) -> dict:
+          sentence_crops: float | None = None, candidate: Path | None = None, max_len: int | None = None) -> dict:
     """Train (or take ``from_model``, a model trained by `textlab train-sentiment` on the same
     data), measure it once on the test/held-out data, record everything in its card, ship it.
     ``from_lm``: pretrain a word LM first and start from it ({"dim", "epochs", "minutes",
     "smoke"}; see scripts/shipped_sentiment_lm.py); it ships only if validation improves.
     ``sentence_crops``: train-sentiment's --sentence-crops (None: the recipe's default); given,
-    the model ships only if validation improves. ``candidate``: where to copy the trained model."""
+    the model ships only if validation improves. ``candidate``: where to copy the trained model.
+    ``max_len``: the neural part then reads at most that many words (:func:`read_window`); the
+    model ships only if validation improves."""
     model = work / lang
     w2v_info = lm_info = None
     if from_lm is not None:
@@ -326,6 +379,10 @@ def build(lang: str, minutes: float, epochs: int, work: Path, keep_better: bool 
     else:
         shutil.copytree(from_model, model)
         command = json.loads((model / "config.json").read_text(encoding="utf-8"))["command"]
+    window = None
+    if max_len is not None:  # chosen on validation, for speed: it ships only if it still beats the shipped one
+        window, keep_better = read_window(lang, model, max_len, work), True
+        print(json.dumps({"read_window": window}), file=sys.stderr, flush=True)
     result = json.loads(textlab("eval-sentiment", "--model", str(model), str(test_data), "--json"))
     card_path = model / "config.json"
     card = json.loads(card_path.read_text(encoding="utf-8"))
@@ -360,7 +417,7 @@ def build(lang: str, minutes: float, epochs: int, work: Path, keep_better: bool 
         print(f"kept the shipped {lang} model: {why}", file=sys.stderr)
         return {"lang": lang, "shipped": False, "valid_accuracy": card["metrics"]["valid_accuracy"],
                 "test_accuracy": result["accuracy"], "n": result["n"], "pretrained_w2v": w2v_info,
-                "kept_because": why, "candidate": str(candidate) if candidate else None}
+                "kept_because": why, "candidate": str(candidate) if candidate else None, "read_window": window}
     staging = TARGET / f".{lang}.new"
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(model, staging)
@@ -371,7 +428,7 @@ def build(lang: str, minutes: float, epochs: int, work: Path, keep_better: bool 
         item.chmod(0o644)
     size = sum(p.stat().st_size for p in destination.iterdir())
     return {"lang": lang, "test_accuracy": result["accuracy"], "n": result["n"], "valid_accuracy": card["metrics"]["valid_accuracy"],
-            "train_minutes": card["metrics"]["train_minutes"], "bytes": size}
+            "train_minutes": card["metrics"]["train_minutes"], "bytes": size, "read_window": window}
 
 
 def main() -> None:
@@ -407,6 +464,10 @@ def main() -> None:
                         help="train-sentiment --sentence-crops F (default: "
                              f"{TrainSettings.sentence_crops:g}, with --from-lm {FROM_LM_DEFAULTS['sentence_crops']:g}); "
                              "given, the model ships only if validation improves on the shipped model")
+    parser.add_argument("--max-len", type=int, default=None, metavar="N",
+                        help="after training (or with --from-model), the neural part reads at most N words; "
+                             "validation, short views and calibration measured again; ships only if validation "
+                             "still beats the shipped model and the speed rule holds")
     parser.add_argument("--candidate", type=Path, default=None, metavar="DIR",
                         help="copy the trained model (card complete) to DIR, a new directory, shipped or not")
     args = parser.parse_args()
@@ -433,7 +494,8 @@ def main() -> None:
         for lang in (["en", "zh"] if args.lang == "all" else [args.lang]):
             minutes, epochs = args.minutes or DEFAULTS[lang][0], args.epochs or DEFAULTS[lang][1]
             print(json.dumps(build(lang, minutes, epochs, Path(tmp), args.keep_better, args.from_model,
-                                   not args.no_w2v, from_lm, args.sentence_crops, args.candidate)), flush=True)
+                                   not args.no_w2v, from_lm, args.sentence_crops, args.candidate, args.max_len)),
+                  flush=True)
 
 
 if __name__ == "__main__":
