@@ -109,10 +109,12 @@ class Router:
         return self.score(self.encode(texts))
 
 
-#: The most lines the numpy scorer takes (an input that ends within its first batch): numpy
-#: scores ~350-490 English reviews/s on one core, torch ~1,000-1,270/s after its ~1.4 s import,
-#: so torch wins from about 750 lines (AMD EPYC, bench of 1-512 IMDb test reviews, load ~1.5).
-LIGHT_MAX_LINES = 512
+#: The most lines the numpy scorer takes (an input that ends within its first batch). With the
+#: shipped English model (LM-initialised 1x256 LSTM over 96 words) numpy scores ~190 reviews/s on
+#: one core and torch ~1,500/s on two after its ~1.4 s import and its precision probe: 250
+#: validation reviews took 1.47 s through numpy, 800 took 3.3 s through torch, so torch wins from
+#: about 300 lines (AMD EPYC, load ~1). (The previous 1x64 BiLSTM model: numpy 350-490/s, 512.)
+LIGHT_MAX_LINES = 256
 
 
 def whole_input(batches: Iterable[list[str] | None], max_lines: int | None = None) -> tuple[Iterator[list[str] | None], bool]:
