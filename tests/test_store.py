@@ -185,3 +185,21 @@ def test_models_rm_and_mv(cli, fake_shipped, textlab_home):
         result = cli(*args)
         assert result.exit_code != 0 and len(result.stderr.splitlines()) == 1 and message in result.stderr, args
     assert (fake_shipped / "word2vec" / "en" / "config.json").is_file()
+
+
+def test_an_extra_file_given_as_a_function_is_made_after_the_weights(tmp_path):
+    import numpy as np
+
+    from textlab.store.files import save_model
+
+    order = []
+
+    def drawn():
+        order.append(sorted(p.name for p in tmp_path.rglob("*") if p.is_file()))
+        return b"late"
+
+    save_model(tmp_path / "m", ModelCard(kind="word2vec", config={}), {"w": np.zeros(3, np.float32)},
+               extra_files={"late.bin": drawn, "none.bin": lambda: None, "early.bin": b"early"})
+    assert any(name == "weights.safetensors" for name in order[0])  # the weights were on disk first
+    assert (tmp_path / "m" / "late.bin").read_bytes() == b"late"
+    assert (tmp_path / "m" / "early.bin").read_bytes() == b"early" and not (tmp_path / "m" / "none.bin").exists()

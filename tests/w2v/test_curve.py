@@ -64,3 +64,23 @@ def test_history_has_a_point_per_chunk_and_survives_resume(tmp_path, monkeypatch
 def test_no_history_no_curve():
     assert loss_curve([], "c.txt", "cbow") is None
     assert loss_curve([[1.0, float("nan")]], "c.txt", "cbow") is None
+
+
+def test_a_released_model_is_written_whole_before_its_curve_is_drawn(tmp_path):
+    """save_word2vec(release=True): the matrices are on disk, then let go, then the curve is drawn
+    (matplotlib's memory and the matrices' never add up); the directory is complete either way."""
+    import numpy as np
+
+    from textlab.text import Vocab
+    from textlab.w2v.saving import load_word2vec, save_word2vec
+
+    config = Word2VecConfig(vocab_size=3, dim=4)
+    model = Word2Vec(config)
+    vectors, context = model.vectors.copy(), model.context.copy()
+    history = [[0.5, 3.0], [1.0, 2.5]]
+    save_word2vec(tmp_path / "m", model, Vocab(["a", "b", "c"], [3, 2, 1]), {"corpus": "c.txt"}, history=history,
+                  release=True)
+    assert model.vectors is None and model.context is None
+    loaded, _, _, _ = load_word2vec(str(tmp_path / "m"))
+    assert np.array_equal(loaded.vectors, vectors) and np.array_equal(loaded.context, context)
+    assert (tmp_path / "m" / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

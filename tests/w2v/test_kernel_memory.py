@@ -29,12 +29,12 @@ def resident_mb(name):
 
 import llvmlite.binding  # the library mapped and initialised, as numba's import does
 before = resident_mb("libllvmlite")
-kernels.load(np.dtype(np.uint16))
+kernels.load()
 after = resident_mb("libllvmlite")
 rng = np.random.default_rng(0)
 vectors = (rng.random((50, 8), dtype=np.float32) - 0.5) / 8
 context = np.zeros_like(vectors)
-raw = rng.integers(0, 50, 4000).astype(np.uint16)
+raw = rng.integers(0, 50, 4000).astype(np.uint32)
 loss, pairs, kept = kernels.train_chunk(raw, 65535, vectors, context, np.ones(50, np.float32), np.ones(50, np.float32),
                                         np.arange(50, dtype=np.int64), 3, 2, 0.025, 0.0001, np.uint64(1), False,
                                         *kernels.sigmoid_tables())

@@ -8,6 +8,9 @@ set for the whole job. :func:`release_library_pages` asks the kernel to reclaim 
 page of the file is dropped and read again from the page cache if it is ever used; a page the
 process wrote to, such as relocated data, stays where no swap takes it), so it is safe on any
 mapping. Elsewhere (no ``/proc``, an older kernel, no libc) it does nothing.
+
+:func:`trim_heap` hands the C heap's free memory back (glibc's ``malloc_trim``) once a job has let
+go of large arrays, so that what it allocates next starts from there.
 """
 
 from __future__ import annotations
@@ -19,13 +22,19 @@ import sys
 MADV_PAGEOUT = 21  # linux/mman.h
 
 
-def _madvise():
+def _libc():
     if not sys.platform.startswith("linux"):
         return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-        madvise = libc.madvise
-    except (OSError, AttributeError):
+        return ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+    except OSError:
+        return None
+
+
+def _madvise():
+    libc = _libc()
+    madvise = getattr(libc, "madvise", None)
+    if madvise is None:
         return None
     madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
     madvise.restype = ctypes.c_int
@@ -55,3 +64,12 @@ def release_library_pages(name: str) -> int:
     if madvise is None:
         return 0
     return sum(madvise(start, end - start, MADV_PAGEOUT) == 0 for start, end in library_mappings(name))
+
+
+def trim_heap() -> bool:
+    """Return the C heap's free pages to the kernel (glibc); False where there is no such call."""
+    trim = getattr(_libc(), "malloc_trim", None)
+    if trim is None:
+        return False
+    trim.argtypes = [ctypes.c_size_t]
+    return bool(trim(0))

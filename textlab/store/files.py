@@ -10,7 +10,7 @@ import datetime as _dt
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from textlab.atomic import atomic_directory
 from textlab.errors import DataError
@@ -27,12 +27,14 @@ def save_model(
     card: ModelCard,
     tensors: dict[str, torch.Tensor] | dict[str, np.ndarray],
     vocab_tsv: str | None = None,
-    extra_files: dict[str, bytes] | None = None,
+    extra_files: dict[str, bytes | Callable[[], bytes | None]] | None = None,
     force: bool = False,
 ) -> Path:
     """Write a model directory atomically; refuses to overwrite unless ``force``. ``tensors``
-    are torch tensors, or numpy arrays (written without importing torch). A write the OS refuses
-    (a full disk, a file-size limit) leaves the previous model as it was."""
+    are torch tensors, or numpy arrays (written without importing torch). An extra file given as
+    a function is made after the weights are on disk (a curve drawn once the caller has let go of
+    its matrices; None: no such file). A write the OS refuses (a full disk, a file-size limit)
+    leaves the previous model as it was."""
     path = Path(path)
     card.name = card.name or path.name
     card.created = card.created or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
@@ -42,7 +44,9 @@ def save_model(
         if vocab_tsv is not None:
             (tmp / VOCAB_FILE).write_text(vocab_tsv, encoding="utf-8")
         for name, content in (extra_files or {}).items():
-            (tmp / name).write_bytes(content)
+            content = content() if callable(content) else content
+            if content is not None:
+                (tmp / name).write_bytes(content)
         (tmp / CONFIG_FILE).write_text(card.to_json(), encoding="utf-8")
         (tmp / CHECKSUMS_FILE).write_text(checksums_text(tmp), encoding="utf-8")  # last: it covers the others
     return path

@@ -196,14 +196,20 @@ def train_chunk(raw, separator, vectors, context, keep, accept, alias, window, n
     return loss, pairs, n
 
 
-def load(id_dtype: np.dtype) -> None:
-    """Have numba compile (or load from its cache) :func:`train_chunk` for ids of ``id_dtype``,
+#: The loop reads ids as this type (an id file of uint16 ids is widened chunk by chunk), so that
+#: one compiled specialisation serves every vocabulary and can be loaded before the corpus is read.
+ID_DTYPE = np.dtype(np.uint32)
+
+
+def load() -> None:
+    """Have numba compile (or load from its cache) :func:`train_chunk` for :data:`ID_DTYPE` ids,
     on arrays of one word, then hand LLVM's resident pages back to the kernel
     (:func:`textlab.runtime.memory.release_library_pages`): from here on the loop is machine code
-    and LLVM does not run again in this job. Called before the model's matrices are allocated, so
-    that loading's memory (60 MB) and the matrices' do not add up; calling it again costs a
-    dispatch."""
+    and LLVM does not run again in this job. Called before the corpus is encoded and the model's
+    matrices are allocated, so that loading's memory (~50 MB) adds up with neither; calling it
+    again costs a dispatch."""
+    release_library_pages("libllvmlite")  # what starting LLVM touched (numba's import): not needed again
     one = np.zeros((1, 1), np.float32)
-    train_chunk(np.empty(0, id_dtype), 0, one, one.copy(), np.ones(1, np.float32), np.ones(1, np.float32),
+    train_chunk(np.empty(0, ID_DTYPE), 0, one, one.copy(), np.ones(1, np.float32), np.ones(1, np.float32),
                 np.zeros(1, np.int64), 1, 1, 0.0, 0.0, np.uint64(0), False, *sigmoid_tables())
     release_library_pages("libllvmlite")

@@ -119,6 +119,10 @@ def _train_here(corpus_spec: str, config: Word2VecConfig, output: Path, force: b
     path = resolve_corpus(corpus_spec)
     options = TokenizerOptions(lang=config.lang)
     started = time.perf_counter()
+    if engine == "hogwild":  # the loop loaded first: its memory adds up with neither the corpus's nor the model's
+        from textlab.w2v import kernels
+
+        kernels.load()
     vocab = Vocab.from_tsv(checkpoint["extra"]["vocab"], where=str(checkpoint_dir)) if checkpoint else None
     corpus = encode_corpus(path, options, min_count=config.min_count, max_vocab=config.max_vocab or None,
                            vocab=vocab, cache=cache)
@@ -127,10 +131,6 @@ def _train_here(corpus_spec: str, config: Word2VecConfig, output: Path, force: b
         if engine == "device":  # the card records the step the device engine really took
             size, limit = device_step(config)
             config = dataclasses.replace(config, batch_size=size, row_limit=limit)  # the mode it ran: metrics
-        else:  # the hogwild loop loaded before the matrices exist (its memory and theirs do not add up)
-            from textlab.w2v import kernels
-
-            kernels.load(corpus.read(0, 0).dtype)
         model = Word2Vec(config)
         state = None
         if checkpoint is not None:
@@ -153,7 +153,8 @@ def _train_here(corpus_spec: str, config: Word2VecConfig, output: Path, force: b
     data = _data_card(corpus_spec, path, corpus)
     metrics = _metrics(state, corpus.raw_tokens, config.epochs, corpus, device, engine)
     with graceful_stop("saving the model"):  # a signal now would lose the finished run: the save goes on
-        save_word2vec(output, model, corpus.vocab, data, metrics, force=force or resume, history=state.history)
+        save_word2vec(output, model, corpus.vocab, data, metrics, force=force or resume, history=state.history,
+                      release=True)  # the job is done with the matrices once they are written
         if checkpoint_dir.exists():
             shutil.rmtree(checkpoint_dir, ignore_errors=True)
     return {"model": str(output), **data, **metrics, "dim": config.dim, "prepare_seconds": round(prepared - started, 2),

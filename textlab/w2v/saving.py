@@ -13,6 +13,7 @@ import numpy as np
 
 from textlab.errors import TextlabError
 from textlab.plots import CURVE_FILE, render_training_curve
+from textlab.runtime.memory import trim_heap
 from textlab.store.cards import ModelCard
 from textlab.store.choice import resolve_model
 from textlab.store.files import load_arrays, save_model
@@ -31,17 +32,27 @@ def default_name(corpus: str, arch: str) -> str:
 
 
 def save_word2vec(path: Path, model: Word2Vec, vocab: Vocab, data: dict, metrics: dict | None = None,
-                  force: bool = False, extra: dict | None = None, history: list | None = None) -> Path:
+                  force: bool = False, extra: dict | None = None, history: list | None = None,
+                  release: bool = False) -> Path:
     """Save the model with its card; ``history`` ([epoch position, loss] points, as recorded by
-    :func:`textlab.w2v.train.train`) becomes ``curve.png`` in the same atomic write."""
+    :func:`textlab.w2v.train.train`) becomes ``curve.png`` in the same atomic write.
+    ``release``: the caller is done with ``model``: its matrices are let go once written, before
+    the curve is drawn (matplotlib's ~30 MB and the matrices then never add up)."""
     if not (np.isfinite(model.vectors).all() and np.isfinite(model.context).all()):
         raise TextlabError(f"training diverged (the vectors became non-finite) with a vocabulary of "
                            f"{len(vocab):,} words; nothing was saved; try a smaller --lr")
     card = ModelCard(kind=KIND, config=dataclasses.asdict(model.config), data=data, metrics=metrics or {}, extra=extra or {})
     tensors = {"vectors": np.asarray(model.vectors, np.float32), "context": np.asarray(model.context, np.float32)}
-    curve = loss_curve(history or [], str(data.get("corpus", "")), model.config.arch)
-    return save_model(path, card, tensors, vocab_tsv=vocab.to_tsv(), force=force,
-                      extra_files={CURVE_FILE: curve} if curve else None)
+    arch = model.config.arch
+
+    def curve() -> bytes | None:
+        if release:
+            tensors.clear()
+            model.vectors = model.context = None
+            trim_heap()
+        return loss_curve(history or [], str(data.get("corpus", "")), arch)
+
+    return save_model(path, card, tensors, vocab_tsv=vocab.to_tsv(), force=force, extra_files={CURVE_FILE: curve})
 
 
 def loss_curve(history: list, corpus: str, arch: str) -> bytes | None:

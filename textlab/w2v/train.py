@@ -190,7 +190,7 @@ class HogwildEngine:
         self.keep = keep.astype(np.float32)
         self.accept, self.alias = noise
         self.tables = kernels.sigmoid_tables()
-        kernels.load(corpus.read(0, 0).dtype)
+        kernels.load()
 
     def torch_matrices(self):
         """The matrices as CPU tensors sharing their memory (distributed synchronisation)."""
@@ -201,7 +201,7 @@ class HogwildEngine:
     def train_item(self, item: int, lr_start: float, lr_end: float) -> tuple[float, int, int]:
         epoch, chunk, begin, end = self.plan.positions(item)
         raw = self.corpus.read(begin, end)
-        loss, pairs, _kept = self._run(raw, lr_start, lr_end, chunk_seed(self.model.config.seed, epoch, chunk, self.plan.rank))
+        loss, pairs, _kept = self._run(raw.astype(self.kernels.ID_DTYPE, copy=False), lr_start, lr_end, chunk_seed(self.model.config.seed, epoch, chunk, self.plan.rank))
         return loss, pairs, int(raw.size - np.count_nonzero(raw == self.corpus.separator))
 
     def _run(self, raw: np.ndarray, lr_start: float, lr_end: float, seed: int) -> tuple[float, int, int]:
