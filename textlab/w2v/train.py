@@ -201,15 +201,13 @@ class HogwildEngine:
     def train_item(self, item: int, lr_start: float, lr_end: float) -> tuple[float, int, int]:
         epoch, chunk, begin, end = self.plan.positions(item)
         raw = self.corpus.read(begin, end)
-        loss, pairs, _kept = self._run(raw.astype(self.kernels.ID_DTYPE, copy=False), lr_start, lr_end, chunk_seed(self.model.config.seed, epoch, chunk, self.plan.rank))
-        return loss, pairs, int(raw.size - np.count_nonzero(raw == self.corpus.separator))
-
-    def _run(self, raw: np.ndarray, lr_start: float, lr_end: float, seed: int) -> tuple[float, int, int]:
         config = self.model.config
-        return self.kernels.train_chunk(
-            raw, self.corpus.separator, self.vectors, self.context, self.keep, self.accept, self.alias,
-            config.window, config.negative, float(lr_start), float(lr_end), np.uint64(seed), config.arch == "cbow",
-            *self.tables)
+        seed = chunk_seed(config.seed, epoch, chunk, self.plan.rank)
+        loss, pairs, _kept = self.kernels.train_chunk(
+            raw.astype(self.kernels.ID_DTYPE, copy=False), self.corpus.separator, self.vectors, self.context,
+            self.keep, self.accept, self.alias, config.window, config.negative, float(lr_start), float(lr_end),
+            np.uint64(seed), config.arch == "cbow", *self.tables)
+        return loss, pairs, int(raw.size - np.count_nonzero(raw == self.corpus.separator))
 
     def finish(self) -> None:
         pass
