@@ -215,32 +215,44 @@ def evaluate_once(model: Path, data: Path) -> dict:
     return {"accuracy": round(result["accuracy"], 4), "ece": round(result["ece"], 4), "n": result["n"]}
 
 
+def fit_on_validation(lang: str, model: Path, card: dict, work: Path, views: bool = False) -> tuple:
+    """The model saved in ``model`` on the validation part it was chosen on (rebuilt): ``(loaded
+    model, prepared validation data (with the short views if ``views``), its mixed logits, the
+    calibration fitted there, the fit's report)`` (:func:`textlab.sentiment.finish.calibrate_stage`)."""
+    from textlab.sentiment.data import EncodedReviews, encode_reviews, tokenize_texts
+    from textlab.sentiment.finish import calibrate_stage
+    from textlab.sentiment.neural_phase import predict_logits
+    from textlab.sentiment.prepare import Prepared
+    from textlab.sentiment.saved import load_sentiment
+    from textlab.sentiment.short_inputs import sentence_views
+
+    loaded = load_sentiment(model)
+    device = loaded.model.mix.device
+    texts, labels = validation_part(lang, card, work)
+    tokens = list(tokenize_texts(texts, loaded.config.lang))
+    valid = encode_reviews(tokens, range(len(tokens)), labels, loaded.encoder)
+    logits = predict_logits(loaded.model, valid, device, with_ngram_branch=True)
+    prepared = Prepared(loaded.config, loaded.encoder.vocab, EncodedReviews(), valid, tokens, {},
+                        views=sentence_views(texts, labels, loaded.config.lang, loaded.encoder) if views else {})
+    calibration, report = calibrate_stage(loaded.model, prepared, logits, card["extra"]["training"]["seed"], device)
+    return loaded, prepared, logits, calibration, report
+
+
 def recalibrate(lang: str, work: Path) -> dict:
     """Fit and store the shipped model's calibration (see the module docstring)."""
     import numpy as np
 
-    from textlab.sentiment.data import EncodedReviews, encode_reviews, tokenize_texts
-    from textlab.sentiment.linear import accuracy
     from textlab.sentiment.config import OLD_FIELD_NAMES
-    from textlab.sentiment.saved import load_sentiment
-    from textlab.sentiment.finish import calibrate_stage
-    from textlab.sentiment.neural_phase import predict_logits
-    from textlab.sentiment.prepare import Prepared
+    from textlab.sentiment.linear import accuracy
 
     destination = TARGET / lang
     card_path = destination / "config.json"
     card = json.loads(card_path.read_text(encoding="utf-8"))
-    loaded = load_sentiment(destination)
-    texts, labels = validation_part(lang, card, work)
-    tokens = list(tokenize_texts(texts, loaded.config.lang))
-    valid = encode_reviews(tokens, range(len(tokens)), labels, loaded.encoder)
-    logits = predict_logits(loaded.model, valid, loaded.model.mix.device, with_ngram_branch=True)
+    _loaded, prepared, logits, calibration, report = fit_on_validation(lang, destination, card, work)
+    labels = prepared.valid.labels
     if abs(accuracy(logits, labels) - card["metrics"]["valid_accuracy"]) > 1e-4:
         raise SystemExit(f"{lang}: the rebuilt validation part scores {accuracy(logits, labels):.4f}, the card says "
                          f"{card['metrics']['valid_accuracy']}: not the part the model was chosen on")
-    prepared = Prepared(loaded.config, loaded.encoder.vocab, EncodedReviews(), valid, tokens, {})
-    calibration, report = calibrate_stage(loaded.model, prepared, logits, card["extra"]["training"]["seed"],
-                                          loaded.model.mix.device)
     test_data = IMDB if lang == "en" else chinese_split(work)[2]
     uncalibrated, staging = work / f"{lang}-uncalibrated", work / f"{lang}-calibrated"
     for copy in (uncalibrated, staging):
@@ -277,13 +289,8 @@ def read_window(lang: str, model: Path, max_len: int, work: Path) -> dict:
     short views, and the calibration, refitted (the mix stays). The figures at the trained
     length stay in the card (``extra.trained_window``). A choice made on validation, for speed:
     the LSTM's work grows with the words it reads."""
-    from textlab.sentiment.data import EncodedReviews, encode_reviews, tokenize_texts
-    from textlab.sentiment.finish import calibrate_stage, short_view_metrics
+    from textlab.sentiment.finish import short_view_metrics
     from textlab.sentiment.linear import accuracy
-    from textlab.sentiment.neural_phase import predict_logits
-    from textlab.sentiment.prepare import Prepared
-    from textlab.sentiment.saved import load_sentiment
-    from textlab.sentiment.short_inputs import sentence_views
 
     card = json.loads((model / "config.json").read_text(encoding="utf-8"))
     trained = {k: card["config"][k] for k in ("max_len", "head_len")}
@@ -294,17 +301,10 @@ def read_window(lang: str, model: Path, max_len: int, work: Path) -> dict:
                                                               if k.startswith(("valid_", "test_"))}}
     card["metrics"] = {k: v for k, v in card["metrics"].items() if not k.startswith("test_") and k != "valid_loss"}
     write_card(model, card)
-    loaded = load_sentiment(model)
-    device = loaded.model.mix.device
-    texts, labels = validation_part(lang, card, work)
-    tokens = list(tokenize_texts(texts, loaded.config.lang))
-    valid = encode_reviews(tokens, range(len(tokens)), labels, loaded.encoder)
-    logits = predict_logits(loaded.model, valid, device, with_ngram_branch=True)
-    prepared = Prepared(loaded.config, loaded.encoder.vocab, EncodedReviews(), valid, tokens, {},
-                        views=sentence_views(texts, labels, loaded.config.lang, loaded.encoder))
-    calibration, report = calibrate_stage(loaded.model, prepared, logits, card["extra"]["training"]["seed"], device)
-    card["metrics"].update({"valid_accuracy": round(accuracy(logits, labels), 4), "valid_ece": report["valid_ece"],
-                            **short_view_metrics(loaded.model, prepared, device)})
+    loaded, prepared, logits, calibration, report = fit_on_validation(lang, model, card, work, views=True)
+    card["metrics"].update({"valid_accuracy": round(accuracy(logits, prepared.valid.labels), 4),
+                            "valid_ece": report["valid_ece"],
+                            **short_view_metrics(loaded.model, prepared, loaded.model.mix.device)})
     card["extra"]["calibration"] = calibration.to_dict()
     card["extra"]["calibration_fit"] = {**report, "by": f"scripts/build_shipped_sentiment.py --max-len {max_len} "
                                         "(refitted for the shorter window, weights unchanged)"}

@@ -6,6 +6,7 @@ from typing import Annotated, Literal, Optional
 
 import typer
 
+
 def opt(*names: str, help: str, **kw):
     """``typer.Option`` with its help text: the commands' own options, declared in one line each."""
     return typer.Option(*names, help=help, **kw)
@@ -37,6 +38,12 @@ Lang = Annotated[
 ]
 KeepCase = Annotated[bool, typer.Option("--keep-case", help="Do not lowercase.")]
 StopWords = Annotated[bool, typer.Option("--stopwords", help="Remove stop words (the shipped en/zh lists).")]
+Precision = Annotated[
+    Literal["auto", "fp32", "bf16", "fp16"],
+    typer.Option("--precision", help="Training arithmetic (weights stay fp32): bf16 autocast on a CPU, fp16 autocast "
+                 "with a gradient scaler on CUDA, or fp32; auto = the one measured faster here, in a few seconds "
+                 "before training."),
+]
 
 
 def given_options(ctx: typer.Context, exclude: tuple[str, ...] = ("resume", "force", "output")) -> dict:
@@ -47,9 +54,3 @@ def given_options(ctx: typer.Context, exclude: tuple[str, ...] = ("resume", "for
         return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")
 
     return {name: value for name, value in ctx.params.items() if name not in exclude and typed(name)}
-Precision = Annotated[
-    Literal["auto", "fp32", "bf16", "fp16"],
-    typer.Option("--precision", help="Training arithmetic (weights stay fp32): bf16 autocast on a CPU, fp16 autocast "
-                 "with a gradient scaler on CUDA, or fp32; auto = the one measured faster here, in a few seconds "
-                 "before training."),
-]
