@@ -33,7 +33,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
-from shipped_sentiment_data import DATA, imdb_unlabelled_text, textlab  # noqa: E402 (the scripts' shared helpers)
+from shipped_sentiment_data import DATA, imdb_unlabelled_text, normalize_command, textlab  # noqa: E402 (the scripts' shared helpers)
 TARGET = REPO / "textlab" / "pretrained"
 NOVELS = ("hongloumeng", "sanguoyanyi", "shuihuzhuan", "xiyouji")
 
@@ -135,21 +135,13 @@ def build_charlm() -> dict:
             "card": read_card(target).metrics}
 
 
-def _placeholders(command: str) -> str:
-    """The build's own paths in a recorded command as placeholders: meaningless once shipped."""
-    import re
-
-    command = re.sub(r"\S*imdb_lm_text\.txt", "<build dir>/imdb_lm_text.txt", command)
-    return re.sub(r"(-o|--output) \S+", r"\1 <model>", command)
-
-
 def build_wordlm(existing: Path | None) -> dict:
     """The English review LM (``shipped_sentiment_lm.pretrain_lm``: trained, or taken from
     ``existing`` after checking its card against the recipe), stored as float16; its held-out
     perplexity measured by ``textlab eval-lm`` on the documents it held out, before and after."""
     import torch
 
-    from shipped_sentiment_lm import pretrain_lm
+    from shipped_sentiment_lm import LM_DIM, LM_EPOCHS, pretrain_lm
     from textlab.runtime.machine import machine_info
     from textlab.store.cards import VOCAB_FILE, ModelCard, read_card, update_card
     from textlab.store.files import save_model
@@ -157,7 +149,7 @@ def build_wordlm(existing: Path | None) -> dict:
 
     with tempfile.TemporaryDirectory(prefix="textlab-shipped-") as tmp:
         work = Path(tmp)
-        built, info = pretrain_lm("en", work, dim=256, epochs=1, minutes=None, existing=existing)
+        built, info = pretrain_lm("en", work, dim=LM_DIM, epochs=LM_EPOCHS, minutes=None, existing=existing)
         model, _vocab, card = load_wordlm(built)
         documents = (work / "imdb_lm_text.txt").read_text(encoding="utf-8").splitlines()
         held_out = work / "held_out.txt"  # the last documents: what train-lm validated on
@@ -166,7 +158,7 @@ def build_wordlm(existing: Path | None) -> dict:
         shipped = ModelCard(kind="wordlm", config=card.config,
                             data={**{k: v for k, v in card.data.items() if k != "corpus"}, "corpus": info["corpus"],
                                   "reviews": info["reviews"]},
-                            metrics=card.metrics, command=_placeholders(info["command"]),
+                            metrics=card.metrics, command=normalize_command(info["command"]),
                             created=card.created, name="imdb",
                             extra={**card.extra, "weights": "float16 (loaded into float32)",
                                    "built_by": "scripts/build_shipped_models.py wordlm", "build_machine": machine_info()})

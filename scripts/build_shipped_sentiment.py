@@ -59,7 +59,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -67,9 +66,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from shipped_sentiment_data import (  # noqa: E402 (the data recipes, beside this script)
-    IMDB, REPO, chinese_split, chinese_unlabelled_text, imdb_unlabelled_text, textlab,
+    IMDB, REPO, chinese_split, chinese_unlabelled_text, imdb_unlabelled_text, normalize_command, normalize_path,
+    textlab,
 )
-from shipped_sentiment_lm import pretrain_lm, smoke_data  # noqa: E402
+from shipped_sentiment_lm import LM_DIM, LM_EPOCHS, pretrain_lm, smoke_data  # noqa: E402
 from textlab.sentiment.config import FROM_LM_DEFAULTS, TrainSettings  # noqa: E402 (no torch: --help stays fast)
 
 TARGET = REPO / "textlab" / "pretrained" / "sentiment"
@@ -128,17 +128,6 @@ def build_file(path: str, recipe: str) -> str:
     if not path.startswith(tempfile.gettempdir()):
         return path
     return f"{Path(path).name} (written by scripts/build_shipped_sentiment.py, see {recipe})"
-
-
-def normalize_path(text: str) -> str:
-    text = text.replace(str(REPO.parent), "..")
-    return re.sub(re.escape(tempfile.gettempdir()) + r"/textlab-shipped-[^/\s]+/", "<build dir>/", text)
-
-
-def normalize_command(command: str) -> str:
-    """The output argument first (before paths gain the space of ``<build dir>``), then the paths."""
-    command = re.sub(r" (-o|--output) (?!<)\S+", " -o <model dir>", command)
-    return normalize_path(command)
 
 
 def write_card(model: Path, card: dict, record: bool = False) -> None:
@@ -452,8 +441,8 @@ def main() -> None:
     parser.add_argument("--from-lm", action="store_true",
                         help="pretrain a word LM (train-lm) and start the classifier from it; ships only if "
                              "validation improves on the shipped model")
-    parser.add_argument("--lm-dim", type=int, default=256, help="the LM's embedding and LSTM size (E = H)")
-    parser.add_argument("--lm-epochs", type=int, default=1, help="passes of train-lm over its corpus")
+    parser.add_argument("--lm-dim", type=int, default=LM_DIM, help="the LM's embedding and LSTM size (E = H)")
+    parser.add_argument("--lm-epochs", type=int, default=LM_EPOCHS, help="passes of train-lm over its corpus")
     parser.add_argument("--lm-minutes", type=float, default=None, help="train-lm time limit")
     parser.add_argument("--lm", type=Path, default=None, metavar="DIR",
                         help="with --from-lm: this word LM, trained by the same recipe (train-lm on the same corpus "

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import subprocess
 import sys
 import tarfile
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -23,6 +25,19 @@ def textlab(*args: str) -> str:
     command = [sys.executable, "-m", "textlab", *args]
     print("$ textlab " + " ".join(args), file=sys.stderr, flush=True)
     return subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout
+
+
+def normalize_path(text: str) -> str:
+    """A path in a card without this machine's places: the shared data as ``../shared/...``, a
+    build's temporary directory as ``<build dir>``."""
+    text = text.replace(str(REPO.parent), "..")
+    return re.sub(re.escape(tempfile.gettempdir()) + r"/textlab-shipped-[^/\s]+/", "<build dir>/", text)
+
+
+def normalize_command(command: str) -> str:
+    """The output argument first (before paths gain the space of ``<build dir>``), then the paths."""
+    command = re.sub(r" (-o|--output) (?!<)\S+", " -o <model dir>", command)
+    return normalize_path(command)
 
 
 def read_rows(path: Path, category: str | None = None) -> list[tuple[str, str]]:

@@ -21,6 +21,8 @@ from shipped_sentiment_data import IMDB, chinese_split, chinese_unlabelled_text,
     textlab, write_rows
 
 LM_VOCAB = 30_000
+LM_DIM = 256  # E = H of the review LM (build_shipped_sentiment.py --lm-dim; the shipped shipped:imdb)
+LM_EPOCHS = 1  # passes of train-lm over its corpus (--lm-epochs)
 
 
 def lm_options(lang: str, dim: int, smoke: bool) -> list[str]:
