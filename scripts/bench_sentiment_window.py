@@ -5,7 +5,7 @@ ONE JSON line.
     python scripts/bench_sentiment_window.py MODEL_DIR 0:fp32 0:bf16 128:bf16 96:bf16 64:fp32
 
 Each setting is ``MAX_LEN:PRECISION``: the neural part reads at most MAX_LEN words (the first
-MAX_LEN // 4 and the last ones, as train-sentiment cuts; 0 = as the model was saved), scoring in
+head_len_for(MAX_LEN) and the last ones, as train-sentiment cuts; 0 = as the model was saved), scoring in
 float32 or bf16 autocast (`Predictor(precision=...)`). Reported per setting: validation accuracy on
 whole reviews and on each review's first / last sentence, the ECE of the full-review
 probabilities, and reviews/s on one thread (tokenizing included, batches of 256, after a warm-up).
@@ -37,6 +37,7 @@ def main() -> None:
 
     from textlab.runtime.machine import machine_info
     from textlab.sentiment.calibrate import expected_calibration_error
+    from textlab.sentiment.config import head_len_for
     from textlab.sentiment.predict import Predictor
     from textlab.sentiment.short_inputs import view_sentences
 
@@ -53,7 +54,7 @@ def main() -> None:
         max_len, precision = setting.split(":")
         predictor = Predictor(args.model, precision=precision)
         if int(max_len):
-            predictor.loaded.encoder.max_len, predictor.loaded.encoder.head_len = int(max_len), int(max_len) // 4
+            predictor.loaded.encoder.max_len, predictor.loaded.encoder.head_len = int(max_len), head_len_for(int(max_len))
 
         def score(batch_texts):
             out = []

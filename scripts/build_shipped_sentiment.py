@@ -273,11 +273,12 @@ def recalibrate(lang: str, work: Path) -> dict:
 
 def read_window(lang: str, model: Path, max_len: int, work: Path) -> dict:
     """Have a trained model's neural part read at most ``max_len`` words of a review (its first
-    ``max_len // 4`` and its last ones, as train-sentiment cuts; the n-gram branch and the bag
+    ``head_len_for(max_len)`` and its last ones, as train-sentiment cuts; the n-gram branch and the bag
     read as before), then measure again on the validation part what that changes: accuracy, the
     short views, and the calibration, refitted (the mix stays). The figures at the trained
     length stay in the card (``extra.trained_window``). A choice made on validation, for speed:
     the LSTM's work grows with the words it reads."""
+    from textlab.sentiment.config import head_len_for
     from textlab.sentiment.finish import short_view_metrics
     from textlab.sentiment.linear import accuracy
 
@@ -285,7 +286,7 @@ def read_window(lang: str, model: Path, max_len: int, work: Path) -> dict:
     trained = {k: card["config"][k] for k in ("max_len", "head_len")}
     if max_len >= trained["max_len"]:
         raise SystemExit(f"--max-len {max_len}: the model already reads at most {trained['max_len']} words")
-    card["config"].update(max_len=max_len, head_len=max_len // 4)
+    card["config"].update(max_len=max_len, head_len=head_len_for(max_len))
     card["extra"]["trained_window"] = {**trained, "metrics": {k: v for k, v in card["metrics"].items()
                                                               if k.startswith(("valid_", "test_"))}}
     card["metrics"] = {k: v for k, v in card["metrics"].items() if not k.startswith("test_") and k != "valid_loss"}

@@ -11,7 +11,7 @@ import typer
 
 from textlab.cli.app import app, echo_json
 from textlab.cli.options import Device, Force, JsonOutput, OutputModel, Resume, Seed
-from textlab.sentiment.config import FROM_LM_DEFAULTS, SPECIALS, SentimentConfig, TrainSettings
+from textlab.sentiment.config import FROM_LM_DEFAULTS, SPECIALS, SentimentConfig, TrainSettings, head_len_for
 
 SentimentLang = Annotated[
     Literal["en", "zh", "auto"],
@@ -98,7 +98,7 @@ def train_sentiment_command(
     _take_old_names(given, values)
     config = SentimentConfig(lang=lang, cell=cell, vocab_size=vocab_size + SPECIALS, embed_dim=embed_dim,
                              hidden=hidden, layers=layers, bidirectional=bidirectional, dropout=dropout,
-                             max_len=max_len, head_len=max_len // 4, pooling=pooling, **values)
+                             max_len=max_len, head_len=head_len_for(max_len), pooling=pooling, **values)
     settings = TrainSettings(epochs=epochs, valid_fraction=valid_fraction, valid_data=valid_data,
                              max_minutes=max_minutes, seed=seed, device=device, sentence_crops=sentence_crops)
     result = train_sentiment(dataset, config, settings, output_path(output, "sentiment"), force=force,

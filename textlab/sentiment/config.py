@@ -59,6 +59,12 @@ FROM_LM_DEFAULTS = {"pooling": "last+max+mean", "dropout": 0.3, "sentence_crops"
 FROM_LM_SHAPE = ("cell", "bidirectional", "embed_dim", "hidden", "layers", "vocab_size")
 
 
+def head_len_for(max_len: int) -> int:
+    """The words a review longer than ``max_len`` keeps from its start (the rest from its end):
+    a quarter, as ``train-sentiment --max-len`` sets it."""
+    return max_len // 4
+
+
 @dataclass
 class SentimentConfig:
     """The model's shape. These defaults are ``train-sentiment``'s defaults (the CLI reads them)."""
@@ -72,7 +78,7 @@ class SentimentConfig:
     bidirectional: bool = True
     dropout: float = 0.4
     max_len: int = 400  # longer reviews keep their first head_len and last max_len-head_len words
-    head_len: int = 100  # the CLI uses max_len // 4
+    head_len: int = 100  # the CLI uses head_len_for(max_len)
     bag_buckets: int = 100_000  # hashed bigram slots of the bag (0 = no bag)
     bag_dim: int = 16
     bag_max_len: int = 1000  # words of a review that feed the bag (and the n-gram branch)
