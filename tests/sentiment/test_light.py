@@ -16,7 +16,7 @@ from textlab.sentiment.light import LightPredictor
 from textlab.sentiment.model import SentimentModel
 from textlab.sentiment.parts import tensor_layout
 from textlab.sentiment.predict import Predictor
-from textlab.sentiment.saved import save_sentiment
+from textlab.sentiment.saved import load_sentiment, save_sentiment
 from textlab.store.shipped import shipped_model
 from textlab.text import PAD, UNK, Vocab
 
@@ -70,9 +70,12 @@ def test_every_cell_and_shape_scores_alike(tmp_path, shape):
         for parameter in model.parameters():
             parameter.uniform_(-0.5, 0.5)
         if model.linear is not None:
-            model.mix.copy_(torch.tensor([0.7, 1.3, -0.2]))
+            model.set_mix(torch.tensor([0.7, 1.3, -0.2, -0.4, 0.9, 0.3]))  # short-text terms too
     assert tensor_layout(config) == {name: tuple(t.shape) for name, t in model.state_dict().items()}
     path = save_sentiment(tmp_path / "model", model, vocab, data={}, metrics={})
+    if model.linear is not None:  # the short-text terms travel in the card and come back
+        reloaded = load_sentiment(path).model
+        assert reloaded.full_mix().tolist() == pytest.approx([0.7, 1.3, -0.2, -0.4, 0.9, 0.3], abs=1e-3)
     light = LightPredictor(path)
     texts = ["good film", "the plot was boring and the acting was bad , awful", "fun", "a great great film is fun " * 3,
              "unknown words only"]

@@ -89,8 +89,31 @@ def test_mix_weights_the_informative_logit():
     informative = (labels * 2 - 1) * 2.0 + rng.normal(0, 1, 2000)
     noise = rng.normal(0, 1, 2000)
     mix = fit_mix(noise, informative, labels)
-    assert isinstance(mix, torch.Tensor) and mix.shape == (3,)
+    assert isinstance(mix, torch.Tensor) and mix.shape == (6,)
     assert mix[1] > 1.0 and abs(float(mix[0])) < 0.3
+    assert mix[3:].tolist() == [0.0, 0.0, 0.0]  # no word counts: one mix for every length
+
+
+def test_the_mix_learns_which_part_to_trust_on_short_texts():
+    """Short texts where only the n-gram branch knows, long ones where only the neural part does:
+    the short-text terms move the weight to the branch as texts get short."""
+    from textlab.sentiment.mix import mixed_logits
+
+    rng = np.random.default_rng(1)
+    n = 4000
+    labels = rng.integers(0, 2, n)
+    sign = labels * 2 - 1
+    words = np.where(np.arange(n) % 2 == 0, 4, 300).astype(np.float64)
+    short = words < 10
+    neural = np.where(short, rng.normal(0, 2, n), sign * 2.0 + rng.normal(0, 1, n))
+    ngram = np.where(short, sign * 0.5 + rng.normal(0, 0.25, n), rng.normal(0, 1, n))
+    mix = fit_mix(neural, ngram, labels, words)
+    assert mix[4] > 1.0 and mix[3] < 0  # on short texts: more branch, less neural part
+    assert abs(float(mix[1])) < 0.5 and mix[0] > 0.5  # on long ones the neural part decides
+    with_terms = mixed_logits(mix, neural, ngram, words)
+    one_mix = mixed_logits(fit_mix(neural, ngram, labels), neural, ngram, words)
+    right = lambda logits: ((logits > 0) == (labels == 1))[short].mean()
+    assert right(with_terms) > 0.95 > right(one_mix) + 0.1
 
 
 def test_int8_table_round_trip_is_close():

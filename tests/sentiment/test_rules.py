@@ -198,9 +198,9 @@ def test_the_saved_model_is_never_worse_than_a_part_alone(monkeypatch):
     mix, which, scores = mix_module.choose_mix(neural, ngram, labels.tolist())
     assert which == "fitted mix" and scores["fitted mix"] >= scores["n-gram branch alone"]
     # a fitted mix that scores below a part (log loss and accuracy disagree): that part answers alone
-    monkeypatch.setattr(mix_module, "fit_mix", lambda *a: torch.tensor([1.0, 0.05, 0.0]))
+    monkeypatch.setattr(mix_module, "fit_mix", lambda *a: torch.tensor([1.0, 0.05, 0.0, 0.0, 0.0, 0.0]))
     mix, which, scores = mix_module.choose_mix(neural, ngram, labels.tolist())
-    assert which == "n-gram branch alone" and mix.tolist() == [0.0, 1.0, 0.0]
+    assert which == "n-gram branch alone" and mix.tolist() == [0.0, 1.0, 0.0, 0.0, 0.0, 0.0]
     assert scores["n-gram branch alone"] > scores["fitted mix"]
 
 

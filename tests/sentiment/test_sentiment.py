@@ -64,7 +64,8 @@ def test_card_and_eval(cli, en_model, tmp_path):
     assert card["metrics"]["valid_accuracy"] >= 0.9 and card["data"]["train"] + card["data"]["valid"] == 400
     assert (en_model / "curve.png").read_bytes()[:4] == b"\x89PNG"  # the training curve ships with the model
     # the default model mixes the n-gram branch in, and stores its table as int8 (read back below)
-    assert len(card["metrics"]["mix"]) == 3 and card["extra"]["ngram_table"].startswith("int8")
+    assert len(card["metrics"]["mix"]) == 6 and card["extra"]["ngram_table"].startswith("int8")
+    assert card["extra"]["short_mix"] == pytest.approx(card["metrics"]["mix"][3:], abs=1e-4)  # what loading reads
     data = write_csv(tmp_path / "test.csv", EN_POS, EN_NEG, n=20)
     result = json.loads(run(cli, "eval-sentiment", "--model", str(en_model), str(data), "--json").stdout)
     assert result["n"] == 40 and result["accuracy"] >= 0.9
@@ -115,7 +116,7 @@ def test_one_label_validation_part_adds_the_logits(cli, tmp_path):
     run(cli, "train-sentiment", str(data), "--valid-fraction", "0.25", "--epochs", "1", "--vocab-size", "20",
         "--embed-dim", "4", "--hidden", "4", "--max-len", "8", "--linear-buckets", "1024", "-o", str(tmp_path / "m"))
     card = json.loads((tmp_path / "m" / "config.json").read_text(encoding="utf-8"))
-    assert card["data"]["valid"] == 1 and card["metrics"]["mix"] == [1.0, 1.0, 0.0]
+    assert card["data"]["valid"] == 1 and card["metrics"]["mix"] == [1.0, 1.0, 0.0, 0.0, 0.0, 0.0]
 
 
 def test_refuses_overwrite_and_bad_model(cli, en_model, tmp_path):

@@ -13,15 +13,14 @@ import torch
 
 from textlab.plots import CURVE_FILE, render_training_curve
 from textlab.runtime.output import say
-from textlab.sentiment.calibrate import Calibration, expected_calibration_error, fit_calibration, snippets
-from textlab.sentiment.data import encode_reviews
+from textlab.sentiment.calibrate import SNIPPETS_PER_REVIEW, Calibration, expected_calibration_error, fit_calibration
 from textlab.sentiment.linear import accuracy, log_loss
-from textlab.sentiment.mix import choose_mix, mix_stage, mixed_logits
+from textlab.sentiment.mix import Snippets, choose_mix, mix_stage, mixed_logits
 from textlab.sentiment.model import SentimentModel
 from textlab.sentiment.neural_phase import NeuralProgress, predict_logits
 from textlab.sentiment.prepare import Prepared
 from textlab.sentiment.run_plan import Clock, Run
-from textlab.sentiment.saved import make_encoder, save_sentiment
+from textlab.sentiment.saved import save_sentiment
 from textlab.sentiment.state import TrainingState
 
 #: The card's short-input figures (:mod:`textlab.sentiment.short_inputs`): the saved model's
@@ -35,23 +34,21 @@ def short_view_metrics(model: SentimentModel, prepared: Prepared, device: torch.
     for name, view in SHORT_VIEW_METRICS.items():
         data = prepared.views.get(view)
         if data is not None and len(data):
-            logits = predict_logits(model, data, device, with_ngram_branch=True)
+            logits = predict_logits(model, data, device, part="mixed")
             metrics[name] = round(accuracy(logits, data.labels), 4)
     return metrics
 
 
-def calibrate_stage(model: SentimentModel, prepared: Prepared, valid_logits: np.ndarray, seed: int,
+def calibrate_stage(model: SentimentModel, prepared: Prepared, valid_logits: np.ndarray, short: Snippets,
                     device: torch.device) -> tuple[Calibration, dict]:
     """Fit the length-dependent temperature on the validation reviews and snippets of them."""
     labels = np.asarray(prepared.valid.labels)
-    encoder = make_encoder(prepared.config, prepared.vocab)
-    snippet_tokens, snippet_labels = snippets(prepared.valid_tokens, labels, seed)
-    snippet_set = encode_reviews(snippet_tokens, range(len(snippet_tokens)), snippet_labels, encoder)
-    snippet_logits = predict_logits(model, snippet_set, device, with_ngram_branch=True) if len(snippet_set) else \
+    snippet_labels = short.labels
+    snippet_logits = predict_logits(model, short.data, device, part="mixed") if len(short.data) else \
         np.zeros(0, dtype=np.float32)
-    words = np.asarray(prepared.valid.words + snippet_set.words, dtype=np.float64)
+    words = np.concatenate([np.asarray(prepared.valid.words, dtype=np.float64), short.words])
     logits = np.concatenate([valid_logits, snippet_logits])
-    all_labels = np.concatenate([labels, np.asarray(snippet_labels, dtype=labels.dtype)])
+    all_labels = np.concatenate([labels, snippet_labels.astype(labels.dtype)])
     calibration = fit_calibration(logits, words, all_labels)
 
     def ece(z, n, y, calibrated):
@@ -59,13 +56,13 @@ def calibrate_stage(model: SentimentModel, prepared: Prepared, valid_logits: np.
         return round(expected_calibration_error(1 / (1 + np.exp(-np.clip(z, -80, 80))), y), 4)
 
     n_valid = np.asarray(prepared.valid.words, dtype=np.float64)
-    n_snip = np.asarray(snippet_set.words, dtype=np.float64)
+    n_snip = short.words
     report = {"temperature": calibration.to_dict(), "formula": "P(positive) = sigmoid(logit / (base + scale * words ** -power))",
-              "fitted_on": f"the validation part ({len(labels):,} reviews) and one snippet of 1-64 words of each "
-                           f"({len(snippet_set):,}, labelled with its review's label)",
+              "fitted_on": f"the validation part ({len(labels):,} reviews) and {SNIPPETS_PER_REVIEW} snippets of 1-64 words of each "
+                           f"({len(short.data):,}, labelled with its review's label)",
               "valid_ece_before": ece(valid_logits, n_valid, labels, False), "valid_ece": ece(valid_logits, n_valid, labels, True),
-              "snippet_ece_before": ece(snippet_logits, n_snip, np.asarray(snippet_labels), False),
-              "snippet_ece": ece(snippet_logits, n_snip, np.asarray(snippet_labels), True)}
+              "snippet_ece_before": ece(snippet_logits, n_snip, snippet_labels, False),
+              "snippet_ece": ece(snippet_logits, n_snip, snippet_labels, True)}
     return calibration, report
 
 
@@ -106,9 +103,10 @@ def finish(output: Path, run: Run, prepared: Prepared, state: TrainingState, clo
     """Stages 4-6: mix, calibrate, save. Returns the card's metrics."""
     started = clock.used()
     model, progress, ngram = state.model, state.progress, state.ngram
-    mixed = mix_stage(model, prepared, progress, ngram)
+    short = Snippets.of(prepared, run.settings.seed)
+    mixed = mix_stage(model, prepared, progress, ngram, short, device)
     metrics = mixed["metrics"]
-    calibration, report = calibrate_stage(model, prepared, mixed["valid_logits"], run.settings.seed, device)
+    calibration, report = calibrate_stage(model, prepared, mixed["valid_logits"], short, device)
     metrics.update(short_view_metrics(model, prepared, device))
     seconds["mix_and_calibration"] = round(clock.used() - started, 2)
     metrics.update({"best_epoch": progress.best_epoch, "history": progress.history,

@@ -19,6 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from textlab.lm.numpy_rnn import NumpyRecurrence, sigmoid
+from textlab.sentiment.config import short_weight
 from textlab.sentiment.data import EncodedText, tokenize_one
 from textlab.sentiment.hashing import dequantize_int8_array, flat_arrays
 from textlab.sentiment.parts import LINEAR_SCALES, LINEAR_TABLE, SavedParts, make_encoder, model_name, read_parts
@@ -36,6 +37,7 @@ class LightModel:
             arrays[LINEAR_TABLE] = dequantize_int8_array(arrays[LINEAR_TABLE], arrays.pop(LINEAR_SCALES))
         self.w = {name: np.ascontiguousarray(a, dtype=np.float32) for name, a in arrays.items()}
         self.rnn = NumpyRecurrence(self.w, self.config.cell, self.config.layers)
+        self.short_mix = np.asarray(parts.short_mix, dtype=np.float32)
 
     def neural(self, ids: np.ndarray, lengths: np.ndarray, bag: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
         """The neural part's logits of a padded batch ``ids`` [B, T] with ``lengths`` [B] (>= 1)."""
@@ -75,6 +77,7 @@ class LightModel:
 
     def logits(self, encoded: Sequence[EncodedText]) -> np.ndarray:
         lengths = np.fromiter((len(e.sequence) for e in encoded), dtype=np.int64, count=len(encoded))
+        words = np.fromiter((e.words for e in encoded), dtype=np.float64, count=len(encoded))
         ids = np.zeros((len(encoded), int(lengths.max())), dtype=np.int64)
         for row, item in enumerate(encoded):
             ids[row, : lengths[row]] = item.sequence
@@ -85,8 +88,8 @@ class LightModel:
             owner = np.repeat(np.arange(len(offsets)), np.diff(np.append(offsets, len(flat))))
             branch = np.bincount(owner, weights=self.w[LINEAR_TABLE][flat, 0], minlength=len(offsets))
             branch = branch.astype(np.float32) + self.w["linear.bias"][0]
-            mix = self.w["mix"]
-            logits = mix[0] * logits + mix[1] * branch + mix[2]
+            mix = self.w["mix"] + self.short_mix * short_weight(words)[:, None].astype(np.float32)
+            logits = mix[:, 0] * logits + mix[:, 1] * branch + mix[:, 2]
         return logits.astype(np.float32)
 
 

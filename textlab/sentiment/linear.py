@@ -255,20 +255,34 @@ def train_linear(bags: Sequence[np.ndarray], labels: Sequence[int], valid_bags: 
                    "epochs_run": {f"{rate:g}": len(history) for rate, history in runs.items()}}
 
 
-def fit_mix(neural: np.ndarray, ngram: np.ndarray, labels: Sequence[int]) -> torch.Tensor:
-    """(a, b, c) minimising the log loss of ``a * neural + b * ngram + c`` on held-out reviews
-    (three numbers fitted on thousands of reviews: little room to overfit the validation part)."""
-    features = torch.from_numpy(np.clip(np.stack([neural, ngram], axis=1), -50, 50).astype(np.float32))
+def fit_mix(neural: np.ndarray, ngram: np.ndarray, labels: Sequence[int], words: np.ndarray | None = None) -> torch.Tensor:
+    """The six numbers m0..m5 minimising the log loss of
+    ``(m0 + m3 s) * neural + (m1 + m4 s) * ngram + m2 + m5 s`` on held-out texts, ``s`` =
+    :func:`~textlab.sentiment.config.short_weight` of their word counts ``words`` (None: one mix
+    for every length, m3 = m4 = m5 = 0). Six numbers fitted on thousands of texts: little room to
+    overfit the validation part."""
+    from textlab.sentiment.config import short_weight
+
+    parts = np.clip(np.stack([neural, ngram], axis=1), -50, 50)
+    features = [parts, np.ones((len(parts), 1))]
+    if words is not None:
+        s = short_weight(words)[:, None]
+        features += [parts * s, s]
+    features = torch.from_numpy(np.concatenate(features, axis=1).astype(np.float32))
     targets = torch.tensor(np.asarray(labels), dtype=torch.float32)
-    weights = torch.tensor([1.0, 1.0, 0.0], requires_grad=True)
+    weights = torch.zeros(features.shape[1])
+    weights[:2] = 1.0
+    weights.requires_grad_(True)
+    penalised = torch.ones(features.shape[1])
+    penalised[2] = 0.0  # the bias of whole reviews
     optimizer = torch.optim.LBFGS([weights], lr=0.5, max_iter=200, line_search_fn="strong_wolfe")
 
     def closure():
         optimizer.zero_grad()
-        logits = features @ weights[:2] + weights[2]
-        loss = F.binary_cross_entropy_with_logits(logits, targets) + 1e-4 * weights[:2].pow(2).sum()
+        loss = F.binary_cross_entropy_with_logits(features @ weights, targets) + 1e-4 * (penalised * weights.pow(2)).sum()
         loss.backward()
         return loss
 
     optimizer.step(closure)
-    return weights.detach()
+    mix = weights.detach()
+    return mix if words is not None else torch.cat([mix, torch.zeros(3)])

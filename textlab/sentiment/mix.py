@@ -1,38 +1,87 @@
 """Stage 4 of training: the logit mix of the neural part and the n-gram branch, fitted on the
-validation part, or one part alone when it scores higher there (the saved model is never worse
-on validation than its best part)."""
+validation part and one snippet of each validation review (so that its short-text terms learn
+how the two parts compare on a few words, see :mod:`textlab.sentiment.model`), or one part alone
+when that part scores higher on the validation reviews (the saved model is never worse on
+validation than its best part)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from textlab.runtime.output import say
+from textlab.sentiment.calibrate import SNIPPETS_PER_REVIEW, snippets
+from textlab.sentiment.config import short_weight
+from textlab.sentiment.data import EncodedReviews, encode_reviews
 from textlab.sentiment.linear import accuracy, fit_mix, log_loss
 from textlab.sentiment.model import SentimentModel
-from textlab.sentiment.neural_phase import NeuralProgress
+from textlab.sentiment.neural_phase import NeuralProgress, predict_logits
+from textlab.sentiment.parts import make_encoder
 from textlab.sentiment.prepare import Prepared
 
+#: The mixes a part alone answers with (m0..m5, see :mod:`textlab.sentiment.model`).
+NEURAL_ALONE = torch.tensor([1.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+NGRAM_ALONE = torch.tensor([0.0, 1.0, 0.0, 0.0, 0.0, 0.0])
 
-def mixed_logits(mix: torch.Tensor, neural: np.ndarray, ngram: np.ndarray) -> np.ndarray:
-    """The saved model's logit: ``mix[0] * neural + mix[1] * ngram + mix[2]``."""
-    return float(mix[0]) * neural + float(mix[1]) * ngram + float(mix[2])
+
+@dataclass
+class Snippets:
+    """:data:`~textlab.sentiment.calibrate.SNIPPETS_PER_REVIEW` snippets of 1-64 words of each
+    validation review (:func:`~textlab.sentiment.calibrate.snippets`, labelled with its review's
+    label): the short texts the mix and the calibration are fitted on."""
+
+    data: EncodedReviews
+
+    @classmethod
+    def of(cls, prepared: Prepared, seed: int) -> "Snippets":
+        tokens, labels = snippets(prepared.valid_tokens, prepared.valid.labels, seed, per_review=SNIPPETS_PER_REVIEW)
+        return cls(encode_reviews(tokens, range(len(tokens)), labels, make_encoder(prepared.config, prepared.vocab)))
+
+    @property
+    def labels(self) -> np.ndarray:
+        return np.asarray(self.data.labels, dtype=np.int64)
+
+    @property
+    def words(self) -> np.ndarray:
+        return np.asarray(self.data.words, dtype=np.float64)
+
+    def part_logits(self, model: SentimentModel, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+        """(neural, n-gram branch) logits of the snippets."""
+        if not len(self.data):
+            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.float32)
+        return (predict_logits(model, self.data, device, part="neural"),
+                predict_logits(model, self.data, device, part="ngram"))
 
 
-def choose_mix(neural: np.ndarray, ngram: np.ndarray, labels) -> tuple[torch.Tensor, str, dict]:
-    """The mix to save: the one fitted on the validation part, unless a part alone scores a
-    higher validation accuracy (then that part alone: the saved model is never worse on
-    validation than its best part). Returns (mix, which, validation accuracy per candidate).
-    A validation part with one label cannot choose (a fitted mix would learn a constant
-    answer): the two logits are added."""
+def mixed_logits(mix: torch.Tensor, neural: np.ndarray, ngram: np.ndarray, words: np.ndarray | None = None) -> np.ndarray:
+    """The saved model's logit for these part logits (``mix``: m0..m5; ``words`` None: m0..m2 alone)."""
+    m = [float(v) for v in mix]
+    s = 0.0 if words is None else short_weight(words)
+    return (m[0] + m[3] * s) * neural + (m[1] + m[4] * s) * ngram + m[2] + m[5] * s
+
+
+def choose_mix(neural: np.ndarray, ngram: np.ndarray, labels, words: np.ndarray | None = None,
+               short: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None) -> tuple[torch.Tensor, str, dict]:
+    """The mix to save (m0..m5): the one fitted on the validation reviews (part logits ``neural``,
+    ``ngram``, their word counts ``words``) and ``short`` = (neural, ngram, labels, words) of
+    their snippets (None: one mix for every length), unless a part alone scores a higher
+    accuracy on the validation reviews (then that part alone: the saved model is never worse on
+    validation than its best part). Returns (mix, which, validation accuracy per candidate). A
+    validation part with one label cannot choose (a fitted mix would learn a constant answer):
+    the two logits are added."""
     if len(set(labels)) < 2:
-        return torch.tensor([1.0, 1.0, 0.0]), "sum (one label in the validation part)", {}
-    fitted = fit_mix(neural, ngram, labels)
-    candidates = {"fitted mix": fitted, "neural part alone": torch.tensor([1.0, 0.0, 0.0]),
-                  "n-gram branch alone": torch.tensor([0.0, 1.0, 0.0])}
+        return torch.tensor([1.0, 1.0, 0.0, 0.0, 0.0, 0.0]), "sum (one label in the validation part)", {}
+    if short is not None and words is not None and len(short[0]):
+        fitted = fit_mix(np.concatenate([neural, short[0]]), np.concatenate([ngram, short[1]]),
+                         np.concatenate([np.asarray(labels), short[2]]), np.concatenate([words, short[3]]))
+    else:
+        fitted, words = fit_mix(neural, ngram, labels), None
+    candidates = {"fitted mix": fitted, "neural part alone": NEURAL_ALONE, "n-gram branch alone": NGRAM_ALONE}
     scores = {}
     for name, mix in candidates.items():
-        logits = mixed_logits(mix, neural, ngram)
+        logits = mixed_logits(mix, neural, ngram, words)
         scores[name] = (accuracy(logits, labels), -log_loss(logits, labels))
     which = "fitted mix"
     for name in ("neural part alone", "n-gram branch alone"):
@@ -41,17 +90,20 @@ def choose_mix(neural: np.ndarray, ngram: np.ndarray, labels) -> tuple[torch.Ten
     return candidates[which], which, {name: round(score[0], 4) for name, score in scores.items()}
 
 
-def mix_stage(model: SentimentModel, prepared: Prepared, progress: NeuralProgress, ngram: dict | None) -> dict:
-    """Set ``model.mix`` and return the metrics of the parts and of the saved model."""
+def mix_stage(model: SentimentModel, prepared: Prepared, progress: NeuralProgress, ngram: dict | None,
+              short: Snippets, device: torch.device) -> dict:
+    """Set the model's mix and return the metrics of the parts and of the saved model."""
     labels = prepared.valid.labels
+    words = np.asarray(prepared.valid.words, dtype=np.float64)
     neural = progress.epoch_logits[progress.best_epoch - 1]
     metrics = {"neural_valid_accuracy": round(accuracy(neural, labels), 4)}
     if ngram is None:
         metrics.update({"valid_accuracy": metrics["neural_valid_accuracy"], "valid_loss": round(log_loss(neural, labels), 4)})
         return {"metrics": metrics, "valid_logits": neural}
-    mix, which, candidates = choose_mix(neural, ngram["valid_logits"], labels)
-    model.mix.copy_(mix.to(model.mix.device))
-    mixed = mixed_logits(mix, neural, ngram["valid_logits"])
+    mix, which, candidates = choose_mix(neural, ngram["valid_logits"], labels, words,
+                                        (*short.part_logits(model, device), short.labels, short.words))
+    model.set_mix(mix)
+    mixed = mixed_logits(mix, neural, ngram["valid_logits"], words)
     metrics.update(ngram["metrics"])
     metrics.update({"mix": [round(float(v), 4) for v in mix], "mix_choice": which, "mix_candidates": candidates,
                     "valid_accuracy": round(accuracy(mixed, labels), 4), "valid_loss": round(log_loss(mixed, labels), 4)})

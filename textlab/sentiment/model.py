@@ -7,10 +7,14 @@
   naive-Bayes-weighted logistic regression over hashed binary word (and, for Chinese,
   character) uni/bi/trigrams of the whole review.
 
-``logit = mix[0] * neural + mix[1] * ngram_branch + mix[2]``; ``mix`` is chosen on the validation
-part after both parts are trained (the fitted mix, or one part alone when that part alone
-scores higher; before that it is (1, 0, 0): the neural logit alone). Probabilities are
-``sigmoid(logit / T(words))`` with the temperature of :mod:`textlab.sentiment.calibrate`."""
+``logit = (m0 + m3 s) * neural + (m1 + m4 s) * ngram_branch + m2 + m5 s`` with ``s`` =
+:func:`~textlab.sentiment.config.short_weight` of the text's word count (1 for a few words, ~0 for
+a review): ``mix`` = (m0, m1, m2) is stored in the weights, ``short_mix`` = (m3, m4, m5) in the
+card (a card without it: zeros, the one mix of every length that models saved before it had).
+Both are chosen on the validation part and snippets of it after both parts are trained
+(:mod:`textlab.sentiment.mix`; before that the mix is (1, 0, 0, 0, 0, 0): the neural logit
+alone). Probabilities are ``sigmoid(logit / T(words))`` with the temperature of
+:mod:`textlab.sentiment.calibrate`."""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from textlab.sentiment.config import SentimentConfig
+from textlab.sentiment.config import SentimentConfig, short_weight
 from textlab.sentiment.linear import NgramLinear
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
@@ -51,13 +55,15 @@ class SentimentModel(nn.Module):
         if config.ngram_branch_buckets > 0:
             self.linear = NgramLinear(config.ngram_branch_buckets)
             self.register_buffer("mix", torch.tensor([1.0, 0.0, 0.0]))
+            self.register_buffer("short_mix", torch.zeros(3), persistent=False)  # saved in the card
 
-    def forward(self, ids, lengths, targets=None, bag=None, ngram_branch=None):
+    def forward(self, ids, lengths, targets=None, bag=None, ngram_branch=None, words=None):
         """ids [B, T] (0-padded), lengths [B] on the CPU (>= 1, **in descending order**, as
         :func:`textlab.sentiment.data.collate` sorts rows: packing then needs no index copy
         to the device), targets [B] in {0, 1} or None, bag = (flat ids, offsets) for the bag,
         ngram_branch = (flat ids, offsets) for the n-gram branch (None: the neural logit alone,
-        as in training). Returns (logits [B], loss)."""
+        as in training), words [B] = each text's word count on the logits' device (None: the
+        mix of whole reviews). Returns (logits [B], loss)."""
         embedded = self.dropout(self.embedding(ids))
         # pinned lengths (collate pins them for CUDA) reach the device without a host sync
         device_lengths = lengths.to(embedded.device, non_blocking=True)
@@ -79,11 +85,28 @@ class SentimentModel(nn.Module):
             parts.append(self.bag(bag[0], bag[1]))
         logits = self.head(self.dropout(torch.cat(parts, dim=-1))).squeeze(-1)
         if self.linear is not None and ngram_branch is not None:
-            logits = self.mix[0] * logits + self.mix[1] * self.linear(*ngram_branch) + self.mix[2]
+            logits = self.mixed(logits, self.linear(*ngram_branch), words)
         loss = None
         if targets is not None:
             loss = F.binary_cross_entropy_with_logits(logits, targets)
         return logits, loss
+
+    def mixed(self, neural: torch.Tensor, branch: torch.Tensor, words: torch.Tensor | None) -> torch.Tensor:
+        """The mix of the two parts' logits (see the module docstring)."""
+        mix = self.mix
+        if words is not None:
+            mix = mix + self.short_mix * short_weight(words.to(neural.device, torch.float32))[:, None]
+            mix = mix.unbind(-1)
+        return mix[0] * neural + mix[1] * branch + mix[2]
+
+    def set_mix(self, mix: torch.Tensor) -> None:
+        """Set the six numbers (m0..m5) of the mix."""
+        self.mix.copy_(mix[:3].to(self.mix.device))
+        self.short_mix.copy_(mix[3:].to(self.mix.device))
+
+    def full_mix(self) -> torch.Tensor:
+        """The six numbers (m0..m5) of the mix, on the CPU."""
+        return torch.cat([self.mix, self.short_mix]).cpu()
 
     def neural_state(self) -> dict[str, torch.Tensor]:
         """Copies of the neural part's tensors (everything but the n-gram branch and the mix)."""

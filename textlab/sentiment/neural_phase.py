@@ -80,17 +80,23 @@ def make_optimizer(model: SentimentModel, settings: TrainSettings) -> torch.opti
 
 
 @torch.no_grad()
-def predict_logits(model: SentimentModel, data: EncodedReviews, device: torch.device, with_ngram_branch: bool = False,
+def predict_logits(model: SentimentModel, data: EncodedReviews, device: torch.device, part: str = "neural",
                    batch_size: int = 256) -> np.ndarray:
-    """Logits for ``data`` in its order: the neural part alone, or the mixed model. The outputs
-    stay on the device until one copy back at the end."""
+    """Logits for ``data`` in its order: of the neural part alone (``part="neural"``), the n-gram
+    branch alone (``"ngram"``) or the mixed model (``"mixed"``, with each text's word count).
+    The outputs stay on the device until one copy back at the end."""
+    if part not in ("neural", "ngram", "mixed"):
+        raise ValueError(f"unknown part {part!r}")
     model.eval()
     pin = device.type == "cuda"
     outputs, rows = [], []
     for index in length_sorted_batches([len(s) for s in data.sequences], batch_size, rng=None):
         batch = data.batch(index, pin).to(device)
-        out, _ = model(batch.ids, batch.lengths, bag=batch.bag,
-                       ngram_branch=batch.ngram_branch if with_ngram_branch else None)
+        if part == "ngram":
+            out = model.linear(*batch.ngram_branch)
+        else:
+            out, _ = model(batch.ids, batch.lengths, bag=batch.bag,
+                           ngram_branch=batch.ngram_branch if part == "mixed" else None, words=batch.words)
         outputs.append(out.float())
         rows.append(index[batch.order])
     model.train()

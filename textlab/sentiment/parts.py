@@ -19,6 +19,10 @@ from textlab.text import PAD, UNK, Vocab
 KIND = "sentiment"
 LINEAR_TABLE = "linear.weight.weight"
 LINEAR_SCALES = "linear.weight.scales"
+#: The card's ``extra`` entry with the mix's short-text terms, and the largest size accepted
+#: (a card is data: checked before use).
+SHORT_MIX = "short_mix"
+SHORT_MIX_LIMIT = 1000.0
 #: Gate blocks per recurrent cell, in PyTorch's order (LSTM: i, f, g, o; GRU: r, z, n).
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 
@@ -30,6 +34,7 @@ class SavedParts:
     config: SentimentConfig
     vocab: Vocab
     calibration: Calibration
+    short_mix: tuple[float, float, float] = (0.0, 0.0, 0.0)  # m3..m5 (see textlab.sentiment.model)
 
     @property
     def int8_table(self) -> bool:
@@ -57,7 +62,17 @@ def read_parts(path: Path) -> SavedParts:
                         "(starting with <pad>, <unk>)")
     raw = card.extra.get("calibration")
     calibration = Calibration() if raw is None else Calibration.from_dict(raw, f"{path} calibration")
-    return SavedParts(path, card, config, vocab, calibration)
+    return SavedParts(path, card, config, vocab, calibration, read_short_mix(card.extra.get(SHORT_MIX), str(path)))
+
+
+def read_short_mix(raw, where: str) -> tuple[float, float, float]:
+    """The card's short-text terms of the mix: absent (a card written before them) means zeros."""
+    if raw is None:
+        return (0.0, 0.0, 0.0)
+    if not isinstance(raw, list) or len(raw) != 3 or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) <= SHORT_MIX_LIMIT for v in raw):
+        raise DataError(f"{where}: {SHORT_MIX} must be three numbers within +-{SHORT_MIX_LIMIT:g}")
+    return tuple(float(v) for v in raw)
 
 
 def pooled_width(config: SentimentConfig) -> int:

@@ -117,7 +117,8 @@ class Predictor:
             self.choose_precision(encoded[:PROBE_REVIEWS])
         batch = self._collate(encoded)
         with autocast(self.device, "fp32" if self.precision == "auto" else self.precision):
-            logits, _ = self.model(batch.ids, batch.lengths, bag=batch.bag, ngram_branch=batch.ngram_branch)
+            logits, _ = self.model(batch.ids, batch.lengths, bag=batch.bag, ngram_branch=batch.ngram_branch,
+                                   words=batch.words)
         return torch.sigmoid(self.calibration.apply(logits.float(), batch.words)), batch.order
 
     def _collate(self, encoded: Sequence[EncodedText]):
@@ -136,7 +137,7 @@ class Predictor:
             for precision in ("fp32", "bf16"):
                 started = time.perf_counter()
                 with autocast(self.device, precision):
-                    self.model(batch.ids, batch.lengths, bag=batch.bag, ngram_branch=batch.ngram_branch)
+                    self.model(batch.ids, batch.lengths, bag=batch.bag, ngram_branch=batch.ngram_branch, words=batch.words)
                 self.probe[precision] = time.perf_counter() - started
         self.precision = pick_precision(self.probe)
         return self.precision

@@ -14,7 +14,7 @@ import torch
 from textlab.sentiment.calibrate import Calibration
 from textlab.sentiment.data import Encoder
 from textlab.sentiment.linear import INT8_BLOCK, dequantize_int8, quantize_int8
-from textlab.sentiment.parts import KIND, LINEAR_SCALES, LINEAR_TABLE, make_encoder, model_name, read_parts  # noqa: F401
+from textlab.sentiment.parts import KIND, LINEAR_SCALES, LINEAR_TABLE, SHORT_MIX, make_encoder, model_name, read_parts  # noqa: F401
 from textlab.sentiment.model import SentimentConfig, SentimentModel
 from textlab.store.cards import ModelCard
 from textlab.store.files import load_tensors, save_model
@@ -48,6 +48,7 @@ def save_sentiment(path: Path, model: SentimentModel, vocab: Vocab, data: dict, 
     if model.linear is not None:  # the n-gram table is most of the bytes: int8 with block scales
         tensors[LINEAR_TABLE], tensors[LINEAR_SCALES] = (t.cpu() for t in quantize_int8(model.linear.weight.weight))
         storage["ngram_table"] = f"int8, one float32 scale per {INT8_BLOCK} weights"
+        storage[SHORT_MIX] = [round(float(v), 6) for v in model.short_mix]
     card = ModelCard(kind=KIND, config=model.config.to_dict(), data=data, metrics=metrics, command=command,
                      extra={**storage, **(extra or {})})
     return save_model(path, card, tensors, vocab_tsv=vocab.to_tsv(), extra_files=extra_files, force=force)
@@ -63,6 +64,8 @@ def load_sentiment(path: Path, device: torch.device | str = "cpu") -> LoadedMode
         tensors[LINEAR_TABLE] = dequantize_int8(tensors[LINEAR_TABLE], tensors.pop(LINEAR_SCALES))
     state = {k: (v.float() if v.is_floating_point() else v) for k, v in tensors.items()}
     model.load_state_dict(state)
+    if model.linear is not None:
+        model.short_mix.copy_(torch.tensor(parts.short_mix))
     model.to(device).eval()
     return LoadedModel(parts.path, parts.card, parts.config, model, make_encoder(parts.config, parts.vocab),
                        time.perf_counter() - start, parts.calibration)
