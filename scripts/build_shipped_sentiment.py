@@ -58,6 +58,12 @@ recalibrate: fit the calibration (textlab.sentiment.calibrate) of the shipped mo
 remix: fit the mix of the shipped models again with its short-text terms (textlab.sentiment.mix:
     on the validation part and one snippet of each review) and then the calibration, without
     retraining either part; checked as recalibrate is, then the test split read once.
+
+    python scripts/build_shipped_sentiment.py rebranch en --ngram-branch-buckets 8388608
+
+rebranch: train the shipped model's n-gram branch again with more hashed slots (the neural part
+    unchanged), then mix, calibrate, measure and ship as a trial does (only if validation improves
+    on the shipped card and the speed rule holds).
 """
 
 from __future__ import annotations
@@ -360,6 +366,98 @@ def remix(lang: str, work: Path) -> dict:
             "before": previous, "snippet_ece": report["snippet_ece"], "test_load_average": round(os.getloadavg()[0], 2)}
 
 
+def rebranch(lang: str, buckets: int, work: Path) -> dict:
+    """Train the shipped model's n-gram branch again with ``buckets`` hashed slots, the neural
+    part unchanged (the branch trains apart from it, before it, on the same training part, as
+    train-sentiment's stage 2 does: :func:`textlab.sentiment.ngram_phase.ngram_phase`, same rates and
+    epochs), then fit the mix (length-aware) and the calibration on the validation part, measure
+    the short views, read the test split once, and ship it as the other trials do: only if it
+    beats the shipped card's validation accuracy and keeps the speed (:func:`ship_refusal`).
+    Why: 2^21 slots hold IMDb's uni/bi/trigrams with many collisions."""
+    from dataclasses import fields, replace
+
+    import numpy as np
+
+    from textlab.plots import CURVE_FILE
+    from textlab.runtime.device import torch_threads
+    from textlab.sentiment.config import TrainSettings
+    from textlab.sentiment.finish import calibrate_stage, short_view_metrics
+    from textlab.sentiment.linear import accuracy, log_loss
+    from textlab.sentiment.mix import Snippets, choose_mix
+    from textlab.sentiment.model import SentimentModel
+    from textlab.sentiment.neural_phase import predict_logits
+    from textlab.sentiment.ngram_phase import ngram_phase
+    from textlab.sentiment.prepare import prepare
+    from textlab.sentiment.run_plan import Clock
+    from textlab.sentiment.saved import STORAGE_DTYPE, load_sentiment, save_sentiment
+    from textlab.store.cards import VOCAB_FILE
+
+    destination = TARGET / lang
+    card = json.loads((destination / "config.json").read_text(encoding="utf-8"))
+    loaded = load_sentiment(destination)
+    old_buckets = loaded.config.ngram_branch_buckets
+    if old_buckets == buckets:
+        raise SystemExit(f"{lang}: the shipped branch already has {buckets} slots")
+    training = card["extra"]["training"]
+    dataset, valid_data = (IMDB, None) if lang == "en" else chinese_split(work)[:2]
+    settings = TrainSettings(**{**{f.name: training[f.name] for f in fields(TrainSettings) if f.name in training},
+                                "valid_data": None if valid_data is None else str(valid_data), "sentence_crops": 0.0,
+                                "max_minutes": None, "device": "cpu"})
+    prepared = prepare(str(dataset), replace(loaded.config, ngram_branch_buckets=buckets), settings, None,
+                       saved_vocab=(destination / VOCAB_FILE).read_text(encoding="utf-8"))
+    device = loaded.model.mix.device
+    model = SentimentModel(prepared.config)
+    model.load_state_dict(loaded.model.neural_state(), strict=False)
+    labels = prepared.valid.labels
+    neural = predict_logits(model, prepared.valid, device, part="neural")
+    if abs(accuracy(neural, labels) - accuracy(predict_logits(loaded.model, prepared.valid, device), labels)) > 1e-9:
+        raise SystemExit(f"{lang}: the neural part moved when copied")
+    with torch_threads(settings.threads):
+        ngram = ngram_phase(model, prepared, settings, Clock(0.0, None), None, device)
+    short = Snippets.of(prepared, settings.seed)
+    words = np.asarray(prepared.valid.words, dtype=np.float64)
+    mix, which, candidates = choose_mix(neural, ngram["valid_logits"], labels, words,
+                                        (*short.part_logits(model, device), short.labels, short.words))
+    mix[:3] = mix[:3].to(STORAGE_DTYPE).float()  # as the weights file keeps them
+    model.set_mix(mix)
+    logits = predict_logits(model, prepared.valid, device, part="mixed")
+    calibration, report = calibrate_stage(model, prepared, logits, short, device)
+    metrics = {k: v for k, v in card["metrics"].items() if not k.startswith(("test_", "ngram_branch_", "mix"))}
+    metrics.update({**ngram["metrics"], "ngram_branch_history": ngram["history"],
+                    "mix": [round(float(v), 4) for v in mix], "mix_choice": which, "mix_candidates": candidates,
+                    "valid_accuracy": round(accuracy(logits, labels), 4), "valid_loss": round(log_loss(logits, labels), 4),
+                    "valid_ece": report["valid_ece"], **short_view_metrics(model, prepared, device)})
+    extra = {k: v for k, v in card["extra"].items()
+             if k not in ("weights_dtype", "ngram_table", "short_mix", "calibration", "calibration_fit", "mix_fit")}
+    extra["rebranched"] = {"by": f"scripts/build_shipped_sentiment.py rebranch {lang} --ngram-branch-buckets {buckets}",
+                           "ngram_branch_buckets_before": old_buckets,
+                           "before": {k: card["metrics"].get(k) for k in (
+                               "valid_accuracy", "ngram_branch_valid_accuracy", "valid_accuracy_first_sentence",
+                               "valid_accuracy_last_sentence", "test_accuracy", "test_ece")},
+                           "curve": "curve.png is the original training's (the branch's curve in it is the old branch's)"}
+    candidate = work / f"{lang}-rebranched"
+    save_sentiment(candidate, model, prepared.vocab, card["data"], metrics, command=card["command"],
+                   extra={**extra, "calibration_fit": {**report, "by": "scripts/build_shipped_sentiment.py rebranch"}},
+                   extra_files={CURVE_FILE: (destination / CURVE_FILE).read_bytes()}, calibration=calibration)
+    test = evaluate_once(candidate, IMDB if lang == "en" else chinese_split(work)[2])
+    new_card = json.loads((candidate / "config.json").read_text(encoding="utf-8"))
+    new_card["metrics"].update({"test_accuracy": test["accuracy"], "test_ece": test["ece"], "test_n": test["n"],
+                                "test_data": card["metrics"].get("test_data")})
+    write_card(candidate, new_card, record=True)
+    why = ship_refusal(lang, candidate, new_card, work, destination)
+    if why is None:
+        shutil.rmtree(destination)
+        shutil.copytree(candidate, destination)
+    return {"lang": lang, "ngram_branch_buckets": buckets, "shipped": why is None, "why_not": why,
+            **{k: new_card["metrics"].get(k) for k in ("valid_accuracy", "ngram_branch_valid_accuracy",
+                                                       "valid_accuracy_first_sentence", "valid_accuracy_last_sentence",
+                                                       "valid_ece", "test_accuracy", "test_ece",
+                                                       "valid_reviews_per_second_one_thread")},
+            "before": extra["rebranched"]["before"], "snippet_ece": report["snippet_ece"],
+            "bytes": sum(f.stat().st_size for f in candidate.iterdir()),
+            "load_average": round(os.getloadavg()[0], 2)}
+
+
 def read_window(lang: str, model: Path, max_len: int, work: Path) -> dict:
     """Have a trained model's neural part read at most ``max_len`` words of a review (its first
     ``head_len_for(max_len)`` and its last ones, as train-sentiment cuts; the n-gram branch and the bag
@@ -512,11 +610,13 @@ def build(lang: str, minutes: float, epochs: int, work: Path, keep_better: bool 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("lang", choices=["en", "zh", "all", "finalize", "recalibrate", "remix"],
+    parser.add_argument("lang", choices=["en", "zh", "all", "finalize", "recalibrate", "remix", "rebranch"],
                         help="finalize: only normalise the cards and file modes of the shipped models; "
                              "recalibrate: only fit their calibration; remix: their mix and calibration (see below)")
     parser.add_argument("which", nargs="?", choices=["en", "zh", "all"], default="all",
-                        help="with recalibrate or remix: which shipped model(s)")
+                        help="with recalibrate, remix or rebranch: which shipped model(s)")
+    parser.add_argument("--ngram-branch-buckets", type=int, default=1 << 23, metavar="N",
+                        help="with rebranch: the n-gram branch's hashed slots (default 2^23)")
     parser.add_argument("--minutes", type=float, default=None, help="training time limit per model "
                         f"(default: {DEFAULTS['en'][0]:g} for en, {DEFAULTS['zh'][0]:g} for zh)")
     parser.add_argument("--epochs", type=int, default=None,
@@ -560,6 +660,13 @@ def main() -> None:
         from_lm = {"dim": 16 if args.smoke else args.lm_dim, "epochs": args.lm_epochs, "minutes": args.lm_minutes,
                    "smoke": args.smoke, "existing": args.lm}
     if args.lang == "finalize":
+        finalize_shipped()
+        return
+    if args.lang == "rebranch":
+        sys.path.insert(0, str(REPO))
+        with tempfile.TemporaryDirectory(prefix="textlab-shipped-") as tmp:
+            for lang in (["en", "zh"] if args.which == "all" else [args.which]):
+                print(json.dumps(rebranch(lang, args.ngram_branch_buckets, Path(tmp))), flush=True)
         finalize_shipped()
         return
     if args.lang in ("recalibrate", "remix"):

@@ -21,21 +21,25 @@ import numpy as np
 from textlab.lm.numpy_rnn import NumpyRecurrence, sigmoid
 from textlab.sentiment.config import short_weight
 from textlab.sentiment.data import EncodedText, tokenize_one
-from textlab.sentiment.hashing import dequantize_int8_array, flat_arrays
+from textlab.sentiment.hashing import INT8_BLOCK, flat_arrays
 from textlab.sentiment.parts import LINEAR_SCALES, LINEAR_TABLE, SavedParts, make_encoder, model_name, read_parts
 from textlab.sentiment.pretrained import model_lang
 from textlab.store.files import load_arrays
 
 
 class LightModel:
-    """The saved weights as float32 arrays and the forward pass over encoded texts."""
+    """The saved weights as float32 arrays (an int8 n-gram table stays int8: the few weights a
+    text touches are scaled when looked up, so a 2^23-slot table costs 8 MB, not 32) and the
+    forward pass over encoded texts."""
 
     def __init__(self, parts: SavedParts):
         self.config = parts.config
         arrays = load_arrays(parts.path, parts.stored_shapes())
-        if parts.int8_table:
-            arrays[LINEAR_TABLE] = dequantize_int8_array(arrays[LINEAR_TABLE], arrays.pop(LINEAR_SCALES))
+        self.table_scales = arrays.pop(LINEAR_SCALES).astype(np.float32) if parts.int8_table else None
+        table = arrays.pop(LINEAR_TABLE, None)
         self.w = {name: np.ascontiguousarray(a, dtype=np.float32) for name, a in arrays.items()}
+        if table is not None:
+            self.w[LINEAR_TABLE] = table if self.table_scales is not None else table.astype(np.float32)
         self.rnn = NumpyRecurrence(self.w, self.config.cell, self.config.layers)
         self.short_mix = np.asarray(parts.short_mix, dtype=np.float32)
 
@@ -66,6 +70,14 @@ class LightModel:
         features = np.concatenate(pooled, axis=1)
         return features @ w["head.weight"][0] + w["head.bias"][0]
 
+    def branch_weights(self, ids: np.ndarray) -> np.ndarray:
+        """The n-gram table's float32 weights at ``ids`` (int8 ones times their block's scale, as
+        :func:`~textlab.sentiment.hashing.dequantize_int8_array` computes them)."""
+        weights = self.w[LINEAR_TABLE][ids, 0]
+        if self.table_scales is None:
+            return weights
+        return weights.astype(np.float32) * self.table_scales[ids // INT8_BLOCK]
+
     def _last(self, outputs: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """``last`` pooling (:func:`textlab.sentiment.model.last_outputs`): the forward direction's
         output at the last word; a backward direction's (in reading order here) at the first."""
@@ -86,7 +98,7 @@ class LightModel:
         if LINEAR_TABLE in self.w:
             flat, offsets = flat_arrays([e.ngram_branch for e in encoded])
             owner = np.repeat(np.arange(len(offsets)), np.diff(np.append(offsets, len(flat))))
-            branch = np.bincount(owner, weights=self.w[LINEAR_TABLE][flat, 0], minlength=len(offsets))
+            branch = np.bincount(owner, weights=self.branch_weights(flat), minlength=len(offsets))
             branch = branch.astype(np.float32) + self.w["linear.bias"][0]
             mix = self.w["mix"] + self.short_mix * short_weight(words)[:, None].astype(np.float32)
             logits = mix[:, 0] * logits + mix[:, 1] * branch + mix[:, 2]
