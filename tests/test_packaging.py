@@ -25,3 +25,12 @@ def test_shipped_corpora_are_package_data():
 
     files = {p.name for p in resources.files("textlab.corpora").iterdir()}
     assert {"datasets.json", "tinyshakespeare.txt", "hongloumeng.txt.gz"} <= files
+
+
+def test_each_shipped_model_stays_within_30_mb():
+    """Issue 21's rule for what the package carries: each shipped model at most 30 MB."""
+    models = [d for d in (ROOT / "textlab" / "pretrained").glob("*/*") if (d / "config.json").is_file()]
+    assert len(models) >= 6
+    for model in models:
+        size = sum(f.stat().st_size for f in model.iterdir() if f.is_file())
+        assert size <= 30_000_000, f"{model.relative_to(ROOT)}: {size / 1e6:.1f} MB"
