@@ -77,6 +77,17 @@ def short_weight(words):
     return np.minimum(1.0, SHORT_WORDS / np.maximum(np.asarray(words, dtype=np.float64), 1.0))
 
 
+def mix_logits(mix, neural, branch, words=None):
+    """The classifier's logit from its parts' (:mod:`textlab.sentiment.model`):
+    ``(m0 + m3 s) * neural + (m1 + m4 s) * branch + m2 + m5 s``, ``s`` = :func:`short_weight` of
+    the word counts (None: s = 0, the mix of whole reviews). ``mix``: the six numbers (m0..m5);
+    numpy arrays or tensors alike (on a device the mix stays there: no host synchronisation)."""
+    if words is None:
+        return mix[0] * neural + mix[1] * branch + mix[2]
+    s = short_weight(words)
+    return (mix[0] + mix[3] * s) * neural + (mix[1] + mix[4] * s) * branch + mix[2] + mix[5] * s
+
+
 def head_len_for(max_len: int) -> int:
     """The words a review longer than ``max_len`` keeps from its start (the rest from its end):
     a quarter, as ``train-sentiment --max-len`` sets it."""

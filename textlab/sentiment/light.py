@@ -19,7 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from textlab.lm.numpy_rnn import NumpyRecurrence, sigmoid
-from textlab.sentiment.config import short_weight
+from textlab.sentiment.config import mix_logits
 from textlab.sentiment.data import EncodedText, tokenize_one
 from textlab.sentiment.hashing import INT8_BLOCK, flat_arrays
 from textlab.sentiment.parts import LINEAR_SCALES, LINEAR_TABLE, SavedParts, make_encoder, model_name, read_parts
@@ -41,7 +41,8 @@ class LightModel:
         if table is not None:
             self.w[LINEAR_TABLE] = table if self.table_scales is not None else table.astype(np.float32)
         self.rnn = NumpyRecurrence(self.w, self.config.cell, self.config.layers)
-        self.short_mix = np.asarray(parts.short_mix, dtype=np.float32)
+        if "mix" in self.w:
+            self.mix = np.concatenate([self.w["mix"], np.asarray(parts.short_mix, dtype=np.float32)])
 
     def neural(self, ids: np.ndarray, lengths: np.ndarray, bag: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
         """The neural part's logits of a padded batch ``ids`` [B, T] with ``lengths`` [B] (>= 1)."""
@@ -100,8 +101,7 @@ class LightModel:
             owner = np.repeat(np.arange(len(offsets)), np.diff(np.append(offsets, len(flat))))
             branch = np.bincount(owner, weights=self.branch_weights(flat), minlength=len(offsets))
             branch = branch.astype(np.float32) + self.w["linear.bias"][0]
-            mix = self.w["mix"] + self.short_mix * short_weight(words)[:, None].astype(np.float32)
-            logits = mix[:, 0] * logits + mix[:, 1] * branch + mix[:, 2]
+            logits = mix_logits(self.mix, logits, branch, words.astype(np.float32))
         return logits.astype(np.float32)
 
 

@@ -1,5 +1,5 @@
 """Stage 4 of training: the logit mix of the neural part and the n-gram branch, fitted on the
-validation part and one snippet of each validation review (so that its short-text terms learn
+validation part and snippets of each validation review (so that its short-text terms learn
 how the two parts compare on a few words, see :mod:`textlab.sentiment.model`), or one part alone
 when that part scores higher on the validation reviews (the saved model is never worse on
 validation than its best part)."""
@@ -13,7 +13,7 @@ import torch
 
 from textlab.runtime.output import say
 from textlab.sentiment.calibrate import SNIPPETS_PER_REVIEW, snippets
-from textlab.sentiment.config import short_weight
+from textlab.sentiment.config import mix_logits
 from textlab.sentiment.data import EncodedReviews, encode_reviews
 from textlab.sentiment.linear import accuracy, fit_mix, log_loss
 from textlab.sentiment.model import SentimentModel
@@ -57,9 +57,7 @@ class Snippets:
 
 def mixed_logits(mix: torch.Tensor, neural: np.ndarray, ngram: np.ndarray, words: np.ndarray | None = None) -> np.ndarray:
     """The saved model's logit for these part logits (``mix``: m0..m5; ``words`` None: m0..m2 alone)."""
-    m = [float(v) for v in mix]
-    s = 0.0 if words is None else short_weight(words)
-    return (m[0] + m[3] * s) * neural + (m[1] + m[4] * s) * ngram + m[2] + m[5] * s
+    return mix_logits(mix.double().numpy(), neural, ngram, words)
 
 
 def choose_mix(neural: np.ndarray, ngram: np.ndarray, labels, words: np.ndarray | None = None,

@@ -23,7 +23,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from textlab.sentiment.config import SentimentConfig, short_weight
+from textlab.sentiment.config import SentimentConfig, mix_logits
 from textlab.sentiment.linear import NgramLinear
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
@@ -93,11 +93,8 @@ class SentimentModel(nn.Module):
 
     def mixed(self, neural: torch.Tensor, branch: torch.Tensor, words: torch.Tensor | None) -> torch.Tensor:
         """The mix of the two parts' logits (see the module docstring)."""
-        mix = self.mix
-        if words is not None:
-            mix = mix + self.short_mix * short_weight(words.to(neural.device, torch.float32))[:, None]
-            mix = mix.unbind(-1)
-        return mix[0] * neural + mix[1] * branch + mix[2]
+        return mix_logits(torch.cat([self.mix, self.short_mix]), neural, branch,
+                          None if words is None else words.to(neural.device, torch.float32))
 
     def set_mix(self, mix: torch.Tensor) -> None:
         """Set the six numbers (m0..m5) of the mix."""
