@@ -96,6 +96,24 @@ def test_broken_short_text_terms_of_the_mix_are_a_one_line_error(cli, en_model, 
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 
 
+def test_a_card_written_before_the_short_text_terms_answers_with_one_mix(cli, en_model, tmp_path):
+    import shutil
+
+    from textlab.integrity import refresh_checksums
+    from textlab.sentiment.light import LightPredictor
+    from textlab.sentiment.saved import load_sentiment
+
+    old = tmp_path / "old"
+    shutil.copytree(en_model, old)
+    card = json.loads((old / "config.json").read_text())
+    del card["extra"]["short_mix"]  # as every card saved before session 9
+    (old / "config.json").write_text(json.dumps(card))
+    refresh_checksums(old)
+    assert load_sentiment(old).model.full_mix()[3:].tolist() == [0.0, 0.0, 0.0]
+    assert LightPredictor(old).load()._model.mix[3:].tolist() == [0.0, 0.0, 0.0]
+    assert len(_probabilities(cli, "good", "a dull and boring film", model=str(old))) == 2
+
+
 def _probabilities(cli, *texts, model=None):
     args = ["sentiment", "--json", *(["--model", model] if model else []), *texts]
     result = cli(*args)
