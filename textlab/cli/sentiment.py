@@ -144,8 +144,9 @@ def _scorer(model: str | None, lang: str, device: str, batches) -> tuple:
     from textlab.sentiment.routing import LIGHT_MAX_LINES, Router, whole_input
 
     chosen = choose_models(model, lang)
-    # a model named with --model is checked before any input is read (a damaged one is refused at once)
-    light = {key: LightPredictor(path).load() if model else LightPredictor(path) for key, path in chosen.items()}
+    # a model named with --model is checked before any input is read (a damaged one is refused at
+    # once); its weights are read by whichever scorer the input's length picks, once
+    light = {key: LightPredictor(path).check() if model else LightPredictor(path) for key, path in chosen.items()}
     batches, whole = whole_input(batches, LIGHT_MAX_LINES)
     if not (whole and device_name(device) == "cpu"):
         return _torch_router(model, lang, device), batches, False

@@ -24,7 +24,7 @@ from textlab.sentiment.data import EncodedText, tokenize_one
 from textlab.sentiment.hashing import INT8_BLOCK, flat_arrays
 from textlab.sentiment.parts import LINEAR_SCALES, LINEAR_TABLE, SavedParts, make_encoder, model_name, read_parts
 from textlab.sentiment.pretrained import model_lang
-from textlab.store.files import load_arrays
+from textlab.store.files import check_tensors, load_arrays
 
 
 class LightModel:
@@ -136,6 +136,13 @@ class LightPredictor:
     def load(self) -> "LightPredictor":
         """Read the model now (a damaged model is refused before any input is read)."""
         self.parts
+        return self
+
+    def check(self) -> "LightPredictor":
+        """Refuse a damaged model now without reading its weights: the card, the vocabulary, the
+        checksums of every file and the tensors' names and shapes (what `textlab sentiment
+        --model` does before any input, when it cannot know yet which scorer will read it)."""
+        check_tensors(self.path, read_parts(self.path).stored_shapes())
         return self
 
     def encode(self, text: str) -> EncodedText:

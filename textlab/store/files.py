@@ -93,7 +93,7 @@ def tensor_shapes(path: Path) -> dict[str, tuple[int, ...]]:
         raise DataError(f"{weights} is not a valid safetensors file ({exc})") from exc
 
 
-def _check_shapes(path: Path, expected: dict[str, tuple[int, ...]] | None) -> None:
+def check_tensors(path: Path, expected: dict[str, tuple[int, ...]] | None) -> None:
     """Names and shapes of the weights against ``expected`` (from the card), header only."""
     shapes = tensor_shapes(path)
     if expected is None:
@@ -109,7 +109,7 @@ def load_tensors(path: Path, expected: dict[str, tuple[int, ...]] | None = None)
     """Load weights as torch tensors after checking names and shapes against ``expected``."""
     from safetensors.torch import load_file
 
-    _check_shapes(path, expected)
+    check_tensors(path, expected)
     try:
         return load_file(str(Path(path) / WEIGHTS_FILE))
     except Exception as exc:
@@ -122,7 +122,7 @@ def load_arrays(path: Path, expected: dict[str, tuple[int, ...]] | None = None,
     after the same checks as :func:`load_tensors`; ``names``: only these tensors."""
     from safetensors import safe_open
 
-    _check_shapes(path, expected)
+    check_tensors(path, expected)
     try:
         with safe_open(str(Path(path) / WEIGHTS_FILE), framework="numpy") as handle:
             return {name: handle.get_tensor(name) for name in (names or tuple(handle.keys()))}
