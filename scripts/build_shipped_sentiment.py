@@ -307,14 +307,12 @@ def remix(lang: str, work: Path) -> dict:
     model may not fall more than :data:`REMIX_TOLERANCE` below it on the whole reviews. Then
     the short views are measured again and the test split read once (the previous figures are
     kept in ``extra.mix_fit.before``)."""
-    import numpy as np
     from safetensors.torch import load_file, save_file
 
     from textlab.sentiment.finish import calibrate_stage, short_view_metrics
     from textlab.sentiment.linear import accuracy, log_loss
-    from textlab.sentiment.mix import Snippets, choose_mix
+    from textlab.sentiment.mix import Snippets, fit_and_set_mix
     from textlab.sentiment.neural_phase import predict_logits
-    from textlab.sentiment.saved import STORAGE_DTYPE
     from textlab.store.files import WEIGHTS_FILE
 
     destination = TARGET / lang
@@ -326,14 +324,10 @@ def remix(lang: str, work: Path) -> dict:
         raise SystemExit(f"{lang}: the rebuilt validation part scores {before:.4f}, the card says "
                          f"{card['metrics']['valid_accuracy']}: not the part the model was chosen on")
     short = Snippets.of(prepared, card["extra"]["training"]["seed"])
-    words = np.asarray(prepared.valid.words, dtype=np.float64)
     neural = predict_logits(model, prepared.valid, device, part="neural")
     ngram = predict_logits(model, prepared.valid, device, part="ngram")
-    mix, which, candidates = choose_mix(neural, ngram, labels, words,
-                                        (*short.part_logits(model, device), short.labels, short.words))
-    mix[:3] = mix[:3].to(STORAGE_DTYPE).float()  # as the weights file keeps them
     old_mix = model.full_mix()
-    model.set_mix(mix)
+    mix, which, candidates = fit_and_set_mix(model, prepared, neural, ngram, short, device)
     logits = predict_logits(model, prepared.valid, device, part="mixed")
     after = accuracy(logits, labels)
     if after < before - REMIX_TOLERANCE:
@@ -378,20 +372,18 @@ def rebranch(lang: str, buckets: int, work: Path) -> dict:
     Why: 2^21 slots hold IMDb's uni/bi/trigrams with many collisions."""
     from dataclasses import fields, replace
 
-    import numpy as np
-
     from textlab.plots import CURVE_FILE
     from textlab.runtime.device import torch_threads
     from textlab.sentiment.config import TrainSettings
     from textlab.sentiment.finish import calibrate_stage, short_view_metrics
     from textlab.sentiment.linear import accuracy, log_loss
-    from textlab.sentiment.mix import Snippets, choose_mix
+    from textlab.sentiment.mix import Snippets, fit_and_set_mix
     from textlab.sentiment.model import SentimentModel
     from textlab.sentiment.neural_phase import predict_logits
     from textlab.sentiment.ngram_phase import ngram_phase
     from textlab.sentiment.prepare import prepare
     from textlab.sentiment.run_plan import Clock
-    from textlab.sentiment.saved import STORAGE_DTYPE, load_sentiment, save_sentiment
+    from textlab.sentiment.saved import load_sentiment, save_sentiment
     from textlab.store.cards import VOCAB_FILE
 
     destination = TARGET / lang
@@ -417,11 +409,7 @@ def rebranch(lang: str, buckets: int, work: Path) -> dict:
     with torch_threads(settings.threads):
         ngram = ngram_phase(model, prepared, settings, Clock(0.0, None), None, device)
     short = Snippets.of(prepared, settings.seed)
-    words = np.asarray(prepared.valid.words, dtype=np.float64)
-    mix, which, candidates = choose_mix(neural, ngram["valid_logits"], labels, words,
-                                        (*short.part_logits(model, device), short.labels, short.words))
-    mix[:3] = mix[:3].to(STORAGE_DTYPE).float()  # as the weights file keeps them
-    model.set_mix(mix)
+    mix, which, candidates = fit_and_set_mix(model, prepared, neural, ngram["valid_logits"], short, device)
     logits = predict_logits(model, prepared.valid, device, part="mixed")
     calibration, report = calibrate_stage(model, prepared, logits, short, device)
     metrics = {k: v for k, v in card["metrics"].items() if not k.startswith(("test_", "ngram_branch_", "mix"))}

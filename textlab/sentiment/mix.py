@@ -20,6 +20,7 @@ from textlab.sentiment.model import SentimentModel
 from textlab.sentiment.neural_phase import NeuralProgress, predict_logits
 from textlab.sentiment.parts import make_encoder
 from textlab.sentiment.prepare import Prepared
+from textlab.sentiment.saved import STORAGE_DTYPE
 
 #: The mixes a part alone answers with (m0..m5, see :mod:`textlab.sentiment.model`).
 NEURAL_ALONE = torch.tensor([1.0, 0.0, 0.0, 0.0, 0.0, 0.0])
@@ -88,6 +89,20 @@ def choose_mix(neural: np.ndarray, ngram: np.ndarray, labels, words: np.ndarray 
     return candidates[which], which, {name: round(score[0], 4) for name, score in scores.items()}
 
 
+def fit_and_set_mix(model: SentimentModel, prepared: Prepared, neural: np.ndarray, ngram: np.ndarray, short: Snippets,
+                    device: torch.device) -> tuple[torch.Tensor, str, dict]:
+    """Choose the mix (:func:`choose_mix`) from the validation part's part logits ``neural``,
+    ``ngram`` and the snippets' (computed here with ``model``'s parts), and set it in ``model``
+    as its weights file keeps it (m0..m2 in float16: every figure measured from here on is the
+    saved model's). Returns what :func:`choose_mix` returns."""
+    words = np.asarray(prepared.valid.words, dtype=np.float64)
+    mix, which, candidates = choose_mix(neural, ngram, prepared.valid.labels, words,
+                                        (*short.part_logits(model, device), short.labels, short.words))
+    mix[:3] = mix[:3].to(STORAGE_DTYPE).float()
+    model.set_mix(mix)
+    return mix, which, candidates
+
+
 def mix_stage(model: SentimentModel, prepared: Prepared, progress: NeuralProgress, ngram: dict | None,
               short: Snippets, device: torch.device) -> dict:
     """Set the model's mix and return the metrics of the parts and of the saved model."""
@@ -98,9 +113,7 @@ def mix_stage(model: SentimentModel, prepared: Prepared, progress: NeuralProgres
     if ngram is None:
         metrics.update({"valid_accuracy": metrics["neural_valid_accuracy"], "valid_loss": round(log_loss(neural, labels), 4)})
         return {"metrics": metrics, "valid_logits": neural}
-    mix, which, candidates = choose_mix(neural, ngram["valid_logits"], labels, words,
-                                        (*short.part_logits(model, device), short.labels, short.words))
-    model.set_mix(mix)
+    mix, which, candidates = fit_and_set_mix(model, prepared, neural, ngram["valid_logits"], short, device)
     mixed = mixed_logits(mix, neural, ngram["valid_logits"], words)
     metrics.update(ngram["metrics"])
     metrics.update({"mix": [round(float(v), 4) for v in mix], "mix_choice": which, "mix_candidates": candidates,
