@@ -653,6 +653,8 @@ def main() -> None:
         finalize_shipped()
         return
     if args.lang == "rebranch":
+        if not 1 << 10 <= args.ngram_branch_buckets <= 1 << 26:
+            parser.error(f"--ngram-branch-buckets {args.ngram_branch_buckets}: use 2^10 to 2^26 slots")
         sys.path.insert(0, str(REPO))
         with tempfile.TemporaryDirectory(prefix="textlab-shipped-") as tmp:
             for lang in (["en", "zh"] if args.which == "all" else [args.which]):
