@@ -250,28 +250,43 @@ def rebuilt_validation(lang: str, model: Path, card: dict, work: Path, views: bo
                             views=sentence_views(texts, labels, loaded.config.lang, loaded.encoder) if views else {})
 
 
+def check_rebuilt(lang: str, card: dict, logits, labels) -> float:
+    """The saved model's accuracy on the rebuilt validation part (``logits``), which must be the
+    card's: else this is not the part the model was chosen on and nothing may be fitted there."""
+    from textlab.sentiment.linear import accuracy
+
+    measured = accuracy(logits, labels)
+    if abs(measured - card["metrics"]["valid_accuracy"]) > 1e-4:
+        raise SystemExit(f"{lang}: the rebuilt validation part scores {measured:.4f}, the card says "
+                         f"{card['metrics']['valid_accuracy']}: not the part the model was chosen on")
+    return measured
+
+
+def held_out_data(lang: str, work: Path) -> Path:
+    """What a shipped model's test figure is measured on: the IMDb test split, or the Chinese
+    held-out rows of :func:`chinese_split`."""
+    return IMDB if lang == "en" else chinese_split(work)[2]
+
+
 def recalibrate(lang: str, work: Path) -> dict:
     """Fit and store the shipped model's calibration (see the module docstring)."""
     import numpy as np
 
     from textlab.sentiment.config import OLD_FIELD_NAMES
-    from textlab.sentiment.linear import accuracy
 
     destination = TARGET / lang
     card_path = destination / "config.json"
     card = json.loads(card_path.read_text(encoding="utf-8"))
     _loaded, prepared, logits, calibration, report = fit_on_validation(lang, destination, card, work)
     labels = prepared.valid.labels
-    if abs(accuracy(logits, labels) - card["metrics"]["valid_accuracy"]) > 1e-4:
-        raise SystemExit(f"{lang}: the rebuilt validation part scores {accuracy(logits, labels):.4f}, the card says "
-                         f"{card['metrics']['valid_accuracy']}: not the part the model was chosen on")
-    test_data = IMDB if lang == "en" else chinese_split(work)[2]
+    check_rebuilt(lang, card, logits, labels)
+    held_out = held_out_data(lang, work)
     uncalibrated, staging = work / f"{lang}-uncalibrated", work / f"{lang}-calibrated"
     for copy in (uncalibrated, staging):
         shutil.copytree(destination, copy)
     plain = {**card, "extra": {k: v for k, v in card["extra"].items() if k != "calibration"}}
     write_card(uncalibrated, plain)
-    before = evaluate_once(uncalibrated, test_data)  # (re-runnable: "before" never uses a stored calibration)
+    before = evaluate_once(uncalibrated, held_out)  # (re-runnable: "before" never uses a stored calibration)
     card["config"] = {OLD_FIELD_NAMES.get(k, k): v for k, v in card["config"].items()}
     renamed = {"ngram_valid_accuracy": "ngram_branch_valid_accuracy", "ngram_best_epoch": "ngram_branch_best_epoch",
                "ngram_learning_rate": "ngram_branch_learning_rate"}
@@ -280,7 +295,7 @@ def recalibrate(lang: str, work: Path) -> dict:
     card["extra"]["calibration_fit"] = {**report, "by": "scripts/build_shipped_sentiment.py recalibrate "
                                         "(validation part rebuilt, weights unchanged)"}
     write_card(staging, card)
-    after = evaluate_once(staging, test_data)
+    after = evaluate_once(staging, held_out)
     if after["accuracy"] != before["accuracy"]:
         raise SystemExit(f"{lang}: test accuracy moved from {before['accuracy']} to {after['accuracy']}")
     card["metrics"].update({"test_ece": after["ece"], "test_ece_before_calibration": before["ece"],
@@ -310,8 +325,8 @@ def remix(lang: str, work: Path) -> dict:
     from safetensors.torch import load_file, save_file
 
     from textlab.sentiment.finish import calibrate_stage, short_view_metrics
-    from textlab.sentiment.linear import accuracy, log_loss
-    from textlab.sentiment.mix import Snippets, fit_and_set_mix
+    from textlab.sentiment.linear import accuracy
+    from textlab.sentiment.mix import Snippets, fit_and_set_mix, mix_metrics
     from textlab.sentiment.neural_phase import predict_logits
     from textlab.store.files import WEIGHTS_FILE
 
@@ -319,10 +334,7 @@ def remix(lang: str, work: Path) -> dict:
     card = json.loads((destination / "config.json").read_text(encoding="utf-8"))
     loaded, prepared = rebuilt_validation(lang, destination, card, work, views=True)
     model, device, labels = loaded.model, loaded.model.mix.device, prepared.valid.labels
-    before = accuracy(predict_logits(model, prepared.valid, device, part="mixed"), labels)
-    if abs(before - card["metrics"]["valid_accuracy"]) > 1e-4:
-        raise SystemExit(f"{lang}: the rebuilt validation part scores {before:.4f}, the card says "
-                         f"{card['metrics']['valid_accuracy']}: not the part the model was chosen on")
+    before = check_rebuilt(lang, card, predict_logits(model, prepared.valid, device, part="mixed"), labels)
     short = Snippets.of(prepared, card["extra"]["training"]["seed"])
     neural = predict_logits(model, prepared.valid, device, part="neural")
     ngram = predict_logits(model, prepared.valid, device, part="ngram")
@@ -337,9 +349,8 @@ def remix(lang: str, work: Path) -> dict:
     previous = {k: card["metrics"].get(k) for k in ("mix", "valid_accuracy", "valid_loss", "valid_ece",
                                                      "valid_accuracy_first_sentence", "valid_accuracy_last_sentence",
                                                      "test_accuracy", "test_f1", "test_ece")}
-    card["metrics"].update({"mix": [round(float(v), 4) for v in mix], "mix_choice": which, "mix_candidates": candidates,
-                            "valid_accuracy": round(after, 4), "valid_loss": round(log_loss(logits, labels), 4),
-                            "valid_ece": report["valid_ece"], **short_view_metrics(model, prepared, device)})
+    card["metrics"].update({**mix_metrics(mix, which, candidates, logits, labels), "valid_ece": report["valid_ece"],
+                            **short_view_metrics(model, prepared, device)})
     card["extra"]["short_mix"] = [round(float(v), 6) for v in mix[3:]]
     card["extra"]["calibration"] = calibration.to_dict()
     card["extra"]["calibration_fit"] = {**report, "by": "scripts/build_shipped_sentiment.py remix (after the mix)"}
@@ -351,7 +362,7 @@ def remix(lang: str, work: Path) -> dict:
     tensors["mix"] = mix[:3].to(tensors["mix"].dtype)
     save_file(tensors, str(staging / WEIGHTS_FILE))
     write_card(staging, card, record=True)
-    test = evaluate_once(staging, IMDB if lang == "en" else chinese_split(work)[2])
+    test = evaluate_once(staging, held_out_data(lang, work))
     card["metrics"].update({"test_accuracy": test["accuracy"], "test_ece": test["ece"], "test_n": test["n"]})
     card["metrics"].pop("test_f1", None)  # eval-sentiment's --json gives accuracy and ECE
     write_card(staging, card, record=True)
@@ -376,8 +387,8 @@ def rebranch(lang: str, buckets: int, work: Path) -> dict:
     from textlab.runtime.device import torch_threads
     from textlab.sentiment.config import TrainSettings
     from textlab.sentiment.finish import calibrate_stage, short_view_metrics
-    from textlab.sentiment.linear import accuracy, log_loss
-    from textlab.sentiment.mix import Snippets, fit_and_set_mix
+    from textlab.sentiment.linear import accuracy
+    from textlab.sentiment.mix import Snippets, fit_and_set_mix, mix_metrics
     from textlab.sentiment.model import SentimentModel
     from textlab.sentiment.neural_phase import predict_logits
     from textlab.sentiment.ngram_phase import ngram_phase
@@ -414,9 +425,8 @@ def rebranch(lang: str, buckets: int, work: Path) -> dict:
     calibration, report = calibrate_stage(model, prepared, logits, short, device)
     metrics = {k: v for k, v in card["metrics"].items() if not k.startswith(("test_", "ngram_branch_", "mix"))}
     metrics.update({**ngram["metrics"], "ngram_branch_history": ngram["history"],
-                    "mix": [round(float(v), 4) for v in mix], "mix_choice": which, "mix_candidates": candidates,
-                    "valid_accuracy": round(accuracy(logits, labels), 4), "valid_loss": round(log_loss(logits, labels), 4),
-                    "valid_ece": report["valid_ece"], **short_view_metrics(model, prepared, device)})
+                    **mix_metrics(mix, which, candidates, logits, labels), "valid_ece": report["valid_ece"],
+                    **short_view_metrics(model, prepared, device)})
     extra = {k: v for k, v in card["extra"].items()
              if k not in ("weights_dtype", "ngram_table", "short_mix", "calibration", "calibration_fit", "mix_fit")}
     extra["rebranched"] = {"by": f"scripts/build_shipped_sentiment.py rebranch {lang} --ngram-branch-buckets {buckets}",
@@ -429,7 +439,7 @@ def rebranch(lang: str, buckets: int, work: Path) -> dict:
     save_sentiment(candidate, model, prepared.vocab, card["data"], metrics, command=card["command"],
                    extra={**extra, "calibration_fit": {**report, "by": "scripts/build_shipped_sentiment.py rebranch"}},
                    extra_files={CURVE_FILE: (destination / CURVE_FILE).read_bytes()}, calibration=calibration)
-    test = evaluate_once(candidate, IMDB if lang == "en" else chinese_split(work)[2])
+    test = evaluate_once(candidate, held_out_data(lang, work))
     new_card = json.loads((candidate / "config.json").read_text(encoding="utf-8"))
     new_card["metrics"].update({"test_accuracy": test["accuracy"], "test_ece": test["ece"], "test_n": test["n"],
                                 "test_data": card["metrics"].get("test_data")})

@@ -103,6 +103,13 @@ def fit_and_set_mix(model: SentimentModel, prepared: Prepared, neural: np.ndarra
     return mix, which, candidates
 
 
+def mix_metrics(mix: torch.Tensor, which: str, candidates: dict, logits: np.ndarray, labels) -> dict:
+    """The card's figures of a chosen mix: its six numbers, the choice, every candidate's
+    validation accuracy, and the mixed model's validation accuracy and loss (``logits``)."""
+    return {"mix": [round(float(v), 4) for v in mix], "mix_choice": which, "mix_candidates": candidates,
+            "valid_accuracy": round(accuracy(logits, labels), 4), "valid_loss": round(log_loss(logits, labels), 4)}
+
+
 def mix_stage(model: SentimentModel, prepared: Prepared, progress: NeuralProgress, ngram: dict | None,
               short: Snippets, device: torch.device) -> dict:
     """Set the model's mix and return the metrics of the parts and of the saved model."""
@@ -116,8 +123,7 @@ def mix_stage(model: SentimentModel, prepared: Prepared, progress: NeuralProgres
     mix, which, candidates = fit_and_set_mix(model, prepared, neural, ngram["valid_logits"], short, device)
     mixed = mixed_logits(mix, neural, ngram["valid_logits"], words)
     metrics.update(ngram["metrics"])
-    metrics.update({"mix": [round(float(v), 4) for v in mix], "mix_choice": which, "mix_candidates": candidates,
-                    "valid_accuracy": round(accuracy(mixed, labels), 4), "valid_loss": round(log_loss(mixed, labels), 4)})
+    metrics.update(mix_metrics(mix, which, candidates, mixed, labels))
     if not candidates:
         say("the validation part holds one label only: the two parts' logits are added, not fitted", style="yellow")
     elif which != "fitted mix":
