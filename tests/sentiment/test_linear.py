@@ -116,6 +116,16 @@ def test_the_mix_learns_which_part_to_trust_on_short_texts():
     assert right(with_terms) > 0.95 > right(one_mix) + 0.1
 
 
+def test_int8_weights_looked_up_are_the_dequantized_table_at_those_rows():
+    from textlab.sentiment.hashing import dequantize_int8_array, dequantize_int8_at
+    from textlab.sentiment.linear import quantize_int8
+
+    quantized, scales = (t.numpy() for t in quantize_int8(torch.randn(5_000, 1)))
+    ids = np.array([0, 1, 255, 256, 4_999, 17, 17])
+    np.testing.assert_array_equal(dequantize_int8_at(quantized, scales, ids),
+                                  dequantize_int8_array(quantized, scales)[ids, 0])
+
+
 def test_int8_table_round_trip_is_close():
     from textlab.sentiment.linear import INT8_BLOCK, dequantize_int8, int8_scales_shape, quantize_int8
 

@@ -76,6 +76,12 @@ def dequantize_int8_array(quantized: np.ndarray, scales: np.ndarray) -> np.ndarr
     return (padded * scales.astype(np.float32)[:, None]).reshape(-1)[: quantized.size].reshape(quantized.shape)
 
 
+def dequantize_int8_at(quantized: np.ndarray, scales: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """The float32 weights at rows ``ids`` of an int8 table of one column (the same values as
+    :func:`dequantize_int8_array` there, without making the whole float32 table)."""
+    return quantized[ids, 0].astype(np.float32) * scales.astype(np.float32)[ids // INT8_BLOCK]
+
+
 def flat_arrays(bags: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """(flat ids, offsets) as int64 host arrays."""
     sizes = np.fromiter((len(b) for b in bags), dtype=np.int64, count=len(bags))

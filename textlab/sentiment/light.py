@@ -21,7 +21,7 @@ import numpy as np
 from textlab.lm.numpy_rnn import NumpyRecurrence, sigmoid
 from textlab.sentiment.config import mix_logits
 from textlab.sentiment.data import EncodedText, tokenize_one
-from textlab.sentiment.hashing import INT8_BLOCK, flat_arrays
+from textlab.sentiment.hashing import dequantize_int8_at, flat_arrays
 from textlab.sentiment.parts import LINEAR_SCALES, LINEAR_TABLE, SavedParts, make_encoder, model_name, read_parts
 from textlab.sentiment.pretrained import model_lang
 from textlab.store.files import check_tensors, load_arrays
@@ -72,12 +72,10 @@ class LightModel:
         return features @ w["head.weight"][0] + w["head.bias"][0]
 
     def branch_weights(self, ids: np.ndarray) -> np.ndarray:
-        """The n-gram table's float32 weights at ``ids`` (int8 ones times their block's scale, as
-        :func:`~textlab.sentiment.hashing.dequantize_int8_array` computes them)."""
-        weights = self.w[LINEAR_TABLE][ids, 0]
+        """The n-gram table's float32 weights at ``ids`` (an int8 table's scaled at lookup)."""
         if self.table_scales is None:
-            return weights
-        return weights.astype(np.float32) * self.table_scales[ids // INT8_BLOCK]
+            return self.w[LINEAR_TABLE][ids, 0]
+        return dequantize_int8_at(self.w[LINEAR_TABLE], self.table_scales, ids)
 
     def _last(self, outputs: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """``last`` pooling (:func:`textlab.sentiment.model.last_outputs`): the forward direction's
@@ -101,7 +99,7 @@ class LightModel:
             owner = np.repeat(np.arange(len(offsets)), np.diff(np.append(offsets, len(flat))))
             branch = np.bincount(owner, weights=self.branch_weights(flat), minlength=len(offsets))
             branch = branch.astype(np.float32) + self.w["linear.bias"][0]
-            logits = mix_logits(self.mix, logits, branch, words.astype(np.float32))
+            logits = mix_logits(self.mix, logits, branch, words)
         return logits.astype(np.float32)
 
 
