@@ -116,10 +116,14 @@ class Predictor:
         if self.precision == "auto" and len(encoded) >= PROBE_REVIEWS:  # a smaller batch would time noise
             self.choose_precision(encoded[:PROBE_REVIEWS])
         batch = self._collate(encoded)
-        with autocast(self.device, "fp32" if self.precision == "auto" else self.precision):
-            logits, _ = self.model(batch.ids, batch.lengths, bag=batch.bag, ngram_branch=batch.ngram_branch,
-                                   words=batch.words)
+        logits = self._forward(batch, "fp32" if self.precision == "auto" else self.precision)
         return torch.sigmoid(self.calibration.apply(logits.float(), batch.words)), batch.order
+
+    def _forward(self, batch, precision: str) -> torch.Tensor:
+        """The mixed logits of a collated batch in ``precision`` (fp32, or bf16 autocast)."""
+        with autocast(self.device, precision):
+            return self.model(batch.ids, batch.lengths, bag=batch.bag, ngram_branch=batch.ngram_branch,
+                              words=batch.words)[0]
 
     def _collate(self, encoded: Sequence[EncodedText]):
         return collate([e.sequence for e in encoded], [e.bag for e in encoded], None,
@@ -136,8 +140,7 @@ class Predictor:
         for _round in range(2):
             for precision in ("fp32", "bf16"):
                 started = time.perf_counter()
-                with autocast(self.device, precision):
-                    self.model(batch.ids, batch.lengths, bag=batch.bag, ngram_branch=batch.ngram_branch, words=batch.words)
+                self._forward(batch, precision)
                 self.probe[precision] = time.perf_counter() - started
         self.precision = pick_precision(self.probe)
         return self.precision
