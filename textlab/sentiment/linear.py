@@ -23,6 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from textlab.sentiment.config import short_weight
 from textlab.sentiment.hashing import (  # noqa: F401  (the branch's features; names kept here)
     INT8_BLOCK, dequantize_int8_array, flat_arrays, hashed_ngrams, int8_scales_shape, word_hashes,
 )
@@ -261,8 +262,6 @@ def fit_mix(neural: np.ndarray, ngram: np.ndarray, labels: Sequence[int], words:
     :func:`~textlab.sentiment.config.short_weight` of their word counts ``words`` (None: one mix
     for every length, m3 = m4 = m5 = 0). Six numbers fitted on thousands of texts: little room to
     overfit the validation part."""
-    from textlab.sentiment.config import short_weight
-
     parts = np.clip(np.stack([neural, ngram], axis=1), -50, 50)
     features = [parts, np.ones((len(parts), 1))]
     if words is not None:
