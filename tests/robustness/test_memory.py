@@ -7,7 +7,9 @@ only (read, batched, sent to the workers and answered with an empty line, but no
 that many lines pass in a few seconds. Keeping anything per line (the smallest leak: one list
 slot, 8 bytes) adds over 3.4 MB between the two measurements, keeping the lines read over 25 MB;
 the tolerance is 2 MB (measured growth of the command: 0.2 MB here and over 1.2 million lines,
-6.6 MB over 1 GB of long reviews).
+6.6 MB over 1 GB of long reviews). The scoring workers' summed memory may grow 8 MB: measured
+1.2-2.9 MB since batches are rounded to few shapes (6.4-7.7 MB before: oneDNN kept a primitive
+per rows x steps shape; tests/sentiment/test_batch_shapes.py).
 
 A single huge line is read as its head and tail (a unit test here; by hand, one 200 MB line:
 peak RSS 3.9 GB before, 0.43 GB after)."""

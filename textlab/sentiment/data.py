@@ -169,8 +169,9 @@ def pinned(tensor: torch.Tensor, pin: bool) -> torch.Tensor:
 
 def collate(sequences: Sequence[np.ndarray], bags: Sequence[np.ndarray] | None, labels: Sequence[int] | None,
             ngram_branch: Sequence[np.ndarray | None] | None = None, words: Sequence[int] | None = None,
-            pin: bool = False) -> Batch:
-    """One padded batch, rows sorted by length (longest first); ``pin`` for a CUDA device."""
+            pin: bool = False, step_multiple: int = 1) -> Batch:
+    """One padded batch, rows sorted by length (longest first); ``pin`` for a CUDA device; its
+    steps (columns) rounded up to a multiple of ``step_multiple`` (the padding is masked)."""
     import torch
 
     from textlab.sentiment.linear import flatten
@@ -178,7 +179,7 @@ def collate(sequences: Sequence[np.ndarray], bags: Sequence[np.ndarray] | None, 
     lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
     order = np.argsort(-lengths, kind="stable")
     lengths = lengths[order]
-    ids = np.zeros((len(sequences), int(lengths[0])), dtype=np.int64)
+    ids = np.zeros((len(sequences), -(-int(lengths[0]) // step_multiple) * step_multiple), dtype=np.int64)
     for row, item in enumerate(order):
         ids[row, : lengths[row]] = sequences[item]
 

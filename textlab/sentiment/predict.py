@@ -42,7 +42,12 @@ PRECISIONS = ("auto", "fp32", "bf16")
 BF16_MARGIN = 1.15
 #: Reviews the precision probe times (each way, after a warm-up run of each).
 PROBE_REVIEWS = 48
-
+#: A scored batch's rows and steps are rounded up to multiples of this. Each distinct input
+#: shape costs oneDNN a cached primitive on the CPU (up to 1,024 kept; a plan in cuDNN), so
+#: ragged batches from a long stdin (a few reviews between blank lines, each a new rows x steps
+#: pair) grew a scoring worker's memory by ~5 MB over 576,018 lines before; with 8 the shapes
+#: are at most 8 x (steps / 8) per model (README: "Memory").
+SHAPE_MULTIPLE = 8
 
 
 class Predictor:
@@ -115,9 +120,10 @@ class Predictor:
         row order, ``order``: row r is ``encoded[order[r]]``)."""
         if self.precision == "auto" and len(encoded) >= PROBE_REVIEWS:  # a smaller batch would time noise
             self.choose_precision(encoded[:PROBE_REVIEWS])
-        batch = self._collate(encoded)
+        batch = self._collate(rounded_rows(encoded, SHAPE_MULTIPLE))
         logits = self._forward(batch, "fp32" if self.precision == "auto" else self.precision)
-        return torch.sigmoid(self.calibration.apply(logits.float(), batch.words)), batch.order
+        count = len(encoded)  # the copies added by rounded_rows are the last rows: dropped
+        return torch.sigmoid(self.calibration.apply(logits.float(), batch.words))[:count], batch.order[:count]
 
     def _forward(self, batch, precision: str) -> torch.Tensor:
         """The mixed logits of a collated batch in ``precision`` (fp32, or bf16 autocast)."""
@@ -128,7 +134,7 @@ class Predictor:
     def _collate(self, encoded: Sequence[EncodedText]):
         return collate([e.sequence for e in encoded], [e.bag for e in encoded], None,
                        ngram_branch=[e.ngram_branch for e in encoded], words=[e.words for e in encoded],
-                       pin=self.device.type == "cuda").to(self.device)
+                       pin=self.device.type == "cuda", step_multiple=SHAPE_MULTIPLE).to(self.device)
 
     @torch.inference_mode()
     def choose_precision(self, encoded: Sequence[EncodedText]) -> str:
@@ -152,6 +158,17 @@ class Predictor:
         for row, p in zip(order.tolist(), probabilities.tolist()):
             result[row] = p
         return result
+
+
+def rounded_rows(encoded: Sequence[EncodedText], multiple: int) -> list[EncodedText]:
+    """``encoded`` and copies of its shortest text up to a multiple of ``multiple`` rows.
+    :func:`collate` sorts rows longest first and keeps equal lengths in list order, so the
+    copies become the batch's last rows."""
+    encoded = list(encoded)
+    if encoded and len(encoded) % multiple:
+        shortest = min(encoded, key=lambda e: len(e.sequence))
+        encoded += [shortest] * (multiple - len(encoded) % multiple)
+    return encoded
 
 
 def pick_precision(seconds: dict[str, float]) -> str:
