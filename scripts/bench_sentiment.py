@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data", help="aclImdb tarball/directory or label,review CSV")
+    parser.add_argument("data", help="aclImdb tarball/directory, labelled CSV/TSV or fastText file")
     parser.add_argument("--split", default="test")
     parser.add_argument("--n", type=int, default=5000, help="reviews to score (0 = all)")
     parser.add_argument("--model", default=None, help="model directory (default: what `textlab sentiment` picks)")

@@ -115,8 +115,8 @@ def _expect_text_answer(command: str, result, data: bytes | None, out: Path, tin
             refused(result, what, f"is not an aclImdb directory (no {split}/pos and {split}/neg folders)")
         elif not text:
             refused(result, what, "is empty")
-        else:  # none of the bad files is a label,review CSV
-            refused(result, what, "expected a header with 'label' and 'review' columns")
+        else:  # none of the bad files is a labelled CSV, TSV or fastText file
+            refused(result, what, "expected a header naming a label column (label, sentiment, polarity) and a text column")
     elif command == "import-w2v":
         if data is None:
             refused(result, what, "is a directory")

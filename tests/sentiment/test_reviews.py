@@ -109,3 +109,35 @@ def test_long_csv_reviews_are_read_without_changing_the_csv_field_limit(tmp_path
     assert csv.field_size_limit() == before  # also while the reader is suspended
     assert first == (long_review.strip(), 1) and list(reviews) == [("bad", 0)]
     assert csv.field_size_limit() == before
+
+
+def test_other_column_names_tsv_and_fasttext_files(tmp_path):
+    """What other tools write: a text,label CSV (Hugging Face's IMDb export), GLUE's SST-2
+    sentence<TAB>label TSV (quotes are text there), fastText's __label__ lines."""
+    hf = tmp_path / "hf.csv"
+    hf.write_text('text,label\n"A fine, warm film.",1\nDull.,0\n')
+    assert list(iter_reviews(hf)) == [("A fine, warm film.", 1), ("Dull.", 0)]
+    sst = tmp_path / "dev.tsv"
+    sst.write_text('sentence\tlabel\nit \'s a " charming " and often affecting journey . \t1\nunflinchingly bleak\t0\n')
+    assert list(iter_reviews(sst)) == [("it 's a \" charming \" and often affecting journey .", 1),
+                                       ("unflinchingly bleak", 0)]
+    tabs_in_txt = tmp_path / "plain.txt"  # tabs and no comma in the header: tab-separated whatever the name
+    tabs_in_txt.write_text("polarity\tcontent\tid\nneg\tworst, ever\t7\n")
+    assert list(iter_reviews(tabs_in_txt)) == [("worst, ever", 0)]
+    fasttext = tmp_path / "train.txt"
+    fasttext.write_text("__label__positive a moving , funny film\n\n__label__neg dull __label__neg\n"
+                        "__label__pos __label__neg mixed\n__label__2 two\nno label here\n")
+    stats = ReadStats()
+    assert list(iter_reviews(fasttext, stats=stats)) == [("a moving , funny film", 1), ("dull", 0)]
+    assert stats.skipped == 3 and stats.first_problem == "line 4: 2 labels, expected one"
+
+
+def test_a_header_without_a_text_column_names_the_accepted_ones(tmp_path):
+    path = tmp_path / "x.tsv"
+    path.write_text("label\tbody\n1\tgood\n")
+    with pytest.raises(DataError, match=r"text column \(review, text, sentence, content, comment\), found \['label', 'body'\]"):
+        list(iter_reviews(path))
+    blank = tmp_path / "blank.csv"
+    blank.write_text("\nlabel,review\n1,good\n")
+    with pytest.raises(DataError, match="first line .* is blank"):
+        list(iter_reviews(blank))

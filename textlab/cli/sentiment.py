@@ -49,7 +49,7 @@ def _take_old_names(given: dict, values: dict) -> None:
 @app.command("train-sentiment")
 def train_sentiment_command(
     ctx: typer.Context,
-    dataset: Annotated[str, typer.Argument(help="imdb, an aclImdb directory or tarball, or a label,review CSV (or zip).")],
+    dataset: Annotated[str, typer.Argument(help="imdb, an aclImdb directory or tarball, a label,review CSV or TSV (or zip), or a fastText __label__ file.")],
     lang: SentimentLang = MODEL.lang,
     vocab_size: Annotated[int, typer.Option("--vocab-size", min=10, max=2_000_000, help="Words kept (plus <pad>, <unk>).")] = MODEL.vocab_size - SPECIALS,
     max_len: Annotated[int, typer.Option("--max-len", min=1, max=100_000, help="Words per review fed to the RNN (head + tail).")] = MODEL.max_len,
@@ -186,7 +186,7 @@ def sentiment_command(
 
 @app.command("eval-sentiment")
 def eval_sentiment_command(
-    data: Annotated[str, typer.Argument(help="imdb, an aclImdb directory or tarball (test split), or a label,review CSV.")],
+    data: Annotated[str, typer.Argument(help="imdb, an aclImdb directory or tarball (test split), a label,review CSV or TSV, or a fastText __label__ file.")],
     model: SentimentModelName = None,
     json_output: JsonOutput = False,
     lang: SentimentLang = "auto",

@@ -6,15 +6,23 @@ Sources:
 - ``imdb`` (the registered dataset), an aclImdb directory or an aclImdb tarball: the
   ``train`` or ``test`` split, ``pos/`` and ``neg/`` review files (``unsup/`` is skipped).
   Tarballs are read as a stream (:func:`textlab.data.archive.stream_tar`), never extracted.
-- a CSV file with a header naming ``label`` and ``review`` columns (ChnSentiCorp, waimai_10k,
-  online_shopping_10_cats with its extra ``cat`` column), or a zip holding such a CSV.
-  UTF-8 with invalid bytes replaced; malformed rows are skipped and counted.
+- a CSV file with a header naming a label column and a text column (:data:`LABEL_COLUMNS`,
+  :data:`TEXT_COLUMNS`: ``label,review`` in ChnSentiCorp, waimai_10k and online_shopping_10_cats
+  with its extra ``cat`` column; ``text,label`` as the Hugging Face IMDb export), a zip holding
+  one, or the same as tab-separated values (a ``.tsv`` file, or a header with tabs and no comma:
+  GLUE's SST-2 ``sentence<TAB>label``, read unquoted as GLUE's own reader does);
+- a fastText supervised file: ``__label__pos great film`` per line (the words with the prefix
+  are the line's label, the others its text), recognised by its first line.
+
+Labels are 1/0, pos/neg or positive/negative. UTF-8 with invalid bytes replaced; malformed rows
+are skipped and counted.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 import os
 import sys
 import zipfile
@@ -29,6 +37,11 @@ from textlab.errors import DataError, UsageError
 SPLITS = ("train", "test")
 LABEL_DIRS = {"pos": 1, "neg": 0}
 _LABELS = {"1": 1, "0": 0, "pos": 1, "neg": 0, "positive": 1, "negative": 0}
+#: Header names of the label and the text column, in order of preference (case ignored).
+LABEL_COLUMNS = ("label", "sentiment", "polarity")
+TEXT_COLUMNS = ("review", "text", "sentence", "content", "comment")
+#: What begins a label in a fastText supervised file.
+FASTTEXT_LABEL = "__label__"
 _FIELD_LIMIT = 16 * 1024 * 1024
 
 
@@ -50,9 +63,10 @@ def review_source_kind(path: Path) -> str:
     """``aclimdb`` (directory or tarball) or ``csv`` (a .csv file or a zip holding one)."""
     if path.is_dir() or is_tar(path):
         return "aclimdb"
-    if is_zip(path) or path.suffix.lower() in (".csv", ".tsv", ".txt") or str(path).endswith(".csv.gz"):
+    if is_zip(path) or path.suffix.lower() in (".csv", ".tsv", ".txt") or str(path).lower().endswith((".csv.gz", ".tsv.gz")):
         return "csv"
-    raise DataError(f"{path}: expected an aclImdb directory or tarball, or a label,review CSV")
+    raise DataError(f"{path}: expected an aclImdb directory or tarball, a label,review CSV or TSV (.csv, .tsv, "
+                    ".txt, .csv.gz, .zip) or a fastText __label__ file")
 
 
 def iter_reviews(spec: str | Path, split: str = "train", stats: ReadStats | None = None) -> Iterator[tuple[str, int]]:
@@ -205,20 +219,21 @@ def _next_row(reader) -> list[str]:
 
 def _iter_csv(path: Path, stats: ReadStats) -> Iterator[tuple[str, int]]:
     for stream in _open_csv_text(path):
-        reader = csv.reader(stream)
+        first = stream.readline(_FIELD_LIMIT)  # a header, not a whole file without newlines
+        if not first.strip():
+            raise DataError(f"{path} is empty" if not first else f"{path}: its first line (the header) is blank")
+        lines = itertools.chain([first], stream)
+        if first.lstrip().startswith(FASTTEXT_LABEL):
+            yield from _iter_fasttext(lines, stats)
+            continue
+        tab = "\t" in first and ("," not in first or path.name.lower().endswith((".tsv", ".tsv.gz")))
+        reader = csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE) if tab else csv.reader(lines)
         try:
             header = _next_row(reader)
-        except StopIteration:
-            header = None
         except csv.Error as exc:
             raise DataError(f"{path}: not a readable CSV ({exc})") from exc
-        if header is None:
-            raise DataError(f"{path} is empty")
-        columns = [h.strip().lower() for h in header]
-        if "label" not in columns or "review" not in columns:
-            raise DataError(f"{path}: expected a header with 'label' and 'review' columns, found {[h[:40] for h in header[:5]]}")
-        label_at, review_at = columns.index("label"), columns.index("review")
-        width = len(columns)
+        label_at, review_at = _column(header, LABEL_COLUMNS, path), _column(header, TEXT_COLUMNS, path)
+        width = len(header)
         while True:
             try:
                 row = _next_row(reader)
@@ -230,16 +245,49 @@ def _iter_csv(path: Path, stats: ReadStats) -> Iterator[tuple[str, int]]:
             if not row:
                 continue
             if len(row) > width and review_at == width - 1:
-                row = row[: width - 1] + [",".join(row[width - 1 :])]  # unquoted commas in the review
+                row = row[: width - 1] + [("\t" if tab else ",").join(row[width - 1 :])]  # unquoted separators in the review
             if len(row) != width:
                 stats.skip(f"line {reader.line_num}: {len(row)} fields, expected {width}")
                 continue
-            label = _LABELS.get(row[label_at].strip().lower())
-            text = " ".join(row[review_at].split())
-            if label is None:
-                stats.skip(f"line {reader.line_num}: label {row[label_at][:20]!r} is not 1/0")
-                continue
-            if not text:
-                stats.skip(f"line {reader.line_num}: empty review")
-                continue
-            yield text, label
+            labelled = _labelled(row[label_at], row[review_at], f"line {reader.line_num}", stats)
+            if labelled is not None:
+                yield labelled
+
+
+def _column(header: list[str], names: tuple[str, ...], path: Path) -> int:
+    """The index of the first of ``names`` in ``header`` (case and spaces ignored)."""
+    columns = [h.strip().lower() for h in header]
+    for name in names:
+        if name in columns:
+            return columns.index(name)
+    raise DataError(f"{path}: expected a header naming a label column ({', '.join(LABEL_COLUMNS)}) and a text column "
+                    f"({', '.join(TEXT_COLUMNS)}), found {[h[:40] for h in header[:5]]}")
+
+
+def _labelled(label: str, text: str, where: str, stats: ReadStats) -> tuple[str, int] | None:
+    """``(text, 1 or 0)``, or None (counted in ``stats``) for an unknown label or an empty text."""
+    value = _LABELS.get(label.strip().lower())
+    text = " ".join(text.split())
+    if value is None:
+        stats.skip(f"{where}: label {label[:20]!r} is not 1/0, pos/neg or positive/negative")
+        return None
+    if not text:
+        stats.skip(f"{where}: empty review")
+        return None
+    return text, value
+
+
+def _iter_fasttext(lines: Iterator[str], stats: ReadStats) -> Iterator[tuple[str, int]]:
+    """fastText's supervised format: the words that begin with ``__label__`` are the label."""
+    for number, line in enumerate(lines, 1):
+        words = line.split()
+        if not words:
+            continue
+        labels = {w[len(FASTTEXT_LABEL):] for w in words if w.startswith(FASTTEXT_LABEL)}
+        if len(labels) != 1:
+            stats.skip(f"line {number}: {len(labels) or 'no'} labels, expected one")
+            continue
+        labelled = _labelled(labels.pop(), " ".join(w for w in words if not w.startswith(FASTTEXT_LABEL)),
+                             f"line {number}", stats)
+        if labelled is not None:
+            yield labelled
