@@ -51,6 +51,16 @@ def test_separates_obvious_lines_and_keeps_empty_lines(cli, en_model):
     assert 0.5 <= float(out[0].split("\t")[1]) <= 1.0
 
 
+
+def test_a_file_name_given_as_a_text_is_scored_as_text_and_said_so(cli, en_model, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "reviews.txt").write_text("awful\n")
+    result = run(cli, "sentiment", "--model", str(en_model), "reviews.txt")
+    assert len(result.stdout.splitlines()) == 1  # one answer, for the text "reviews.txt"
+    assert "note: 'reviews.txt' is scored as a text, not read as a file; for its lines: textlab sentiment < reviews.txt" \
+        in result.stderr
+    assert "note:" not in run(cli, "sentiment", "--model", str(en_model), "great film", "missing.txt").stderr
+
 def test_json_output_parses(cli, en_model):
     out = run(cli, "sentiment", "--model", str(en_model), "--json", "great acting, i loved it", "i hated it, dreadful and awful", "").stdout
     rows = [json.loads(line) for line in out.splitlines()]

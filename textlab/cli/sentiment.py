@@ -155,6 +155,19 @@ def _scorer(model: str | None, lang: str, device: str, batches) -> tuple:
     return router, batches, True
 
 
+def _note_file_names(texts: list[str]) -> None:
+    """Say so when a text given as an argument names a file: it is scored as text, which is
+    rarely what was meant (fastText's ``predict`` takes a file there)."""
+    import os
+
+    from textlab.runtime.output import say
+
+    for text in texts:
+        if text.strip() and len(text) < 4096 and "\n" not in text and os.path.isfile(text):
+            say(f"note: {text!r} is scored as a text, not read as a file; for its lines: textlab sentiment < {text}")
+            return
+
+
 @app.command("sentiment")
 def sentiment_command(
     texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to classify; none = read stdin, one per line.")] = None,
@@ -173,6 +186,7 @@ def sentiment_command(
     from textlab.sentiment.routing import in_process, predict_stream
     from textlab.sentiment.stdin import stdin_batches, text_stdin
 
+    _note_file_names(texts or [])
     batches = [[t.replace("\n", " ") for t in texts]] if texts else stdin_batches(text_stdin(), batch_size)
     router, batches, in_numpy = _scorer(model, lang, device, batches)
     if in_numpy:
