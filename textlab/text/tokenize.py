@@ -124,7 +124,6 @@ def word_model_options(lang: str) -> TokenizerOptions:
 
 
 @lru_cache(maxsize=1)
-@lru_cache(maxsize=1)
 def _jieba():
     """jieba with its dictionary loaded (once per process). Building the prefix dictionary from
     jieba's word list takes ~1.5 s; jieba keeps the result in a cache file, which goes to
