@@ -31,9 +31,10 @@ def test_shipped_word_vectors_answer_and_say_so(cli, fake_shipped):
 
 def test_queries_fold_case_like_the_training(cli, fake_shipped):
     upper = cli("neighbors", "Movie", "-k", "4", "--json")
-    lower = cli("neighbors", "movie", "-k", "4", "--json")
+    lower = cli("neighbors", "movie", "--topn", "4", "--json")  # gensim's name for -k
     assert upper.exit_code == 0, upper.stderr
     assert json.loads(upper.stdout)["results"] == json.loads(lower.stdout)["results"]
+    assert len(json.loads(lower.stdout)["results"]) == 4
 
 
 def test_unknown_word_names_the_model_in_one_line(cli, fake_shipped):

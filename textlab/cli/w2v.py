@@ -95,7 +95,7 @@ def _pairs_out(rows: list[tuple[str, float]], json_output: bool, query: dict) ->
 def neighbors_command(
     word: Annotated[str, typer.Argument(help="The word to look up.")],
     model: ModelName = None,
-    k: Annotated[int, opt("-k", help="How many neighbours.", min=1, max=100000)] = 10,
+    k: Annotated[int, opt("-k", "--topn", help="How many neighbours (gensim's topn).", min=1, max=100000)] = 10,
     json_output: JsonOutput = False,
 ) -> None:
     """Nearest neighbours of a word by cosine similarity, with scores.
@@ -119,7 +119,7 @@ def analogy_command(
     b: Annotated[str, typer.Argument(help="B in A - B + C.")],
     c: Annotated[str, typer.Argument(help="C in A - B + C.")],
     model: ModelName = None,
-    k: Annotated[int, opt("-k", help="How many answers.", min=1, max=100000)] = 5,
+    k: Annotated[int, opt("-k", "--topn", help="How many answers (gensim's topn).", min=1, max=100000)] = 5,
     method: Annotated[Literal["add", "mul"], opt("--method", help="3CosAdd or 3CosMul.")] = "add",
     json_output: JsonOutput = False,
 ) -> None:
