@@ -100,3 +100,37 @@ def test_probing_backs_off_while_the_same_count_wins_clearly():
         machine.run_step(tuner)
     switched = next(i for i, r in enumerate(tuner.history) if r["chosen"] == 1)
     assert tuner.chosen == 1 and switched == rounds  # the very next round, with the wait reset then
+
+
+def test_tuned_threads_gives_a_loop_every_core_or_one_and_restores_the_count(monkeypatch, torch_threads):
+    import textlab.runtime.device as device_module
+    from textlab.threads import tuned_threads
+
+    torch.set_num_threads(1)  # the trainers' other stages run on one thread
+    monkeypatch.delenv("TEXTLAB_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(device_module, "default_workers", lambda cap=8: 2)
+    with tuned_threads(torch.device("cpu")) as tuner:
+        assert tuner.enabled and tuner.candidates == [2, 1] and torch.get_num_threads() == 2
+    assert torch.get_num_threads() == 1
+    with tuned_threads(torch.device("cpu"), fixed=3) as tuner:  # a count given in the settings
+        assert not tuner.enabled and torch.get_num_threads() == 3
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the user's count wins over the cores
+    with tuned_threads(torch.device("cpu")) as tuner:
+        assert not tuner.enabled and torch.get_num_threads() == 1
+    with tuned_threads(torch.device("cuda")) as tuner:
+        assert not tuner.enabled and torch.get_num_threads() == 1
+    assert torch.get_num_threads() == 1
+
+
+def test_sentiment_training_records_its_thread_choice(tmp_path, monkeypatch):
+    import json
+
+    from tests.sentiment.test_sentiment import EN_NEG, EN_POS, tiny_config, write_csv
+    from textlab.sentiment.config import TrainSettings
+    from textlab.sentiment.train import train_sentiment
+
+    data = write_csv(tmp_path / "d.csv", EN_POS, EN_NEG, n=20)
+    train_sentiment(str(data), tiny_config("en"), TrainSettings(epochs=1, batch_size=8, device="cpu"), tmp_path / "m")
+    threads = json.loads((tmp_path / "m" / "config.json").read_text())["metrics"]["threads"]
+    assert threads["threads"] == 1 and threads["candidates"] == [1]  # OMP_NUM_THREADS=1 under pytest: not tuned

@@ -15,9 +15,10 @@ that.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterator
 
 if TYPE_CHECKING:
     import torch
@@ -139,3 +140,23 @@ class ThreadTuner:
         return {"candidates": self.candidates, "threads": self.chosen,
                 "last_rates": self.history[-1]["rates"] if self.history else {}, "rounds": len(self.history),
                 "ended_during_probe": bool(self.enabled and self._probing)}
+
+
+@contextlib.contextmanager
+def tuned_threads(device: torch.device, fixed: int = 0) -> Iterator[ThreadTuner]:
+    """A training loop's block with its own thread count: ``fixed`` threads when given, else the
+    count the user fixed in the environment, else a :class:`ThreadTuner` over {every core this
+    process may use, 1}; torch's count is restored afterwards (a loop that runs inside a block
+    held at one thread gets the cores back only here)."""
+    from textlab.runtime.device import default_workers, torch_threads
+
+    if device.type != "cpu":
+        yield ThreadTuner([1], set_threads=lambda threads: None)
+        return
+    count = fixed or user_fixed_threads() or default_workers()
+    with torch_threads(count):
+        tuner = ThreadTuner([count]) if fixed else ThreadTuner.for_device(device)
+        try:
+            yield tuner
+        finally:
+            tuner.finish()

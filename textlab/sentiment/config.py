@@ -184,5 +184,7 @@ class TrainSettings:
     # reviews: crops of 1-3 consecutive sentences of a training review, labelled by it (0 = none;
     # 0.5 cost the shipped English recipe full-review validation (README, Short inputs), and it
     # costs that share of neural time and a tokenization pass)
-    threads: int = 1  # CPU threads for torch while training (restored afterwards): small recurrent
-    # matmuls gain little from more, and OpenMP barriers stall badly when other jobs share the cores
+    threads: int = 0  # CPU threads of the neural part (restored afterwards); 0 = measured: every core
+    # or one, whichever steps faster, timed again now and then (textlab.threads.ThreadTuner: two
+    # OpenMP threads stall when another job shares the cores). Reading, the n-gram branch, the mix
+    # and the calibration run on one thread; 0 there means one. TEXTLAB_THREADS fixes the count.

@@ -111,7 +111,7 @@ def finish(output: Path, run: Run, prepared: Prepared, state: TrainingState, clo
     seconds["mix_and_calibration"] = round(clock.used() - started, 2)
     metrics.update({"best_epoch": progress.best_epoch, "history": progress.history,
                     "train_minutes": round(clock.used() / 60, 2), "device": str(device), "seconds": seconds,
-                    "valid_ece": report["valid_ece"]})
+                    "valid_ece": report["valid_ece"], **({"threads": progress.threads} if progress.threads else {})})
     if ngram is not None:
         metrics["ngram_branch_history"] = ngram["history"]
         say(f"n-gram branch {metrics['ngram_branch_valid_accuracy']:.4f}, neural "

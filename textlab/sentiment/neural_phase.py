@@ -23,6 +23,7 @@ from textlab.sentiment.prepare import Prepared
 from textlab.sentiment.run_plan import Clock
 from textlab.sentiment.saved import make_encoder
 from textlab.sentiment.short_inputs import crop_count, sentence_crops, with_crops
+from textlab.threads import ThreadTuner, tuned_threads
 
 #: Seconds kept at the end of a --max-minutes budget for the mix, the calibration and saving,
 #: on top of one validation pass of the neural part (estimated from its speed).
@@ -44,6 +45,7 @@ class NeuralProgress:
     best_state: dict | None = None  # the neural tensors of the best epoch
     epoch_logits: list = field(default_factory=list)  # validation logits after each epoch (for the curve)
     started_at: float | None = None  # job seconds when the phase began (the schedule's time axis)
+    threads: dict = field(default_factory=dict)  # the thread tuner's last summary (for the card)
 
     @classmethod
     def from_checkpoint(cls, raw: dict) -> "NeuralProgress":
@@ -108,10 +110,12 @@ def predict_logits(model: SentimentModel, data: EncodedReviews, device: torch.de
 
 def neural_epoch_steps(model: SentimentModel, optimizer: torch.optim.Optimizer, data: EncodedReviews,
                        batches: list, progress: NeuralProgress, settings: TrainSettings, total_steps: int,
-                       device: torch.device, bar: ProgressBar, stop, time_used, out_of_time) -> str:
+                       device: torch.device, bar: ProgressBar, stop, time_used, out_of_time,
+                       tuner: ThreadTuner) -> str:
     """The step loop of one epoch from ``progress.step``: "done", "stopped" (``stop`` set) or
     "time" (``out_of_time()``). No host synchronisation per step: the loss is summed on the
-    device and read every :data:`LOSS_READ_EVERY` steps; batches come from pinned memory."""
+    device and read every :data:`LOSS_READ_EVERY` steps; batches come from pinned memory.
+    ``tuner`` times CPU steps by the words they read."""
     pin = device.type == "cuda"
     running = RunningLoss(LOSS_READ_EVERY)
     for index in batches[progress.step:]:
@@ -124,6 +128,8 @@ def neural_epoch_steps(model: SentimentModel, optimizer: torch.optim.Optimizer, 
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
         optimizer.step()
+        if tuner.enabled:  # the words the step read, counted on the host
+            tuner.step(sum(len(data.sequences[i]) for i in index))
         progress.step += 1
         progress.global_step += 1
         running.add(loss)
@@ -176,41 +182,43 @@ def neural_phase(model: SentimentModel, optimizer: torch.optim.Optimizer, prepar
         return True
 
     outcome = "done"
-    while progress.epoch < settings.epochs:
-        epoch = progress.epoch
-        epoch_start[0] = time.perf_counter()
-        data = train if not crops else with_crops(train, sentence_crops(
-            prepared.train_sentences, train.labels, settings.sentence_crops, settings.seed, epoch,
-            make_encoder(prepared.config, prepared.vocab)))
-        batches = length_sorted_batches([len(s) for s in data.sequences], settings.batch_size,
-                                        np.random.default_rng(settings.seed * 1000 + epoch))
-        with ProgressBar(total=len(data), description=f"epoch {epoch + 1}/{settings.epochs}", unit="reviews") as bar:
-            bar.update(completed=sum(len(b) for b in batches[: progress.step]))
-            outcome = neural_epoch_steps(model, optimizer, data, batches, progress, settings, total_steps, device,
-                                         bar, stop, time_used, out_of_time)
-            if outcome == "stopped":
-                return outcome
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)  # once per epoch: the steps' time, not their launches
-            started = time.perf_counter()
-            train_seconds = started - epoch_start[0]
-            logits = predict_logits(model, valid, device)
-            valid_seconds[0] = time.perf_counter() - started
-            valid_accuracy, valid_loss = accuracy(logits, valid.labels), log_loss(logits, valid.labels)
-            bar.update(valid_acc=round(valid_accuracy, 4))
-        partial = progress.step < len(batches)
-        progress.history.append({"epoch": epoch + 1, "valid_accuracy": round(valid_accuracy, 4),
-                                 "valid_loss": round(valid_loss, 4), "partial": partial,
-                                 "train_seconds": round(train_seconds, 2), "valid_seconds": round(valid_seconds[0], 2)})
-        progress.epoch_logits.append(logits)
-        note = " (time limit reached mid-epoch)" if partial else ""
-        say(f"epoch {epoch + 1}: validation accuracy {valid_accuracy:.4f}, loss {valid_loss:.4f}{note}")
-        if (valid_accuracy, -valid_loss) > (progress.best_accuracy, -progress.best_loss):
-            progress.best_accuracy, progress.best_loss, progress.best_epoch = valid_accuracy, valid_loss, epoch + 1
-            progress.best_state = model.neural_state()
-        if partial:
-            break
-        progress.epoch += 1
-        progress.step = 0
+    with tuned_threads(device, settings.threads) as tuner:  # every core or one, whichever is faster now
+        while progress.epoch < settings.epochs:
+            epoch = progress.epoch
+            epoch_start[0] = time.perf_counter()
+            data = train if not crops else with_crops(train, sentence_crops(
+                prepared.train_sentences, train.labels, settings.sentence_crops, settings.seed, epoch,
+                make_encoder(prepared.config, prepared.vocab)))
+            batches = length_sorted_batches([len(s) for s in data.sequences], settings.batch_size,
+                                            np.random.default_rng(settings.seed * 1000 + epoch))
+            with ProgressBar(total=len(data), description=f"epoch {epoch + 1}/{settings.epochs}", unit="reviews") as bar:
+                bar.update(completed=sum(len(b) for b in batches[: progress.step]))
+                outcome = neural_epoch_steps(model, optimizer, data, batches, progress, settings, total_steps, device,
+                                             bar, stop, time_used, out_of_time, tuner)
+                progress.threads = tuner.summary()
+                if outcome == "stopped":
+                    return outcome
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)  # once per epoch: the steps' time, not their launches
+                started = time.perf_counter()
+                train_seconds = started - epoch_start[0]
+                logits = predict_logits(model, valid, device)
+                valid_seconds[0] = time.perf_counter() - started
+                valid_accuracy, valid_loss = accuracy(logits, valid.labels), log_loss(logits, valid.labels)
+                bar.update(valid_acc=round(valid_accuracy, 4))
+            partial = progress.step < len(batches)
+            progress.history.append({"epoch": epoch + 1, "valid_accuracy": round(valid_accuracy, 4),
+                                     "valid_loss": round(valid_loss, 4), "partial": partial,
+                                     "train_seconds": round(train_seconds, 2), "valid_seconds": round(valid_seconds[0], 2)})
+            progress.epoch_logits.append(logits)
+            note = " (time limit reached mid-epoch)" if partial else ""
+            say(f"epoch {epoch + 1}: validation accuracy {valid_accuracy:.4f}, loss {valid_loss:.4f}{note}")
+            if (valid_accuracy, -valid_loss) > (progress.best_accuracy, -progress.best_loss):
+                progress.best_accuracy, progress.best_loss, progress.best_epoch = valid_accuracy, valid_loss, epoch + 1
+                progress.best_state = model.neural_state()
+            if partial:
+                break
+            progress.epoch += 1
+            progress.step = 0
     model.load_state_dict(progress.best_state, strict=False)
     return outcome

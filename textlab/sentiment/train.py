@@ -81,7 +81,7 @@ def _train_reserved(dataset: str, config: SentimentConfig, settings: TrainSettin
     seed_everything(run.settings.seed)
     device = pick_device(run.settings.device)
     clock = Clock(0.0 if run.saved is None else float(run.saved["elapsed"]), run.settings.max_minutes)
-    with torch_threads(run.settings.threads if device.type == "cpu" else 0):
+    with torch_threads((run.settings.threads or 1) if device.type == "cpu" else 0):  # neural part: tuned_threads
         prepared = prepare(run.dataset, run.config, run.settings, run.pretrained_w2v if run.saved is None else None,
                            None if run.saved is None else run.saved["vocab"], run.lm)
         if run.saved is not None and asdict(prepared.config) != run.saved["config"]:
