@@ -120,3 +120,15 @@ def test_char_model_is_chosen_by_alphabet_and_other_text_is_refused(cli, fake_sh
     assert lines[0] == "using shipped:shakespeare (charlm, shipped with textlab)"
     assert lines[1].startswith("warning: ") and "2 of 1,221 characters (0.16%)" in lines[1]
     assert "'Æ' 'Ø'" in lines[1] and "measured without them" in lines[1] and len(lines) == 2
+
+
+def test_a_shipped_name_of_another_kind_is_named_and_generate_offers_word_lms(cli):
+    result = cli("sentiment", "--model", "shipped:imdb", "hi")
+    assert result.exit_code == 1 and stderr_lines(result) == [
+        "textlab: error: no shipped sentiment model named 'imdb' (shipped:imdb is a wordlm model; "
+        "shipped sentiment models: shipped:en, shipped:zh)"]
+    result = cli("generate", "--model", "shipped:en", "--len", "5")
+    assert result.exit_code == 1 and stderr_lines(result) == [
+        "textlab: error: no shipped charlm model named 'en' (shipped:en is a sentiment and a word2vec model; "
+        "shipped charlm models: shipped:shakespeare); generate also samples from a word LM (shipped:imdb)"]
+    assert cli("generate", "--model", "shipped:imdb", "--len", "3", "--random-seed", "1").exit_code == 0

@@ -122,6 +122,21 @@ def _train_under_torchrun(corpus, path, valid_fraction, cell, epochs, max_minute
         _report_saved(log, path, metrics)
 
 
+def _charlm_for_generate(model: str | None, seed: str):
+    """The char LM to sample from; a --model that names none says that a word LM also works."""
+    from textlab.charlm.alphabet import choose_charlm
+    from textlab.errors import TextlabError
+    from textlab.store.shipped import shipped_models
+
+    try:
+        return choose_charlm(model, seed)
+    except TextlabError as exc:
+        if not model or type(exc) is not TextlabError:
+            raise
+        word_lms = ", ".join(name for name, _, _ in shipped_models("wordlm")) or "none shipped"
+        raise TextlabError(f"{exc}; generate also samples from a word LM ({word_lms})") from None
+
+
 @app.command("generate")
 def generate_command(
     model: ModelName = None,
@@ -149,12 +164,12 @@ def generate_command(
         return
     import numpy as np
 
-    from textlab.charlm.alphabet import check_seed, choose_charlm, default_seed
+    from textlab.charlm.alphabet import check_seed, default_seed
     from textlab.charlm.light import LightCharLM, generate
 
     # one character at a time on the CPU, in numpy: 1,000 characters take a fraction of a second,
     # less than importing torch would (textlab.charlm.light)
-    choice = choose_charlm(model, seed or "")
+    choice = _charlm_for_generate(model, seed or "")
     loaded = LightCharLM(choice.path)
     seed_text = default_seed(loaded.codec) if seed is None else seed
     check_seed(seed_text, loaded.codec, choice.name)

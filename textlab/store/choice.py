@@ -53,7 +53,9 @@ def resolve_model(spec: str | None, kind: str) -> Path:
         path = shipped_model(kind, name)
         if path is None:
             names = ", ".join(s for s, _, _ in shipped_models(kind)) or "none"
-            raise TextlabError(f"no shipped {kind} model named {name!r} (shipped {kind} models: {names})")
+            others = sorted({card.kind for shipped, _, card in shipped_models() if shipped == spec})
+            also = f"{spec} is a {' and a '.join(others)} model; " if others else ""
+            raise TextlabError(f"no shipped {kind} model named {name!r} ({also}shipped {kind} models: {names})")
         return path
     if spec:
         candidates = [Path(spec).expanduser(), models_dir() / spec]
