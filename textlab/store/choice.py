@@ -33,12 +33,17 @@ def named_kind(spec: str | None) -> str | None:
     if not spec:
         return None
     if spec.startswith(SHIPPED_PREFIX):
-        found = [card.kind for name, _, card in shipped_models() if name == spec]
-        return found[0] if found else None
+        kinds = shipped_kinds(spec)
+        return kinds[0] if kinds else None
     for candidate in (Path(spec).expanduser(), models_dir() / spec):
         if (candidate / CONFIG_FILE).is_file():
             return read_card(candidate).kind
     return None
+
+
+def shipped_kinds(spec: str) -> list[str]:
+    """The kinds of the shipped models named ``spec`` (``shipped:en``: sentiment and word2vec)."""
+    return [card.kind for name, _, card in shipped_models() if name == spec]
 
 
 def no_model_error(kind: str, make: str | None = None) -> TextlabError:
@@ -53,7 +58,7 @@ def resolve_model(spec: str | None, kind: str) -> Path:
         path = shipped_model(kind, name)
         if path is None:
             names = ", ".join(s for s, _, _ in shipped_models(kind)) or "none"
-            others = sorted({card.kind for shipped, _, card in shipped_models() if shipped == spec})
+            others = sorted(shipped_kinds(spec))
             also = f"{spec} is a {' and a '.join(others)} model; " if others else ""
             raise TextlabError(f"no shipped {kind} model named {name!r} ({also}shipped {kind} models: {names})")
         return path
