@@ -151,7 +151,7 @@ def tuned_threads(device: torch.device, fixed: int = 0) -> Iterator[ThreadTuner]
     from textlab.runtime.device import default_workers, torch_threads
 
     if device.type != "cpu":
-        yield ThreadTuner([1], set_threads=lambda threads: None)
+        yield ThreadTuner.for_device(device)  # off, the thread count untouched
         return
     count = fixed or user_fixed_threads() or default_workers()
     with torch_threads(count):
