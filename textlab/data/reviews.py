@@ -60,7 +60,8 @@ class ReadStats:
 
 
 def review_source_kind(path: Path) -> str:
-    """``aclimdb`` (directory or tarball) or ``csv`` (a .csv file or a zip holding one)."""
+    """``aclimdb`` (directory or tarball) or ``csv`` (a .csv, .tsv or .txt file, gzipped CSV/TSV,
+    or a zip holding a CSV: :func:`_iter_csv` tells CSV, TSV and fastText lines apart)."""
     if path.is_dir() or is_tar(path):
         return "aclimdb"
     if is_zip(path) or path.suffix.lower() in (".csv", ".tsv", ".txt") or str(path).lower().endswith((".csv.gz", ".tsv.gz")):
@@ -227,7 +228,8 @@ def _iter_csv(path: Path, stats: ReadStats) -> Iterator[tuple[str, int]]:
             yield from _iter_fasttext(lines, stats)
             continue
         tab = "\t" in first and ("," not in first or path.name.lower().endswith((".tsv", ".tsv.gz")))
-        reader = csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE) if tab else csv.reader(lines)
+        separator = "\t" if tab else ","
+        reader = csv.reader(lines, delimiter=separator, quoting=csv.QUOTE_NONE if tab else csv.QUOTE_MINIMAL)
         try:
             header = _next_row(reader)
         except csv.Error as exc:
@@ -245,7 +247,7 @@ def _iter_csv(path: Path, stats: ReadStats) -> Iterator[tuple[str, int]]:
             if not row:
                 continue
             if len(row) > width and review_at == width - 1:
-                row = row[: width - 1] + [("\t" if tab else ",").join(row[width - 1 :])]  # unquoted separators in the review
+                row = row[: width - 1] + [separator.join(row[width - 1 :])]  # unquoted separators in the review
             if len(row) != width:
                 stats.skip(f"line {reader.line_num}: {len(row)} fields, expected {width}")
                 continue
