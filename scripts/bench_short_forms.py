@@ -2,8 +2,8 @@
 
     python scripts/bench_short_forms.py [--model shipped:en] [--data ../shared/data/aclImdb_v1-text.tar.gz]
 
-The validation part of the aclImdb train split that the shipped English model was chosen on
-(``split_indices(valid_fraction 0.1, seed 1)``), each review's first and last sentence
+The validation part of the aclImdb train split that the model was chosen on (the split its card
+records; an English IMDb model such as the shipped one), each review's first and last sentence
 (:func:`textlab.sentiment.short_inputs.view_sentences`, the views every sentiment card reports),
 scored by the model as written and in the form of SST and other sentence sets: put through
 nltk's Penn Treebank tokenizer (``it 's``, ``is n't``, ``ca n't``, spaces around punctuation)
@@ -32,18 +32,19 @@ def main() -> None:
     import numpy as np
     from nltk.tokenize import TreebankWordTokenizer
 
+    from shipped_sentiment_data import imdb_split
     from textlab.runtime.machine import machine_info
     from textlab.sentiment.predict import Predictor, Router
-    from textlab.sentiment.prepare import read_labelled, split_indices
     from textlab.sentiment.short_inputs import view_sentences
     from textlab.store.choice import resolve_model
 
     machine = machine_info()  # the CPU and the load average before the run
     started = time.perf_counter()
-    texts, labels, _ = read_labelled(args.data, "train")
-    _, valid = split_indices(len(texts), 0.1, 1)
+    model = resolve_model(args.model, "sentiment")
+    card = json.loads((model / "config.json").read_text(encoding="utf-8"))
+    texts, labels, _, valid = imdb_split(card["extra"]["training"], args.data)
     valid_texts, valid_labels = [texts[i] for i in valid], np.array([labels[i] for i in valid])
-    router = Router({"en": Predictor(resolve_model(args.model, "sentiment"), precision="fp32")})
+    router = Router({"en": Predictor(model, precision="fp32")})
     treebank = TreebankWordTokenizer()
     results = {}
     for view, chosen in view_sentences(valid_texts, "en").items():

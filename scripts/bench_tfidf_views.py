@@ -3,9 +3,8 @@
     python scripts/bench_tfidf_views.py [--data ../shared/data/aclImdb_v1-text.tar.gz] [--c 1 4 16]
 
 scikit-learn's TfidfVectorizer (word uni- and bigrams, min_df 2, sublinear tf) and
-LogisticRegression, trained on the part of the aclImdb train split that `train-sentiment` trains
-on (``split_indices(valid_fraction 0.1, seed 1)``, the shipped English model's split) and scored
-on its validation part: whole reviews and each review's first and last sentence
+LogisticRegression, trained on the part of the aclImdb train split that `train-sentiment` trained
+the shipped English model on (the split its card records) and scored on its validation part: whole reviews and each review's first and last sentence
 (:func:`textlab.sentiment.short_inputs.view_sentences`, the views every sentiment card reports).
 The test split is never read. Prints one JSON line, with the shipped English model's card
 figures beside it.
@@ -34,15 +33,15 @@ def main() -> None:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
+    from shipped_sentiment_data import imdb_split
     from textlab.runtime.machine import machine_info
-    from textlab.sentiment.prepare import read_labelled, split_indices
     from textlab.sentiment.short_inputs import view_sentences
     from textlab.store.shipped import shipped_model
 
     machine = machine_info()  # the CPU and the load average before the run
     started = time.perf_counter()
-    texts, labels, _ = read_labelled(args.data, "train")
-    train, valid = split_indices(len(texts), 0.1, 1)
+    card = json.loads((shipped_model("sentiment", "en") / "config.json").read_text(encoding="utf-8"))
+    texts, labels, train, valid = imdb_split(card["extra"]["training"], args.data)
     vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
     features = vectorizer.fit_transform([texts[i] for i in train])
     targets = np.array([labels[i] for i in train])
@@ -54,7 +53,7 @@ def main() -> None:
     for c in args.c:
         model = LogisticRegression(C=c, max_iter=2000).fit(features, targets)
         results[f"C={c:g}"] = {view: round(float((model.predict(x) == valid_labels).mean()), 4) for view, x in encoded.items()}
-    metrics = json.loads((shipped_model("sentiment", "en") / "config.json").read_text(encoding="utf-8"))["metrics"]
+    metrics = card["metrics"]
     shipped = {"full": metrics["valid_accuracy"], "first": metrics.get("valid_accuracy_first_sentence"),
                "last": metrics.get("valid_accuracy_last_sentence")}
     print(json.dumps({"benchmark": "tfidf_views", "data": args.data, "train": len(train), "valid": len(valid),

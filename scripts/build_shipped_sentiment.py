@@ -78,8 +78,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from shipped_sentiment_data import (  # noqa: E402 (the data recipes, beside this script)
-    IMDB, REPO, chinese_split, chinese_unlabelled_text, imdb_unlabelled_text, normalize_command, normalize_path,
-    textlab,
+    IMDB, REPO, chinese_split, chinese_unlabelled_text, imdb_split, imdb_unlabelled_text, normalize_command,
+    normalize_path, textlab,
 )
 from shipped_sentiment_lm import LM_DIM, LM_EPOCHS, pretrain_lm, smoke_data  # noqa: E402
 from textlab.sentiment.config import FROM_LM_DEFAULTS, TrainSettings  # noqa: E402 (no torch: --help stays fast)
@@ -174,12 +174,10 @@ def finalize_shipped() -> None:
 
 def validation_part(lang: str, card: dict, work: Path) -> tuple[list[str], list[int]]:
     """The validation part the shipped model was chosen on, rebuilt the way training built it."""
-    from textlab.sentiment.prepare import read_labelled, split_indices
+    from textlab.sentiment.prepare import read_labelled
 
     if lang == "en":
-        texts, labels, _ = read_labelled(str(IMDB), "train")
-        training = card["extra"]["training"]
-        _, valid_idx = split_indices(len(texts), training["valid_fraction"], training["seed"])
+        texts, labels, _, valid_idx = imdb_split(card["extra"]["training"])
         return [texts[i] for i in valid_idx], [labels[i] for i in valid_idx]
     _, valid_csv, _, _ = chinese_split(work)
     texts, labels, _ = read_labelled(str(valid_csv), "train")

@@ -156,6 +156,17 @@ def imdb_unlabelled_text(work: Path) -> tuple[Path, dict]:
                   "reviews": count}
 
 
+def imdb_split(training: dict, data: Path | str = IMDB) -> tuple[list[str], list[int], list[int], list[int]]:
+    """The aclImdb train split as `train-sentiment` divided it for a model whose card's training
+    settings are ``training`` (its ``valid_fraction`` and ``seed``): texts, labels, and the
+    indices of the training and the validation part."""
+    from textlab.sentiment.prepare import read_labelled, split_indices
+
+    texts, labels, _ = read_labelled(str(data), "train")
+    train_idx, valid_idx = split_indices(len(texts), training["valid_fraction"], training["seed"])
+    return texts, labels, list(train_idx), list(valid_idx)
+
+
 def imdb_lm_text(work: Path, valid_fraction: float = 0.1, seed: int = 1, limit: int = 0) -> tuple[Path, dict]:
     """The word LM's English corpus, one review per line: aclImdb train/unsup (50k) and the
     labelled train reviews, minus every review whose text is one of the sentiment validation
