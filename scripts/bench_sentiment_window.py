@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from build_shipped_sentiment import validation_part  # noqa: E402 (the build's own validation part)
+from shipped_sentiment_rule import validation_part  # noqa: E402 (the build's own validation part)
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
 IMDB = DATA / "aclImdb_v1-text.tar.gz"
 CHINESE = DATA / "chinese"
+TARGET = REPO / "textlab" / "pretrained" / "sentiment"  # where the shipped sentiment models live
 
 
 def textlab(*args: str) -> str:

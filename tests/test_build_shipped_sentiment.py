@@ -1,5 +1,5 @@
-"""scripts/build_shipped_sentiment.py's ship rule and its --sentence-crops trial, with textlab's
-commands faked (no data, no training): what the build asks train-sentiment for, and that a trial
+"""scripts/build_shipped_sentiment.py's ship rule (scripts/shipped_sentiment_rule.py) and its
+--sentence-crops trial, with textlab's commands faked (no data, no training): what the build asks train-sentiment for, and that a trial
 model replaces the shipped one only when the rule passes."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ def script(monkeypatch, tmp_path):
     commands recorded and faked, inference at ``script.rate`` reviews/s."""
     monkeypatch.syspath_prepend(str(SCRIPTS))
     import build_shipped_sentiment as module
+    import shipped_sentiment_rule as rule
 
     target = tmp_path / "pretrained"
     (target / "en").mkdir(parents=True)
@@ -37,10 +38,13 @@ def script(monkeypatch, tmp_path):
 
     monkeypatch.setattr(module, "textlab", textlab)
     monkeypatch.setattr(module, "imdb_unlabelled_text", lambda work: (work / "corpus.txt", {"corpus": "corpus"}))
-    monkeypatch.setattr(module, "validation_part", lambda lang, card, work: (["a review"], [1]))
-    monkeypatch.setattr(module, "inference_rate", lambda model, texts: module.rate)
+    monkeypatch.setattr(rule, "validation_part", lambda lang, card, work: (["a review"], [1]))
+    monkeypatch.setattr(rule, "inference_rate", lambda model, texts: module.rate)
+    module.MIN_REVIEWS_PER_SECOND_PER_THREAD = rule.MIN_REVIEWS_PER_SECOND_PER_THREAD
     yield module
-    sys.modules.pop("build_shipped_sentiment", None)
+    for name in ("build_shipped_sentiment", "shipped_sentiment_refit", "shipped_sentiment_rule",
+                 "shipped_sentiment_cards"):
+        sys.modules.pop(name, None)
 
 
 def card(valid_accuracy: float) -> dict:
