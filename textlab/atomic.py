@@ -32,9 +32,63 @@ def cannot_write(what: str | None, path: Path, exc: BaseException) -> str:
     return f"cannot write {what} to {path}: {reason}" if what else f"cannot write {path}: {reason}"
 
 
-def check_writable_target(path: Path, force: bool, what: str = "output", hint: str = "") -> None:
-    """Refuse to overwrite an existing output unless ``force`` is set."""
+#: The file name that means standard output (``export-w2v --model m -``).
+STDOUT = "-"
+
+#: Names of a process's open files (``/dev/stdout`` is whatever the shell connected: a terminal,
+#: a pipe, or a file it opened, which is written through, never replaced).
+_DESCRIPTORS = ("/dev/stdout", "/dev/stderr", "/dev/fd/", "/proc/self/fd/")
+
+#: What makes a directory a textlab model, the only kind of directory ``--force`` replaces.
+MODEL_MARKER = "config.json"
+
+
+def is_stream(path: Path | str) -> bool:
+    """Whether writing ``path`` means writing a stream in place, not replacing a file: ``-``
+    (standard output) or an existing character device, pipe or socket (``/dev/stdout``, a FIFO),
+    symbolic links followed. Such a target is written directly: there is nothing to keep."""
+    if str(path) == STDOUT or str(path).startswith(_DESCRIPTORS):
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
+def replace_refusal(path: Path, directory: bool) -> str | None:
+    """Why an existing ``path`` may not be replaced even with ``--force`` (None: it may, or it
+    does not exist). A directory output (a model) replaces only an empty directory or a textlab
+    model (a directory holding ``config.json``), never any other directory; a file output never
+    replaces a directory."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return None
+    if not directory:
+        return "is a directory" if stat.S_ISDIR(mode) else None
+    if not stat.S_ISDIR(mode):
+        return "exists and is not a directory"
+    try:
+        empty = not any(os.scandir(path))
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if empty or (Path(path) / MODEL_MARKER).is_file():
+        return None
+    return f"is a directory that holds no textlab model (no {MODEL_MARKER}); --force replaces only a model"
+
+
+def check_writable_target(path: Path, force: bool, what: str = "output", hint: str = "",
+                          directory: bool = False) -> None:
+    """Refuse to overwrite an existing output unless ``force`` is set, and refuse, whatever
+    ``force`` says, what an output of its kind may never replace (:func:`replace_refusal`). A
+    stream (:func:`is_stream`) is written in place and needs neither."""
     path = Path(path)
+    if not directory and is_stream(path):
+        return
+    why = replace_refusal(path, directory)
+    if why:
+        raise TextlabError(f"the {what} {path} {why}; give another path")
     if path.exists() and not force:
         raise TextlabError(f"{what} {path} already exists; pass --force to overwrite it")
     check_writable_parent(path, what, hint)
@@ -111,6 +165,8 @@ def _fsync_dir(directory: Path) -> None:
 def _refused_writes(what: str | None, path: Path) -> Iterator[None]:
     try:
         yield
+    except BrokenPipeError:  # a reader that stopped reading (| head): the CLI ends quietly
+        raise
     except OSError as exc:
         raise TextlabError(cannot_write(what, path, exc)) from exc
 
@@ -120,7 +176,11 @@ def atomic_open(path: Path, mode: str = "wb", encoding: str | None = None, what:
     """Open a temporary file beside ``path``; on success it is fsynced and renamed over ``path``.
     An OSError on the way (ENOSPC, EFBIG, EROFS, ...) removes the temporary and is raised as
     :class:`TextlabError` naming ``what`` (e.g. "the vectors") and ``path``."""
-    path = Path(path)
+    if is_stream(path):
+        with _refused_writes(what, Path(path)):
+            yield from _stream(path, mode, encoding)
+        return
+    path = _followed(Path(path))
     with _refused_writes(what, path):
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -136,6 +196,30 @@ def atomic_open(path: Path, mode: str = "wb", encoding: str | None = None, what:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp_name)
             raise
+
+
+def _stream(path: Path | str, mode: str, encoding: str | None) -> Iterator[IO]:
+    """Write a stream target in place: standard output (``-``) or the device/pipe ``path``."""
+    import sys
+
+    if str(path) == STDOUT:
+        handle = sys.stdout.buffer if "b" in mode else sys.stdout
+        yield handle
+        handle.flush()
+        return
+    with open(path, mode, encoding=encoding) as handle:
+        yield handle
+
+
+def named(path: Path) -> Path:
+    """``path`` with a last component of its own (``.`` and ``..`` made absolute), so that
+    the temporaries and the lock beside it get a name."""
+    return Path(os.path.abspath(path)) if path.name in ("", ".", "..") else path
+
+
+def _followed(path: Path) -> Path:
+    """The file a symbolic link names (a link is written through, never replaced by a file)."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
 
 
 def atomic_write_bytes(path: Path, data: bytes, what: str | None = None) -> None:
@@ -155,11 +239,12 @@ def atomic_directory(path: Path, force: bool = False, what: str | None = None) -
     OSError on the way removes the temporary directory and is raised as :class:`TextlabError`
     naming ``what`` and ``path``.
     """
-    path = Path(path)
+    path = _followed(named(Path(path)))
+    why = replace_refusal(path, directory=True)
+    if why:
+        raise TextlabError(f"{path} {why}; give another path")
     if path.exists() and not force:
         raise TextlabError(f"{path} already exists; pass --force to overwrite it")
-    if path.exists() and not path.is_dir():
-        raise TextlabError(f"{path} exists and is not a directory")
     with _refused_writes(what, path):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))

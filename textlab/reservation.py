@@ -28,7 +28,7 @@ import socket
 from pathlib import Path
 from typing import Callable, Iterator
 
-from textlab.atomic import cannot_write, check_writable_parent, check_writable_target
+from textlab.atomic import cannot_write, check_writable_parent, check_writable_target, named
 from textlab.errors import TextlabError
 from textlab.runtime.output import say
 from textlab.store.places import home_hint
@@ -149,11 +149,11 @@ def reserve_output(output: Path, force: bool, what: str = "model", hold: bool = 
     """The start of a job that writes ``output``: check that it may be written (an existing
     output needs ``force``) and reserve the name for the block (``hold``: this process is the
     one that saves; False under torchrun on ranks other than 0, which only check)."""
-    output = Path(output)
+    output = named(Path(output))
     hint = home_hint(output, " or give -o a path outside it")
     check_writable_parent(output, what, hint)
     if not hold:
-        check_writable_target(output, force, what, hint)
+        check_writable_target(output, force, what, hint, directory=True)
         yield
         return
     try:
@@ -162,7 +162,7 @@ def reserve_output(output: Path, force: bool, what: str = "model", hold: bool = 
                 state = "no longer running" if _running(previous) is False else "its lock was released"
                 say(f"taking over a stale reservation of {output} left by pid {previous['pid']} ({state})",
                     style="yellow")
-            check_writable_target(output, force, what, hint)
+            check_writable_target(output, force, what, hint, directory=True)
             yield
     except _Held as held:  # raised by the lock only, never by the job it guards
         raise TextlabError(f"the {what} {output} is reserved by another running job ({describe(held.holder)}); "

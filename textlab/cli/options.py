@@ -16,7 +16,11 @@ Device = Annotated[
     Literal["auto", "cpu", "cuda"],
     typer.Option("--device", help="auto = CUDA when available, else CPU."),
 ]
-Seed = Annotated[int, typer.Option("--seed", help="Random seed, for reproducible runs.")]
+#: Every training seed fits the widest range every generator it seeds accepts (numpy, torch,
+#: scikit-learn's t-SNE: 0 to 2^32 - 1).
+SEED_RANGE = (0, 2**32 - 1)
+Seed = Annotated[int, typer.Option("--seed", help="Random seed, for reproducible runs.", min=SEED_RANGE[0],
+                                   max=SEED_RANGE[1])]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite an existing output.")]
 JsonOutput = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 ModelName = Annotated[

@@ -11,7 +11,7 @@ from typing import Any
 from textlab.errors import TextlabError, UsageError
 from textlab.store.cards import CONFIG_FILE, ModelCard, update_card
 from textlab.store.choice import ModelChoice
-from textlab.store.places import list_models, models_dir, newest_first
+from textlab.store.places import check_not_shipped_name, list_models, models_dir, newest_first
 from textlab.store.shipped import SHIPPED_PREFIX, shipped_models
 
 
@@ -91,8 +91,7 @@ def rename_model(old: str, new: str) -> Path:
     """Rename the store's model ``old`` to ``new`` (one atomic rename; refuses an existing ``new``)."""
     source = store_model(old, "renamed")
     _check_plain_name(new)
-    if new.startswith(SHIPPED_PREFIX):
-        raise UsageError(f"{new!r}: the prefix {SHIPPED_PREFIX} is reserved for shipped models")
+    check_not_shipped_name(new)
     target = source.parent / new
     if target.exists() or target.is_symlink():
         raise TextlabError(f"{target} already exists; remove it first or pick another name")

@@ -6,8 +6,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from textlab.errors import TextlabError
+from textlab.errors import TextlabError, UsageError
 from textlab.store.cards import ModelCard, read_card
+from textlab.store.shipped import SHIPPED_PREFIX
 
 
 def textlab_home() -> Path:
@@ -35,12 +36,22 @@ def home_hint(path: Path, otherwise: str = "") -> str:
 
 
 def output_path(spec: str | None, default_name: str) -> Path:
-    """``-o NAME|DIR``: a bare name goes under the store, anything path-like is used as given."""
-    if not spec:
+    """``-o NAME|DIR``: a bare name goes under the store, anything path-like is used as given;
+    an empty one (``-o "$UNSET"``) and a name with the shipped models' prefix are refused."""
+    if spec is None:
         return models_dir() / default_name
+    if not spec.strip():
+        raise UsageError("-o '': give a model name or a path")
+    check_not_shipped_name(spec)
     if os.sep in spec or "/" in spec or spec.startswith(".") or spec.startswith("~"):
         return Path(spec).expanduser()
     return models_dir() / spec
+
+
+def check_not_shipped_name(name: str) -> None:
+    """The prefix ``shipped:`` names the models in the package; no model of the store takes it."""
+    if name.startswith(SHIPPED_PREFIX):
+        raise UsageError(f"{name!r}: the prefix {SHIPPED_PREFIX} is reserved for shipped models")
 
 
 def list_models(root: Path | None = None) -> list[tuple[Path, ModelCard]]:
