@@ -125,9 +125,17 @@ def _run(args, data: bytes, env_extra=None):
 
 
 def test_real_process_invalid_utf8_and_nul_bytes():
-    proc = _run(["tokenize"], b"\xff\xfe\x00abc\n")
+    proc = _run(["tokenize"], b"\xff\xfa\x00abc\n")  # (not \xff\xfe: that begins a UTF-16 text)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == b"abc\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_real_process_reads_utf16_and_utf32_by_their_byte_order_mark(encoding):
+    data = ("\ufeff" if encoding.endswith("-be") else "") + "Hello world\nsecond line\n"
+    proc = _run(["tokenize"], data.encode(encoding))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == b"hello world\nsecond line\n"
 
 
 @pytest.mark.parametrize("command", ["tokenize", "sentiment"])

@@ -75,3 +75,49 @@ def test_damaged_archive_is_a_data_error(tmp_path):
     bad.write_bytes(b"PK\x03\x04 this is not a zip")
     with pytest.raises(DataError):
         list(iter_corpus_lines(bad))
+
+
+@pytest.mark.parametrize("name, compress", [
+    ("c.txt.bz2", "bz2"), ("c.txt.xz", "lzma"), ("c.txt", "gzip"), ("c", "bz2"), ("c.gz", "gzip"),
+])
+def test_compressed_files_are_read_by_their_content_not_their_name(tmp_path, name, compress):
+    import bz2
+    import lzma
+
+    module = {"bz2": bz2, "lzma": lzma, "gzip": gzip}[compress]
+    path = tmp_path / name
+    path.write_bytes(module.compress("hello world\nsecond line\n".encode()))
+    assert list(iter_corpus_lines(path)) == ["hello world", "second line"]
+
+
+def test_a_zip_named_otherwise_is_read_as_a_zip(tmp_path):
+    path = tmp_path / "corpus.data"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("reviews.csv", "label,review\n1,fine film\n")
+        archive.writestr("notes.log", "not read\n")
+    assert list(iter_corpus_lines(path)) == ["label,review", "1,fine film"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-8-sig"])
+def test_unicode_files_with_a_byte_order_mark_are_decoded_by_it(tmp_path, encoding):
+    path = tmp_path / "u.txt"
+    text = "naïve 世界\nsecond line\n"
+    mark = "\ufeff" if encoding.endswith(("-le", "-be")) else ""  # the others write their own
+    path.write_bytes((mark + text).encode(encoding))
+    assert list(iter_corpus_lines(path)) == ["naïve 世界", "second line"]
+
+
+@pytest.mark.parametrize("layout", ["empty directory", "directory of logs", "zip of logs"])
+def test_a_directory_or_archive_without_text_files_says_so(tmp_path, layout):
+    if layout == "zip of logs":
+        path = tmp_path / "logs.zip"
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("a.log", "x\n")
+    else:
+        path = tmp_path / "d"
+        path.mkdir()
+        if layout == "directory of logs":
+            (path / "a.log").write_text("x\n")
+            (path / "b.txt.gz").write_bytes(gzip.compress(b"y\n"))
+    with pytest.raises(DataError, match="no text files in it"):
+        list(iter_corpus_lines(path))

@@ -68,6 +68,10 @@ def _expect_text_answer(command: str, result, data: bytes | None, out: Path, tin
     """The correct answer of a corpus command for a readable file holding ``data`` (``None``:
     an empty directory, which holds no text)."""
     what = (command, data[:40] if data else data)
+    if data is None and command in ("tokenize", "vocab", "train-w2v", "train-charlm", "eval-charlm", "train-lm",
+                                    "eval-lm"):
+        refused(result, what, "a_directory: no text files in it")  # not an empty answer: nothing was read
+        return
     text = decode(data or b"")
     text += "" if not text or text.endswith("\n") else "\n"
     counts = token_counts(data or b"")

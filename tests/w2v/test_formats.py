@@ -94,3 +94,37 @@ def test_wrong_dimension_and_garbage(tmp_path):
     path.write_text("hello world\nfoo\n")
     with pytest.raises(DataError, match="not a word2vec file"):
         load_word2vec_format(path)
+
+
+@pytest.mark.parametrize("name, binary", [("v.txt.gz", False), ("v.bin.gz", True), ("v.bin.bz2", True)])
+def test_compressed_files_gensim_writes_are_read(tmp_path, name, binary):
+    words, vectors = _vectors()
+    _gensim(words, vectors).save_word2vec_format(str(tmp_path / name), binary=binary)
+    read_words, read_vectors = load_word2vec_format(tmp_path / name)
+    assert read_words == words and np.array_equal(read_vectors, vectors)
+
+
+def test_a_header_of_no_vectors_is_refused(tmp_path):
+    (tmp_path / "zero.txt").write_text("0 3\n")
+    with pytest.raises(DataError, match="announces no vectors"):
+        load_word2vec_format(tmp_path / "zero.txt")
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_a_header_announcing_more_than_the_file_holds_allocates_nothing_of_it(tmp_path, compressed):
+    """40 million rows of 300 would be 48 GB: refused from the file's size, or (compressed, where
+    the size says nothing) after the rows that are there, never by running out of memory."""
+    import gzip
+    import tracemalloc
+
+    data = ("40000000 300\na " + " ".join(["0.5"] * 300) + "\n").encode()
+    path = tmp_path / ("lie.txt.gz" if compressed else "lie.txt")
+    path.write_bytes(gzip.compress(data) if compressed else data)
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match="more than the file|holds 1 vectors but its header announces 40,000,000"):
+            load_word2vec_format(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 200 << 20

@@ -14,7 +14,7 @@ from typing import BinaryIO, Iterator
 
 from textlab.errors import DataError
 
-TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tar.xz")
+TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tbz2", ".tbz", ".tar.xz", ".txz")
 
 
 def is_tar(path: Path) -> bool:
@@ -38,6 +38,32 @@ def _decompressed(raw: BinaryIO) -> BinaryIO:
         if head.startswith(magic):
             return opener(raw)
     return raw
+
+
+def compression(path: Path) -> str | None:
+    """``"gzip"``, ``"bzip2"`` or ``"xz"`` when the file's first bytes say it is compressed so
+    (whatever its name), else None."""
+    with open(path, "rb") as raw:
+        head = raw.read(6)
+    for (magic, _opener), name in zip(_DECOMPRESSORS, ("gzip", "bzip2", "xz")):
+        if head.startswith(magic):
+            return name
+    return None
+
+
+@contextlib.contextmanager
+def open_decompressed(path: Path) -> Iterator[BinaryIO]:
+    """``path`` opened for reading, decompressed when its first bytes say gzip, bzip2 or xz
+    (as gensim reads ``.gz`` and ``.bz2`` vectors and corpora; here the content decides, not
+    the name)."""
+    with open(path, "rb") as raw, _decompressed(raw) as stream:
+        yield stream
+
+
+def is_zip_content(path: Path) -> bool:
+    """A zip archive by its first bytes (a ``.zip`` by name is :func:`is_zip`)."""
+    with open(path, "rb") as raw:
+        return raw.read(4) == b"PK\x03\x04"
 
 
 @contextlib.contextmanager

@@ -2,7 +2,9 @@
 into a stream of text, read in bounded chunks so that a 100 MB single-line file (text8) never
 becomes one Python string.
 
-Decoding is UTF-8 with invalid bytes replaced, a leading BOM dropped and CRLF turned into LF.
+Decoding is UTF-8 with invalid bytes replaced, a leading BOM dropped and CRLF turned into LF
+(UTF-16 and UTF-32 files with their byte-order mark are decoded as such). A file compressed with
+gzip, bzip2 or xz, or a zip archive, is read as such whatever its name.
 """
 
 from __future__ import annotations
@@ -19,14 +21,14 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-from textlab.data.archive import is_tar, is_zip, stream_tar
+from textlab.data.archive import compression, is_tar, is_zip, is_zip_content, open_decompressed, stream_tar
 from textlab.data.registry import Dataset, get_dataset, registry
 from textlab.errors import DataError
 
 PIECE_CHARS = 1 << 20
 CHUNK_BYTES = 1 << 16
 _SKIP_NAMES = {"readme", "license", "licence", "imdber.txt", "imdb.vocab", "copying"}
-_TEXT_SUFFIXES = {".txt", "", ".text", ".md"}
+_TEXT_SUFFIXES = {".txt", "", ".text", ".md", ".csv", ".tsv"}  # what a directory or an archive is read for
 _SPLIT_AT = " \t\u3000。！？；，.!?;,"
 
 
@@ -66,14 +68,24 @@ def _is_text_member(name: str) -> bool:
     return suffix in _TEXT_SUFFIXES
 
 
-def utf8_text(binary: BinaryIO, newline: str | None = None) -> io.TextIOWrapper:
-    """UTF-8 text (bad bytes become U+FFFD) without a leading byte-order mark. Not the
+#: Byte-order marks that name another encoding than UTF-8 (UTF-32's first: it begins as UTF-16's).
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
+         (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def decoded_text(binary: BinaryIO, newline: str | None = None) -> io.TextIOWrapper:
+    """Text (bad bytes become U+FFFD): UTF-8 without a leading byte-order mark, or UTF-16/32 when
+    the file begins with theirs (what Windows' Notepad and Excel write as "Unicode"). Not the
     ``utf-8-sig`` codec: a stream of one or two bytes that begin a BOM (``b"\\xef"``) decodes
     to nothing there, where it is one unreadable character, i.e. one line."""
     if not hasattr(binary, "peek"):  # (a test runner's stdin: BytesIO)
         binary = io.BufferedReader(binary)
-    if binary.peek(3)[:3] == codecs.BOM_UTF8:
+    head = binary.peek(4)[:4]
+    if head[:3] == codecs.BOM_UTF8:
         binary.read(3)
+    for bom, encoding in _BOMS:
+        if head.startswith(bom):  # the codec reads the mark and the byte order from it
+            return io.TextIOWrapper(binary, encoding=encoding, errors="replace", newline=newline)
     return io.TextIOWrapper(binary, encoding="utf-8", errors="replace", newline=newline)
 
 
@@ -113,14 +125,17 @@ def checked_reader(handle: BinaryIO, where: str) -> io.BufferedReader:
 
 
 def _checked(handle: BinaryIO, where: str) -> io.TextIOWrapper:
-    return utf8_text(checked_reader(handle, where))
+    return decoded_text(checked_reader(handle, where))
 
 
 def open_text_streams(path: Path) -> Iterator[tuple[str, io.TextIOBase]]:
     """Yield ``(name, text stream)`` for every text source in ``path``, in a stable order."""
     path = Path(path)
+    found = False
     try:
-        yield from _text_sources(path)
+        for source in _text_sources(path):
+            found = True
+            yield source
     except IsADirectoryError as exc:
         raise DataError(f"{path} is a directory, expected a file") from exc
     except PermissionError as exc:
@@ -131,24 +146,28 @@ def open_text_streams(path: Path) -> Iterator[tuple[str, io.TextIOBase]]:
         raise _damaged(path, exc) from exc
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if not found and str(path) != "-":
+        suffixes = ", ".join(sorted(s for s in _TEXT_SUFFIXES if s))
+        raise DataError(f"{path}: no text files in it (textlab reads the files named {suffixes} or without a "
+                        "suffix, and skips README, LICENSE and hidden files)")
 
 
 def _text_sources(path: Path) -> Iterator[tuple[str, io.TextIOBase]]:
     if str(path) == "-":
         if sys.stdin is not None:  # None: started with standard input closed, so no input
-            yield "<stdin>", utf8_text(sys.stdin.buffer)
+            yield "<stdin>", decoded_text(sys.stdin.buffer)
     elif path.is_dir():
         yield from _directory_sources(path)
-    elif is_zip(path):
+    elif is_zip(path) or is_zip_content(path):
         yield from _zip_sources(path)
     elif is_tar(path):
         yield from _tar_sources(path)
-    elif str(path).lower().endswith(".gz"):
-        with gzip.open(path, "rb") as handle:
+    elif compression(path):
+        with open_decompressed(path) as handle:
             yield str(path), _checked(handle, str(path))
     else:
         with open(path, "rb") as handle:
-            yield str(path), utf8_text(handle)
+            yield str(path), decoded_text(handle)
 
 
 def _directory_sources(path: Path) -> Iterator[tuple[str, io.TextIOBase]]:
@@ -158,7 +177,7 @@ def _directory_sources(path: Path) -> Iterator[tuple[str, io.TextIOBase]]:
             full = Path(root) / name
             if _is_text_member(name) and full.is_file():
                 with open(full, "rb") as handle:
-                    yield str(full), utf8_text(handle)
+                    yield str(full), decoded_text(handle)
 
 
 def _zip_sources(path: Path) -> Iterator[tuple[str, io.TextIOBase]]:
