@@ -61,6 +61,20 @@ def test_a_file_name_given_as_a_text_is_scored_as_text_and_said_so(cli, en_model
         in result.stderr
     assert "note:" not in run(cli, "sentiment", "--model", str(en_model), "great film", "missing.txt").stderr
 
+def test_a_dash_reads_standard_input_as_the_unix_tools_do(cli, en_model):
+    text = "what a wonderful and moving film\nawful, boring and dull\n"
+    dashed = run(cli, "sentiment", "--model", str(en_model), "-", input=text).stdout
+    assert dashed == run(cli, "sentiment", "--model", str(en_model), input=text).stdout
+    assert [line.split("\t")[0] for line in dashed.splitlines()] == ["positive", "negative"]
+
+
+def test_eval_says_which_rows_it_skipped(cli, en_model, tmp_path):
+    data = tmp_path / "labelled.csv"
+    data.write_text("label,review\n2,a good film\n0,awful and boring\n")
+    result = run(cli, "eval-sentiment", "--model", str(en_model), str(data))
+    assert "1 malformed rows skipped (first: line 2: label '2'" in result.stderr
+
+
 def test_json_output_parses(cli, en_model):
     out = run(cli, "sentiment", "--model", str(en_model), "--json", "great acting, i loved it", "i hated it, dreadful and awful", "").stdout
     rows = [json.loads(line) for line in out.splitlines()]

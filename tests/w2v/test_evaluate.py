@@ -70,6 +70,21 @@ def test_similarity_matches_gensim(pair):
         assert 100 * mine["oov_ratio"] == pytest.approx(oov)
 
 
+@pytest.mark.parametrize("score", ["nan", "inf", "-inf", "abc"])
+def test_a_score_that_is_no_finite_number_is_refused_by_line(pair, tmp_path, score):
+    path = tmp_path / "pairs.tsv"
+    path.write_text(f"king\tqueen\t8.5\nman\twoman\t{score}\nboy\tgirl\t7\n")
+    with pytest.raises(DataError, match=f"line 2: score '{score}' is not a finite number"):
+        evaluate_similarity(pair[0], path)
+
+
+def test_constant_scores_have_no_correlation_and_no_warning(pair, tmp_path, recwarn):
+    path = tmp_path / "pairs.tsv"
+    path.write_text("king\tqueen\t5\nman\twoman\t5\nboy\tgirl\t5\n")
+    result = evaluate_similarity(pair[0], path)
+    assert result["spearman"] is None and result["pairs"] == 3 and not recwarn.list
+
+
 def test_queries(pair):
     ours, theirs = pair
     assert ours.analogy("king", "man", "woman", k=1)[0][0] == "queen"

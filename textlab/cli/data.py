@@ -31,7 +31,6 @@ def datasets(json_output: JsonOutput = False) -> None:
     from rich.text import Text
 
     from textlab.data.registry import registry
-    from textlab.runtime.output import console
 
     rows = []
     for ds in registry().values():
@@ -49,7 +48,7 @@ def datasets(json_output: JsonOutput = False) -> None:
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(Text(row["name"]), _size(row["size"]), row["status"], Text(row["source"]), Text(row["license"]))
-    console.print(table)
+    echo_table(table)
 
 
 @app.command()
@@ -100,7 +99,7 @@ app.add_typer(models_app, name="models")
 @models_app.callback(invoke_without_command=True)
 def models(
     ctx: typer.Context,
-    kind: Annotated[Optional[str], typer.Option("--kind", help="Only this kind: word2vec, charlm, sentiment.")] = None,
+    kind: Annotated[Optional[str], typer.Option("--kind", help="Only this kind: word2vec, charlm, wordlm, sentiment.")] = None,
     json_output: JsonOutput = False,
 ) -> None:
     """List models, yours (newest first) and the shipped ones (shipped:NAME): name, kind, language, key figure.

@@ -170,7 +170,7 @@ def _note_file_names(texts: list[str]) -> None:
 
 @app.command("sentiment")
 def sentiment_command(
-    texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to classify; none = read stdin, one per line.")] = None,
+    texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to classify; none or - = read stdin, one per line.")] = None,
     model: SentimentModelName = None,
     json_output: JsonOutput = False,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=100_000, help="Lines scored together.")] = 256,
@@ -186,6 +186,8 @@ def sentiment_command(
     from textlab.sentiment.routing import in_process, predict_stream
     from textlab.sentiment.stdin import stdin_batches, text_stdin
 
+    if texts == ["-"]:  # as tokenize and the Unix tools read it: standard input
+        texts = None
     _note_file_names(texts or [])
     batches = [[t.replace("\n", " ") for t in texts]] if texts else stdin_batches(text_stdin(), batch_size)
     router, batches, in_numpy = _scorer(model, lang, device, batches)

@@ -10,7 +10,7 @@ import typer
 from textlab.cli.app import app, echo_json
 from textlab.cli.options import Force, JsonOutput, KeepCase, Lang, StopWords
 
-vocab_app = typer.Typer(help="Build and inspect vocabularies.", no_args_is_help=True)
+vocab_app = typer.Typer(help="Build a vocabulary (top-N words + <unk>) from a corpus.", no_args_is_help=True)
 app.add_typer(vocab_app, name="vocab")
 
 

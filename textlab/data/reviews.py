@@ -31,7 +31,7 @@ from pathlib import Path, PurePosixPath
 from typing import Iterator
 
 from textlab.data.archive import is_tar, is_zip, stream_tar
-from textlab.data.corpus import DAMAGED, checked_reader, resolve_corpus, utf8_text
+from textlab.data.corpus import DAMAGED, checked_reader, resolve_corpus, decoded_text
 from textlab.errors import DataError, UsageError
 
 SPLITS = ("train", "test")
@@ -57,6 +57,10 @@ class ReadStats:
         self.skipped += 1
         if not self.first_problem:
             self.first_problem = where
+
+    def warning(self) -> str | None:
+        """The one line that tells the user rows were skipped (None: none were)."""
+        return f"{self.skipped} malformed rows skipped (first: {self.first_problem})" if self.skipped else None
 
 
 def review_source_kind(path: Path) -> str:
@@ -181,7 +185,7 @@ def _aclimdb_root(path: Path, split: str) -> Path:
 
 
 def _csv_text(binary) -> io.TextIOWrapper:
-    return utf8_text(binary, newline="")
+    return decoded_text(binary, newline="")
 
 
 def _open_csv_text(path: Path) -> Iterator[io.TextIOBase]:

@@ -73,6 +73,10 @@ def evaluate(router, data: str, split: str = "test", batch_size: int = 256, work
         if progress is not None:
             progress(len(batch_texts))
     seconds = time.perf_counter() - start
+    if stats.warning():
+        from textlab.runtime.output import say
+
+        say(stats.warning(), style="yellow")
     result = metrics_from_confusion(confusion)
     result.update({"ece": calibration.ece(), "skipped_rows": stats.skipped, "seconds": round(seconds, 2),
                    "reviews_per_second": round(result["n"] / seconds, 1) if seconds else None})

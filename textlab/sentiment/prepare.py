@@ -28,8 +28,8 @@ def read_labelled(dataset: str, split: str = "train") -> tuple[list[str], list[i
     for text, label in iter_reviews(dataset, split, stats):
         texts.append(text)
         labels.append(label)
-    if stats.skipped:
-        say(f"{stats.skipped} malformed rows skipped (first: {stats.first_problem})", style="yellow")
+    if stats.warning():
+        say(stats.warning(), style="yellow")
     return texts, labels, stats
 
 

@@ -246,7 +246,8 @@ def write_id_file(path: Path, options: TokenizerOptions, target: Path, key: dict
         if vocab is None:
             vocab = _build_vocab(words, counts, min_count, max_vocab)
             if len(vocab) < 2:
-                raise DataError(f"{path}: fewer than 2 words occur at least {min_count} times; lower --min-count")
+                limit = "raise --max-vocab" if max_vocab is not None and max_vocab < 2 else "lower --min-count"
+                raise DataError(f"{path}: fewer than 2 words occur at least {min_count} times and fit the vocabulary; {limit}")
         # provisional id -> final id (-1: dropped); the last slot maps the sentence-end marker
         table = np.array([vocab.index.get(w, -1) for w in words] + [-2], dtype=np.int32)
         del words

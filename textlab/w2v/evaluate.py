@@ -4,6 +4,7 @@ on word-pair similarity files (``evaluate_word_pairs``)."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -142,15 +143,17 @@ def evaluate_similarity(vectors: KeyedVectors, path: Path) -> dict:
         try:
             score = float(parts[2])
         except ValueError:
-            raise DataError(f"{path}, line {number}: score {parts[2]!r} is not a number") from None
+            score = float("nan")
+        if not math.isfinite(score):
+            raise DataError(f"{path}, line {number}: score {parts[2].strip()!r} is not a finite number")
         first, second = index.get(parts[0].lower()), index.get(parts[1].lower())
         if first is None or second is None:
             oov += 1
             continue
         human.append(score)
         model.append(float(vectors.unit[first] @ vectors.unit[second]))
-    rho = float(spearmanr(human, model).statistic) if len(human) > 1 else float("nan")
-    rho = None if rho != rho else rho  # NaN (too few pairs, or constant scores) is not valid JSON
+    constant = len(set(human)) < 2 or len(set(model)) < 2  # no ranking to correlate (scipy would warn)
+    rho = None if constant else float(spearmanr(human, model).statistic)  # None: JSON has no NaN
     total = len(human) + oov
     return {"spearman": rho, "pairs": len(human), "oov": oov, "oov_ratio": oov / total if total else 0.0}
 
