@@ -96,3 +96,11 @@ def test_chinese_plot_with_a_font_file(cli, fake_shipped, tmp_path, han_font):
                  str(tmp_path / "more.png"))
     assert result.exit_code == 0
     assert "warning: font Textlab Test Han has no glyph for 2 character(s) of the labels: '电' '影'" in result.stderr
+
+
+def test_a_word_named_twice_is_plotted_once(cli, fake_shipped, tmp_path):
+    result = cli("plot-w2v", "--words", "国王,国王", "-o", str(tmp_path / "one.png"))
+    assert result.exit_code == 1 and result.stderr.splitlines()[-1] == \
+        "textlab: error: plot-w2v needs at least 2 different words"
+    result = cli("plot-w2v", "--words", " , ", "-o", str(tmp_path / "none.png"))
+    assert result.exit_code == 2 and "--words: no word given" in result.stderr

@@ -121,3 +121,17 @@ def test_a_directory_or_archive_without_text_files_says_so(tmp_path, layout):
             (path / "b.txt.gz").write_bytes(gzip.compress(b"y\n"))
     with pytest.raises(DataError, match="no text files in it"):
         list(iter_corpus_lines(path))
+
+
+@pytest.mark.parametrize("head", [b"\x1f\x8b", b"\xfd7zXZ\x00", b"BZh91AY&SY", b"PK\x03\x04"])
+def test_garbage_behind_an_archive_s_mark_is_a_damaged_archive(tmp_path, head):
+    """The first bytes say what a file is (as `file` and gzip do): these are never text."""
+    path = tmp_path / "corpus.txt"
+    path.write_bytes(head + b"not really compressed\n" * 20)
+    with pytest.raises(DataError, match="damaged or unreadable archive"):
+        list(iter_corpus_lines(path))
+
+
+def test_text_that_begins_like_bzip2_s_name_is_text(tmp_path):
+    (tmp_path / "t.txt").write_text("BZh is not a bzip2 file\n")
+    assert list(iter_corpus_lines(tmp_path / "t.txt")) == ["BZh is not a bzip2 file"]

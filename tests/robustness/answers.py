@@ -54,11 +54,31 @@ def usage_error_for(result, what, option: str) -> str:
 # --------------------------------------------------------------------------- oracles
 
 
+#: Byte-order marks of the encodings textlab decodes by their mark (UTF-32's before UTF-16's).
+BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"), (b"\xff\xfe", "utf-16"),
+        (b"\xfe\xff", "utf-16"))
+
+
 def decode(data: bytes) -> str:
-    """Bytes as textlab reads a text file: UTF-8 (BOM dropped, bad bytes replaced), LF lines."""
-    text = data.decode("utf-8", errors="replace")
-    text = text.removeprefix("\ufeff")
+    """Bytes as textlab reads a text file: UTF-8 (BOM dropped, bad bytes replaced) or, after
+    their byte-order mark, UTF-32 or UTF-16; LF lines."""
+    for mark, encoding in BOMS:
+        if data.startswith(mark):
+            text = data.decode(encoding, errors="replace")
+            break
+    else:
+        text = data.decode("utf-8", errors="replace").removeprefix("\ufeff")
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def archive_magic(data: bytes) -> bool:
+    """Whether a file's bytes begin as a gzip, bzip2, xz or zip file does: textlab reads such a
+    file as one whatever its name (garbage after the mark is a damaged archive, refused), so the
+    text oracles here do not apply to it (tests/data/test_corpus.py covers those files)."""
+    import re
+
+    return data.startswith((b"\x1f\x8b", b"\xfd7zXZ\x00", b"PK\x03\x04")) or \
+        re.match(rb"BZh[1-9](1AY&SY|\x17rE8P\x90)", data) is not None
 
 
 def text_lines(data: bytes) -> list[str]:

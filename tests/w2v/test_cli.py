@@ -124,3 +124,14 @@ def test_one_worker_is_reproducible_and_workers_are_recorded(cli, tmp_path, text
     cards = {name: json.loads((models / name / "config.json").read_text()) for name in ("one-a", "two")}
     assert (cards["one-a"]["config"]["workers"], cards["two"]["config"]["workers"]) == (1, 2)
     assert cli("analogy", "king", "man", "woman", "--model", "two", "--json").exit_code == 0
+
+
+def test_a_run_that_trained_no_pair_says_so(cli, tmp_path):
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text("the cat sat on the mat\nthe dog sat on the log\n")
+    args = ["train-w2v", str(corpus), "--epochs", "1", "--min-count", "1", "--dim", "8", "--workers", "1", "--json"]
+    result = cli(*args, "--sample", "1e-5", "-o", str(tmp_path / "subsampled"))  # keeps each word with p < 0.01
+    assert result.exit_code == 0 and json.loads(result.stdout)["pairs"] == 0
+    assert "warning: no (word, context) pair was trained" in result.stderr and "--sample 0" in result.stderr
+    result = cli(*args, "--sample", "0", "-o", str(tmp_path / "kept"))
+    assert result.exit_code == 0 and json.loads(result.stdout)["pairs"] > 0 and "warning" not in result.stderr

@@ -46,6 +46,15 @@ def test_eval_lm_reports_perplexity_beside_the_unigram_baseline(trained, cli, tm
     assert figures["perplexity"] < figures["unigram_perplexity"]
     text = cli("eval-lm", str(held_out), "--model", str(trained))
     assert text.exit_code == 0 and text.stdout.startswith("perplexity ") and "unigram" in text.stdout
+    assert "warning" not in text.stderr
+
+
+def test_eval_lm_of_another_language_is_measured_and_said(trained, cli, tmp_path):
+    chinese = tmp_path / "zh.txt"
+    chinese.write_text("这家酒店服务很好\n房间很干净\n", encoding="utf-8")
+    result = cli("eval-lm", str(chinese), "--model", str(trained), "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["unk_rate"] == 1.0
+    assert f"warning: the text reads as zh, {trained} is a word LM of en" in result.stderr
 
 
 def test_generate_samples_words_from_a_word_model(trained, cli):

@@ -270,12 +270,15 @@ def plot_w2v_command(
     Example: textlab plot-w2v --top 300 -o words.png
     """
     from textlab.atomic import check_writable_target
+    from textlab.errors import UsageError
     from textlab.runtime.output import say
     from textlab.w2v.keyed_vectors import load_keyed_vectors
     from textlab.w2v.plot import plot_words
 
     check_writable_target(output, force, "file")
-    chosen = [w for item in words for w in item.split(",") if w] if words else None
+    chosen = [w.strip() for item in words for w in item.split(",") if w.strip()] if words else None
+    if words and not chosen:
+        raise UsageError("--words: no word given")
     vectors = load_keyed_vectors(model, query=chosen or ())
     for word in chosen or ():
         vectors.id_of(word)  # an unknown word is refused before anything is said or drawn

@@ -7,6 +7,7 @@ import contextlib
 import gzip
 import lzma
 import os
+import re
 import tarfile
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -25,17 +26,20 @@ def is_zip(path: Path) -> bool:
     return str(path).lower().endswith(".zip")
 
 
-#: Magic numbers of the compressions a tar archive may come in.
-_DECOMPRESSORS = ((b"\x1f\x8b", lambda raw: gzip.GzipFile(fileobj=raw)), (b"BZh", bz2.BZ2File),
-                  (b"\xfd7zXZ\x00", lzma.LZMAFile))
+#: Magic numbers of the compressions a file or a tar archive may come in (bzip2's "BZh" is
+#: text too, so its level digit and the magic of its first block, or of an empty stream, follow).
+_DECOMPRESSORS = ((re.compile(rb"\x1f\x8b"), lambda raw: gzip.GzipFile(fileobj=raw)),
+                  (re.compile(rb"BZh[1-9](1AY&SY|\x17rE8P\x90)"), bz2.BZ2File),
+                  (re.compile(rb"\xfd7zXZ\x00"), lzma.LZMAFile))
+_MAGIC_BYTES = 10
 _DRAIN_BYTES = 1 << 16
 
 
 def _decompressed(raw: BinaryIO) -> BinaryIO:
-    head = raw.read(6)
+    head = raw.read(_MAGIC_BYTES)
     raw.seek(0)
     for magic, opener in _DECOMPRESSORS:
-        if head.startswith(magic):
+        if magic.match(head):
             return opener(raw)
     return raw
 
@@ -44,9 +48,9 @@ def compression(path: Path) -> str | None:
     """``"gzip"``, ``"bzip2"`` or ``"xz"`` when the file's first bytes say it is compressed so
     (whatever its name), else None."""
     with open(path, "rb") as raw:
-        head = raw.read(6)
+        head = raw.read(_MAGIC_BYTES)
     for (magic, _opener), name in zip(_DECOMPRESSORS, ("gzip", "bzip2", "xz")):
-        if head.startswith(magic):
+        if magic.match(head):
             return name
     return None
 

@@ -152,6 +152,10 @@ def _train_here(corpus_spec: str, config: Word2VecConfig, output: Path, force: b
         _discard_temporary(corpus)
     data = _data_card(corpus_spec, path, corpus)
     metrics = _metrics(state, corpus.raw_tokens, config.epochs, corpus, device, engine)
+    if state.pairs == 0:
+        say(f"warning: no (word, context) pair was trained: every word was subsampled away (--sample {config.sample:g}) "
+            "or no sentence kept two words; the vectors are their random start. A corpus this small needs "
+            "--sample 0", style="yellow")
     with graceful_stop("saving the model"):  # a signal now would lose the finished run: the save goes on
         save_word2vec(output, model, corpus.vocab, data, metrics, force=force or resume, history=state.history,
                       release=True)  # the job is done with the matrices once they are written
@@ -194,7 +198,8 @@ def _metrics(state: TrainState, tokens: int, epochs: int, corpus: EncodedCorpus,
     return {"train_seconds": round(state.seconds, 2),
             "words_per_second": round(tokens * epochs / max(state.seconds, 1e-9)),
             "encode_seconds": round(corpus.encode_seconds, 2), "encoding_reused": corpus.reused,
-            "mean_loss": round(state.loss_sum / max(state.pairs, 1), 4), "device": str(device), "engine": engine,
+            "mean_loss": round(state.loss_sum / max(state.pairs, 1), 4), "pairs": state.pairs, "device": str(device),
+            "engine": engine,
             **state.engine_info}
 
 

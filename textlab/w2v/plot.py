@@ -87,9 +87,10 @@ def plot_words(vectors: KeyedVectors, output: Path, words: Sequence[str] | None 
     from matplotlib.font_manager import FontProperties
 
     chosen = list(words) if words else vectors.words[:top]
-    if len(chosen) < 2:
-        raise TextlabError("plot-w2v needs at least 2 words")
-    ids = [vectors.id_of(w) for w in chosen]  # names an unknown word
+    ids = list(dict.fromkeys(vectors.id_of(w) for w in chosen))  # names an unknown word; each word once
+    if len(ids) < 2:
+        raise TextlabError("plot-w2v needs at least 2 different words")
+    chosen = [vectors.words[i] for i in ids]
     labels = [vectors.words[i] for i in ids]  # as the vocabulary spells them (case folding)
     typeface, warning = label_font(labels, font)
     used = "t-SNE" if method == "tsne" and len(chosen) >= 5 else "PCA"

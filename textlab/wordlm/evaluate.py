@@ -70,4 +70,10 @@ def evaluate_on_file(spec: str | None, file: str, device, before: Callable = lam
                            f"'textlab train-lm {shlex.quote(str(file))} --lang {lang}', or name a model with --model")
     model, vocab, _card = load_wordlm(choice.path, device)
     before(choice)
+    model_lang = choice.card.config.get("lang")
+    if lang and model_lang and model_lang != lang:  # named with --model: measured, but said
+        from textlab.runtime.output import say
+
+        say(f"warning: the text reads as {lang}, {choice.name} is a word LM of {model_lang}: most of its words "
+            "will be outside the vocabulary", style="yellow")
     return {**evaluate_text(model, vocab, itertools.chain(first, lines), device, where=str(file)), "model": choice.name}
