@@ -66,3 +66,26 @@ def test_a_seed_outside_the_alphabet_is_refused_by_name():
     light = LightCharLM(shipped_model("charlm", "shakespeare"))
     with pytest.raises(DataError, match="'é'"):
         generate(light, "café", 10)
+
+
+def test_sampling_runs_numpy_on_one_blas_thread(monkeypatch):
+    """One small product a character: beside a busy process, OpenBLAS's second thread made
+    `generate --len 1000` 18x slower (8.3 s against 0.46 s at load 3), so the loop takes one."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("TEXTLAB_THREADS", raising=False)
+    light = LightCharLM(shipped_model("charlm", "shakespeare"))
+    seen = []
+    logits = light.logits
+
+    def recording(ids, state=None):
+        seen.append({pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"})
+        return logits(ids, state)
+
+    light.logits = recording
+    with threadpool_limits(limits=2, user_api="blas"):
+        generate(light, "ROMEO:", 5, rng=np.random.default_rng(0))
+        after = {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+    assert seen and all(threads == {1} for threads in seen)
+    assert after == {2}  # restored

@@ -18,6 +18,7 @@ from textlab.errors import UsageError
 from textlab.lm.numpy_rnn import NumpyRecurrence
 from textlab.lm.sampling import check_sampling, draw_array
 from textlab.store.files import load_arrays
+from textlab.threads import blas_threads
 
 
 class LightCharLM:
@@ -45,13 +46,14 @@ def sample_chars(model: LightCharLM, seed: str, length: int, temperature: float 
     check_sampling(temperature, top_k)
     check_seed(seed, model.codec)
     rng = rng if rng is not None else np.random.default_rng()
-    logits, state = model.logits(model.codec.encode(seed))  # the whole seed in one pass
-    last = logits[-1]
-    for _ in range(length):
-        next_id = draw_array(last, temperature, top_k, rng)
-        yield model.codec.alphabet[next_id]
-        logits, state = model.logits(np.array([next_id]), state)
+    with blas_threads(1):  # one small product a character: a second BLAS thread only waits
+        logits, state = model.logits(model.codec.encode(seed))  # the whole seed in one pass
         last = logits[-1]
+        for _ in range(length):
+            next_id = draw_array(last, temperature, top_k, rng)
+            yield model.codec.alphabet[next_id]
+            logits, state = model.logits(np.array([next_id]), state)
+            last = logits[-1]
 
 
 def generate(model: LightCharLM, seed: str, length: int = 1000, temperature: float = 0.8, top_k: int | None = None,

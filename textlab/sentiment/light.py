@@ -25,6 +25,7 @@ from textlab.sentiment.hashing import dequantize_int8_at, flat_arrays
 from textlab.sentiment.parts import LINEAR_SCALES, LINEAR_TABLE, SavedParts, make_encoder, model_name, read_parts
 from textlab.sentiment.pretrained import model_lang
 from textlab.store.files import check_tensors, load_arrays
+from textlab.threads import blas_threads
 
 
 class LightModel:
@@ -93,7 +94,8 @@ class LightModel:
         for row, item in enumerate(encoded):
             ids[row, : lengths[row]] = item.sequence
         bag = flat_arrays([e.bag for e in encoded]) if "bag.weight" in self.w else None
-        logits = self.neural(ids, lengths, bag)
+        with blas_threads(1):  # a step's products are small: a second BLAS thread only waits
+            logits = self.neural(ids, lengths, bag)
         if LINEAR_TABLE in self.w:
             flat, offsets = flat_arrays([e.ngram_branch for e in encoded])
             owner = np.repeat(np.arange(len(offsets)), np.diff(np.append(offsets, len(flat))))
