@@ -182,3 +182,12 @@ def test_a_set_that_does_not_apply_is_skipped_not_zero(chinese_pair, pair):
     assert figures["skipped"] == ["ca8_semantic: 0 of 7,636 questions covered by this vocabulary; skipped"]
     alone = evaluate_analogies(english, QUESTIONS)
     assert (figures["analogy_seen"], figures["analogy_correct"]) == (alone["seen"], alone["correct"])
+
+
+def test_a_file_named_twice_is_one_set(pair, tmp_path, monkeypatch):
+    (tmp_path / "q.txt").write_text(": family\nman king woman queen\nboy brother girl sister\n")
+    monkeypatch.chdir(tmp_path)
+    once = evaluate_all(pair[0], [tmp_path / "q.txt"], [])
+    twice = evaluate_all(pair[0], [tmp_path / "q.txt", "q.txt"], [])
+    assert twice["analogy_seen"] == once["analogy_seen"] == 2 and list(twice["analogies"]) == ["q"]
+    assert twice["analogy_sections"] == once["analogy_sections"] and len(once["analogy_sections"]) == 1

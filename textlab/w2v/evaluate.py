@@ -5,6 +5,7 @@ on word-pair similarity files (``evaluate_word_pairs``)."""
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -163,6 +164,14 @@ def set_name(path: Path) -> str:
     return Path(path).name.split(".")[0]
 
 
+def _once(paths: Sequence[Path]) -> list[Path]:
+    """``paths`` in their order, each file once."""
+    first: dict[str, Path] = {}
+    for path in paths:
+        first.setdefault(os.path.realpath(path), path)
+    return list(first.values())
+
+
 def evaluate_all(vectors: KeyedVectors, analogies: Path | Sequence[Path] | None = None,
                  similarities: Sequence[Path] | None = None, lang: str | None = None) -> dict:
     """The figures ``eval-w2v --json`` prints. Without files, the sets of the vectors'
@@ -180,6 +189,8 @@ def evaluate_all(vectors: KeyedVectors, analogies: Path | Sequence[Path] | None 
     else:
         analogy_paths = [Path(analogies)] if isinstance(analogies, (str, Path)) else [Path(a) for a in analogies]
     similarity_paths = default_similarities(lang) if similarities is None else [Path(p) for p in similarities]
+    # a file named twice (or two paths to one file) is one set, evaluated and counted once
+    analogy_paths, similarity_paths = _once(analogy_paths), _once(similarity_paths)
     skipped: list[str] = []
     sets: dict[str, dict] = {}
     sections: list[dict] = []
