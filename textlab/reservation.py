@@ -145,13 +145,18 @@ def _running(holder: dict) -> bool | None:
 
 
 @contextlib.contextmanager
-def reserve_output(output: Path, force: bool, what: str = "model", hold: bool = True) -> Iterator[None]:
+def reserve_output(output: Path, force: bool, what: str = "model", hold: bool = True,
+                   resume: bool | None = None) -> Iterator[None]:
     """The start of a job that writes ``output``: check that it may be written (an existing
     output needs ``force``) and reserve the name for the block (``hold``: this process is the
-    one that saves; False under torchrun on ranks other than 0, which only check)."""
+    one that saves; False under torchrun on ranks other than 0, which only check). A training
+    job (``resume`` given) that does not resume is refused where an interrupted run left its
+    checkpoint, unless ``force``: starting afresh would discard that run without a word."""
     output = named(Path(output))
     hint = home_hint(output, " or give -o a path outside it")
     check_writable_parent(output, what, hint)
+    if resume is False and not force:
+        check_no_interrupted_run(output)
     if not hold:
         check_writable_target(output, force, what, hint, directory=True)
         yield
@@ -167,6 +172,34 @@ def reserve_output(output: Path, force: bool, what: str = "model", hold: bool = 
     except _Held as held:  # raised by the lock only, never by the job it guards
         raise TextlabError(f"the {what} {output} is reserved by another running job ({describe(held.holder)}); "
                            "wait for it to finish, or write elsewhere with -o") from None
+
+
+def check_not_reserved(target: Path) -> None:
+    """Refuse to remove or rename ``target`` while a running job holds its reservation (the job
+    would then fail to save, or save over the name's new model)."""
+    path = lock_path(Path(target))
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:  # no lock file: nothing reserves the name
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise TextlabError(f"{target} is reserved by a running job ({describe(_holder(fd))}); "
+                               "wait for it to finish") from None
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def check_no_interrupted_run(output: Path) -> None:
+    from textlab.runtime.checkpoints import STRUCTURE_FILE, checkpoint_dir_for
+
+    checkpoint = checkpoint_dir_for(output)
+    if (checkpoint / STRUCTURE_FILE).is_file():
+        raise TextlabError(f"an interrupted run left a checkpoint in {checkpoint}; continue it with --resume, "
+                           "or pass --force to start over (the checkpoint is then discarded)")
 
 
 @contextlib.contextmanager

@@ -175,10 +175,10 @@ class DistributedTrainer(Trainer):
         if self.dist.is_main:  # the checkpoint is incomplete until process 0 writes this again
             (directory / "checkpoint.json").unlink(missing_ok=True)
         self.dist.barrier()
-        save_checkpoint(directory / RANK_DIR.format(self.dist.rank), self.rank_state())
+        save_checkpoint(directory / RANK_DIR.format(self.dist.rank), self.rank_state(), kind=self.kind)
         self.dist.barrier()
         if self.dist.is_main:
-            save_checkpoint(directory, self.state(elapsed))
+            save_checkpoint(directory, self.state(elapsed), kind=self.kind)
         self.dist.barrier()
 
     def restore(self, state: dict, mine: dict) -> None:  # mine: this process's rank-<r> part
@@ -212,7 +212,7 @@ def train_charlm_distributed(data: CharData, model_config: CharLMConfig, config:
             return None, None, model_config, config
         state, saved_model, saved_train = load_resume_state(checkpoint_dir, data)
         check_world_size(state, dist.world_size, checkpoint_dir)
-        mine = load_checkpoint(Path(checkpoint_dir) / RANK_DIR.format(dist.rank))
+        mine = load_checkpoint(Path(checkpoint_dir) / RANK_DIR.format(dist.rank), kind=Trainer.kind)
         if int(mine["step"]) != int(state["step"]) or int(mine["rank"]) != dist.rank:
             raise DataError(f"the checkpoint in {checkpoint_dir} is incomplete (process {dist.rank}'s part is "
                             "from another step)")

@@ -22,6 +22,7 @@ from textlab.charlm.train import TrainResult, load_resume_state, train_charlm
 from textlab.errors import TrainingInterrupted
 from textlab.lm import setup as lm_setup
 from textlab.lm.probe import step_timer
+from textlab.lm.streams import stream_length
 from textlab.lm.setup import probe_precision
 from textlab.runtime.checkpoints import checkpoint_dir_for
 from textlab.runtime.device import check_precision, precision_candidates
@@ -89,6 +90,8 @@ def plan_setup(data: CharData, device: torch.device, cell: str, epochs: int | No
     """
     precision = check_precision(precision, device)
     fixed = {k: v for k, v in overrides.items() if v is not None}
+    if "batch_size" in fixed:  # before anything is built for it (a probe of 100,000 streams ran out of memory)
+        stream_length(len(data.train), fixed["batch_size"], "characters")
     vocab = len(data.alphabet)
     measure = measure or time_steps(data, vocab, cell, device)
     candidates = precision_candidates(device) if precision == "auto" else (precision,)
@@ -126,7 +129,7 @@ def train_charlm_job(corpus: str, output: Path, *, cell: str = "lstm", epochs: i
     checkpoint: :data:`RESUMABLE` options apply, the others must match."""
     from textlab.reservation import reserve_output
 
-    with reserve_output(output, force or resume, "model"):  # before any work, for the whole job
+    with reserve_output(output, force or resume, "model", resume=resume):  # before any work, for the whole job
         return _train_reserved(corpus, output, cell=cell, epochs=epochs, max_minutes=max_minutes, precision=precision,
                                valid_fraction=valid_fraction, device=device, seed=seed, resume=resume, force=force,
                                overrides=overrides, given=given, stop=stop, resume_hint=resume_hint, log=log)

@@ -33,6 +33,7 @@ class Trainer(LMTrainer):
     """The char LM's run (see :class:`textlab.lm.trainer.LMTrainer`)."""
 
     unit = "chars"
+    kind = "charlm"
 
     def build_model(self, model_config: CharLMConfig) -> CharLM:
         return CharLM(model_config)
@@ -79,6 +80,6 @@ def train_charlm(data: CharData, model_config: CharLMConfig, config: TrainConfig
 
 def load_resume_state(checkpoint_dir: Path | None, data: CharData) -> tuple[dict, CharLMConfig, TrainConfig]:
     """The checkpoint to resume from and the configs it was made with; refuses another corpus."""
-    state = read_resume_state(checkpoint_dir, checkpoint_record(data))
+    state = read_resume_state(checkpoint_dir, checkpoint_record(data), kind=Trainer.kind)
     model_config = CharLMConfig.from_dict(state["model_config"], where=f"{checkpoint_dir}")
     return state, model_config, TrainConfig(**state["train_config"])

@@ -155,10 +155,11 @@ def models_rm(name: Annotated[str, typer.Argument(help="A model of yours, as `te
 
     Example: textlab models rm w2v-text8-skipgram
     """
+    from textlab.reservation import check_not_reserved
     from textlab.runtime.output import say
     from textlab.store.catalogue import remove_model
 
-    path = remove_model(name)
+    path = remove_model(name, check=check_not_reserved)
     say(f"removed {name} ({path})")
 
 
@@ -171,8 +172,9 @@ def models_mv(
 
     Example: textlab models mv w2v-text8-skipgram text8
     """
+    from textlab.reservation import check_not_reserved
     from textlab.runtime.output import say
     from textlab.store.catalogue import rename_model
 
-    path = rename_model(old, new)
+    path = rename_model(old, new, check=check_not_reserved)
     say(f"renamed {old} to {new} ({path})")

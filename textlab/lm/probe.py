@@ -141,8 +141,10 @@ def step_timer(build: Callable[[Any, str], tuple[Any, Any]], train_ids, device, 
         model = model.to(device)
         optimizer = build_optimizer(model, train_config)
         scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
-        needed = shape.batch_size * ((n + 1) * shape.seq_len + 2)
-        # a text shorter than the probe's steps is repeated: every timed step has its full size
+        # a step never reads past its stream's end (as chunk() cuts in training), and a text shorter
+        # than the probe's steps is repeated: every timed step has the size a training step has
+        seq_len = min(shape.seq_len, max(1, len(train_ids) // shape.batch_size - 1))
+        needed = shape.batch_size * ((n + 1) * seq_len + 2)
         streams = make_streams(np.resize(train_ids, needed), shape.batch_size).to(device)
         state = None
         for step in range(n + 1):
@@ -150,7 +152,7 @@ def step_timer(build: Callable[[Any, str], tuple[Any, Any]], train_ids, device, 
                 if device.type == "cuda":
                     torch.cuda.synchronize(device)
                 start()
-            x, y = chunk(streams, step * shape.seq_len, shape.seq_len)
+            x, y = chunk(streams, step * seq_len, seq_len)
             with autocast(device, precision):
                 _, loss, state = model(x, y, state)
             state = detach_state(state)

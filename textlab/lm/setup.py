@@ -52,13 +52,13 @@ def resume_settings(model_config, train_config, given: dict, checkpoint_dir: Pat
     return updated, {k: v for k, v in applied.items()}
 
 
-def read_resume_state(checkpoint_dir: Path | None, record: dict) -> dict:
+def read_resume_state(checkpoint_dir: Path | None, record: dict, kind: str | None = None) -> dict:
     """The checkpoint in ``checkpoint_dir``, refused when it was made from other data than
     ``record`` (what the trainer's ``data_record`` gives for this run's data; the corpus's name
     may differ, e.g. the same file reached by another path)."""
     if checkpoint_dir is None:
         raise DataError("--resume needs a checkpoint directory")
-    state = load_checkpoint(checkpoint_dir)
+    state = load_checkpoint(checkpoint_dir, kind=kind)
     check_same_data(state, record, checkpoint_dir)
     return state
 

@@ -15,6 +15,17 @@ if TYPE_CHECKING:
     import torch
 
 
+def stream_length(ids: int, batch_size: int, unit: str = "characters") -> int:
+    """The length of each of ``batch_size`` streams cut from ``ids`` ids; a text too short for
+    them (fewer than 2 ids a stream) is refused, naming the option. Checked before anything is
+    built for that batch (the set-up probe included)."""
+    length = ids // batch_size
+    if length < 2:
+        raise DataError(f"the training text ({ids} {unit}) is too short for {batch_size} streams; "
+                        "use a smaller --batch-size")
+    return length
+
+
 def make_streams(ids: np.ndarray, batch_size: int, unit: str = "characters") -> torch.Tensor:
     """Cut the text into ``batch_size`` contiguous streams of equal length: (batch, length).
 
@@ -24,10 +35,7 @@ def make_streams(ids: np.ndarray, batch_size: int, unit: str = "characters") -> 
     """
     import torch
 
-    length = len(ids) // batch_size
-    if length < 2:
-        raise DataError(f"the training text ({len(ids)} {unit}) is too short for {batch_size} streams; "
-                        "use a smaller --batch-size")
+    length = stream_length(len(ids), batch_size, unit)
     # kept in the ids' small integer type (2 or 4 bytes per id); chunk() widens each slice
     return torch.from_numpy(np.ascontiguousarray(ids[: length * batch_size]).reshape(batch_size, length))
 

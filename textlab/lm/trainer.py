@@ -73,6 +73,7 @@ class LMTrainer:
     """Holds everything a run needs so that it can be checkpointed and resumed as one state."""
 
     unit = "chars"  # kind hook: what the ids are, in the progress bar and the rates ("chars", "tokens")
+    kind = "charlm"  # kind hook: the model kind, recorded in the checkpoint and checked on resume
     validation_share = 0.0  # kind hook: with a budget, validations that cost more of the training time space out
 
     def __init__(self, data, model_config, config, device: torch.device, checkpoint_dir: Path | None = None,
@@ -172,7 +173,7 @@ class LMTrainer:
         }
 
     def save_checkpoint(self, elapsed: float) -> None:
-        save_checkpoint(self.checkpoint_dir, self.state(elapsed))
+        save_checkpoint(self.checkpoint_dir, self.state(elapsed), kind=self.kind)
 
     def restore(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
@@ -296,7 +297,8 @@ class LMTrainer:
     # ------------------------------------------------------------------ the loop
     def run(self, stop=None) -> TrainResult:
         config = self.config
-        units_per_step = config.batch_size * config.seq_len
+        # (a --seq-len longer than the streams reads to their end: a step is never more than that)
+        units_per_step = config.batch_size * min(config.seq_len, self.streams.size(1) - 1)
         budget = config.max_minutes * 60.0
         start, cpu_start = time.perf_counter(), time.process_time()
         steps_this_session, units_this_session = 0, 0
@@ -324,17 +326,18 @@ class LMTrainer:
                     if signum:
                         self._interrupted(now, signum)
                 lr = lr_at(config, self.step, self.progress(elapsed()), self.lr_scale)
+                step_units = config.batch_size * min(config.seq_len, self.streams.size(1) - 1 - self.position)
                 window = window + self.train_step(lr)
                 window_steps += 1
                 self.step += 1
                 steps_this_session += 1
-                units_this_session += units_per_step
+                units_this_session += step_units  # what the step read (the last chunk of an epoch is shorter)
                 self.position += config.seq_len
                 if self.position >= self.streams.size(1) - 1:  # epoch done: start the streams afresh
                     self.position, self.epoch, self.hidden = 0, self.epoch + 1, None
                 if steps_this_session == 20:
                     self._plan_validations(training_seconds() / 20)
-                threads.step(units_per_step)
+                threads.step(step_units)
                 validating = self.step % self.eval_interval == 0 or \
                     (self.position == 0 and self.eval_interval >= self.steps_per_epoch)
                 if window_steps >= self.read_every or validating:

@@ -97,13 +97,13 @@ def _serialize(tensors: dict[str, Any]) -> bytes:
     return save({k: (v if _is_tensor(v) else torch.from_numpy(v)).clone() for k, v in tensors.items()})
 
 
-def save_checkpoint(directory: Path, state: dict[str, Any]) -> None:
+def save_checkpoint(directory: Path, state: dict[str, Any], kind: str | None = None) -> None:
     """Write a nested state (model/optimizer state dicts, counters, RNG states) atomically.
 
     Tensors go to a new ``checkpoint-<hash>.safetensors``, then the structure to
     ``checkpoint.json``, which names it: a checkpoint is complete exactly when its JSON exists,
     and the previous one stays whole until then. A write the OS refuses is one line naming the
-    checkpoint's directory and the cause."""
+    checkpoint's directory and the cause. ``kind``: the model kind it trains (checked on resume)."""
     directory = Path(directory)
     tensors: dict[str, Any] = {}
     structure = _flatten("", state, tensors)
@@ -111,7 +111,7 @@ def save_checkpoint(directory: Path, state: dict[str, Any]) -> None:
     digest = hashlib.sha256(data).hexdigest()
     name = f"checkpoint-{digest[:16]}.safetensors"
     meta = {"format": FORMAT, "tensors": {"file": name, "size": len(data), "sha256": digest},
-            "structure_sha256": _structure_digest(structure), "state": structure}
+            "structure_sha256": _structure_digest(structure), "state": structure, "kind": kind}
     try:
         directory.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(directory / name, data)
@@ -133,10 +133,11 @@ def _tensors_file(directory: Path) -> str | None:
         return None
 
 
-def load_checkpoint(directory: Path, framework: str = "torch") -> dict[str, Any]:
+def load_checkpoint(directory: Path, framework: str = "torch", kind: str | None = None) -> dict[str, Any]:
     """Read a checkpoint written by :func:`save_checkpoint` (no unpickling), after checking the
     recorded size and SHA-256 of its tensors and the SHA-256 of its structure. Its tensors come
-    back as torch tensors, or (``framework="numpy"``) as numpy arrays, without torch."""
+    back as torch tensors, or (``framework="numpy"``) as numpy arrays, without torch. ``kind``:
+    the model kind the caller trains; a checkpoint recorded as another kind's is refused by name."""
     if framework == "numpy":
         from safetensors.numpy import load_file
     else:
@@ -152,6 +153,9 @@ def load_checkpoint(directory: Path, framework: str = "torch") -> dict[str, Any]
         raise DataError(f"cannot read {meta_path}: {exc}") from exc
     if not isinstance(meta, dict) or "state" not in meta:
         raise DataError(f"{meta_path} is not a textlab checkpoint")
+    if kind and meta.get("kind") not in (None, kind):
+        raise DataError(f"{directory} is the checkpoint of a {meta['kind']} run, not of a {kind} one; resume it with "
+                        "the command that started it, or write this model elsewhere with -o")
     where = f"when the checkpoint was saved; resume is not possible from {directory}"
     if meta.get("format", 1) >= 2:
         record = meta.get("tensors")

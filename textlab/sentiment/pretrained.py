@@ -13,7 +13,7 @@ from pathlib import Path
 from textlab.errors import TextlabError
 from textlab.store.cards import read_card
 from textlab.store.choice import resolve_model
-from textlab.store.places import list_models
+from textlab.store.places import age_key, list_models
 from textlab.store.shipped import shipped_model
 
 SHIPPED_LANGS = ("en", "zh")
@@ -39,7 +39,7 @@ def newest_user_models() -> dict[str, Path]:
         lang = card.config.get("lang") if isinstance(card.config, dict) else None
         if card.kind != "sentiment" or lang not in SHIPPED_LANGS:
             continue
-        key = (card.created, path.stat().st_mtime)
+        key = age_key(path, card)
         if lang not in found or key > found[lang][0]:
             found[lang] = (key, path)
     return {lang: path for lang, (_, path) in found.items()}

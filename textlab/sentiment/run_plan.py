@@ -87,7 +87,7 @@ def plan_run(dataset: str, config: SentimentConfig, settings: TrainSettings, pre
             lm = read_lm(from_lm)
             config, settings = from_lm_options(config, settings, lm, pretrained_w2v, given)
         return Run(str(dataset), config, settings, pretrained_w2v, from_lm, lm, options, command, [], None)
-    saved = load_checkpoint(ckpt)
+    saved = load_checkpoint(ckpt, kind="sentiment")
     if "options" not in saved or "settings" not in saved:
         raise DataError(f"{ckpt} was written by an older textlab; start again without --resume")
     applied = reconcile(saved["options"], options if given is None else given, RESUME_CHANGEABLE,

@@ -63,7 +63,7 @@ def checkpoint_and_stop(ckpt: Path, run: Run, prepared: Prepared, state: Trainin
         "command": run.command, "resumes": run.resumes, "vocab": prepared.vocab.to_tsv(), "init": state.init,
         "elapsed": clock.used(), "ngram": state.ngram, "neural": asdict(state.progress),
         "model": state.model.state_dict(), "optimizer": state.optimizer.state_dict(), "rng": rng_state(),
-        "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else None})
+        "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else None}, kind="sentiment")
     latest = run.resumes[-1]["command"] if run.resumes else run.command
     raise TrainingInterrupted(f"training interrupted; checkpoint saved in {ckpt}; resume with: "
                               f"{resume_command(latest, run.dataset, output)}", signum)

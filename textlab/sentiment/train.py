@@ -67,7 +67,7 @@ def train_sentiment(dataset: str, config: SentimentConfig, settings: TrainSettin
     and treats the options that differ from their defaults as given. ``from_lm``: a word LM
     (store name or path) that a fresh model starts from (:mod:`textlab.sentiment.lm_init`)."""
     output = Path(output)
-    with reserve_output(output, force, "model"):  # before any work, for the whole job
+    with reserve_output(output, force, "model", resume=resume):  # before any work, for the whole job
         return _train_reserved(dataset, config, settings, output, force, resume, pretrained_w2v, command, given,
                                from_lm)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from textlab.errors import TextlabError, UsageError
 from textlab.store.cards import CONFIG_FILE, ModelCard, update_card
@@ -70,13 +70,19 @@ def _check_plain_name(name: str) -> None:
         raise UsageError(f"{name!r} is not a model name (a plain name, as `textlab models` lists it)")
 
 
-def remove_model(name: str) -> Path:
+def _unchecked(path: Path) -> None:
+    pass
+
+
+def remove_model(name: str, check: Callable[[Path], None] = _unchecked) -> Path:
     """Delete the store's model ``name``; it is first renamed to a hidden name, so no half-deleted
-    directory is ever listed as a model."""
+    directory is ever listed as a model. ``check(path)`` may refuse first (a name a running job
+    has reserved: :func:`textlab.reservation.check_not_reserved`)."""
     import shutil
     import tempfile
 
     path = store_model(name, "removed")
+    check(path)
     trash = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".removed", dir=path.parent))
     try:
         os.replace(path, trash / name)
@@ -87,12 +93,15 @@ def remove_model(name: str) -> Path:
     return path
 
 
-def rename_model(old: str, new: str) -> Path:
-    """Rename the store's model ``old`` to ``new`` (one atomic rename; refuses an existing ``new``)."""
+def rename_model(old: str, new: str, check: Callable[[Path], None] = _unchecked) -> Path:
+    """Rename the store's model ``old`` to ``new`` (one atomic rename; refuses an existing ``new``;
+    ``check`` as :func:`remove_model`'s, for both names)."""
     source = store_model(old, "renamed")
     _check_plain_name(new)
     check_not_shipped_name(new)
     target = source.parent / new
+    check(source)
+    check(target)
     if target.exists() or target.is_symlink():
         raise TextlabError(f"{target} already exists; remove it first or pick another name")
     try:

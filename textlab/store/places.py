@@ -70,7 +70,13 @@ def list_models(root: Path | None = None) -> list[tuple[Path, ModelCard]]:
 
 
 def newest_first(models: list[tuple[Path, ModelCard]]) -> list[tuple[Path, ModelCard]]:
-    return sorted(models, key=lambda pc: (pc[1].created, pc[0].stat().st_mtime), reverse=True)
+    return sorted(models, key=lambda pc: age_key(*pc), reverse=True)
+
+
+def age_key(path: Path, card: ModelCard) -> tuple[str, float]:
+    """What orders models by age (larger: newer): the card's creation time, then the directory's.
+    A hand-edited card may hold anything in ``created``: such a model sorts as the oldest."""
+    return (card.created if isinstance(card.created, str) else "", path.stat().st_mtime)
 
 
 def user_models(kind: str) -> list[tuple[Path, ModelCard]]:

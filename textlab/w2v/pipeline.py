@@ -85,7 +85,7 @@ def train_word2vec(
         raise UsageError("sync_every must be at least 1 (chunks between synchronisations)")
     if launched_by_torchrun() and resume:
         raise UsageError("--resume is not supported for distributed (torchrun) training yet")
-    with reserve_output(output, force, "model", hold=saves_here()):  # before any work, for the whole job
+    with reserve_output(output, force, "model", hold=saves_here(), resume=resume):  # before any work, for the whole job
         if not launched_by_torchrun():
             return _train_here(corpus_spec, config, output, force, resume, device, stop_after_chunks, resume_hint,
                                cache, given)

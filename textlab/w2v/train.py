@@ -350,10 +350,10 @@ def save_training_checkpoint(directory: Path, model: Word2Vec, state: TrainState
         "vectors": model.vectors,
         "context": model.context,
         "extra": extra,
-    })
+    }, kind="word2vec")
 
 
 def load_training_checkpoint(directory: Path) -> dict:
     """The checkpoint, its matrices as numpy arrays (no torch)."""
-    return load_checkpoint(directory, framework="numpy")
+    return load_checkpoint(directory, framework="numpy", kind="word2vec")
 

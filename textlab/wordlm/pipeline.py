@@ -14,6 +14,7 @@ import torch
 from textlab.errors import TrainingInterrupted
 from textlab.lm import setup as lm_setup
 from textlab.lm.probe import step_timer
+from textlab.lm.streams import stream_length
 from textlab.runtime.checkpoints import checkpoint_dir_for, load_checkpoint
 from textlab.runtime.device import check_precision, precision_candidates
 from textlab.runtime.output import say
@@ -59,8 +60,9 @@ def plan_setup(data: WordData, device: torch.device, epochs: int | None, max_min
     precision = check_precision(precision, device)
     candidates = precision_candidates(device) if precision == "auto" else (precision,)
     decided: dict = {}
+    model_config, train_config = make_configs(len(data.vocab), data.lang, 1, None, seed, "fp32", **overrides)
+    stream_length(len(data.train), train_config.batch_size, "tokens")  # before anything is built for it
     if len(candidates) > 1:
-        model_config, train_config = make_configs(len(data.vocab), data.lang, 1, None, seed, "fp32", **overrides)
         shape = Shape("run", train_config.batch_size, train_config.seq_len)
 
         def build(_shape: Shape, arithmetic: str) -> tuple[WordLM, TrainConfig]:
@@ -93,7 +95,7 @@ def train_lm_job(corpus: str, output: Path, *, data_settings: dict, epochs: int 
     others must match."""
     from textlab.reservation import reserve_output
 
-    with reserve_output(output, force or resume, "model"):  # before any work, for the whole job
+    with reserve_output(output, force or resume, "model", resume=resume):  # before any work, for the whole job
         return _train_reserved(corpus, output, data_settings=data_settings, epochs=epochs, max_minutes=max_minutes,
                                precision=precision, device=device, seed=seed, resume=resume, force=force,
                                overrides=overrides, given=given, stop=stop, resume_hint=resume_hint, log=log)
@@ -106,10 +108,11 @@ def _train_reserved(corpus: str, output: Path, *, data_settings: dict, epochs: i
     """:func:`train_lm_job`, its output reserved."""
     from textlab.runtime.seeding import seed_everything
     from textlab.wordlm.saving import save_wordlm
+    from textlab.wordlm.train import WordTrainer
 
     checkpoint_dir = checkpoint_dir_for(output)
     seed_everything(seed)
-    state = load_checkpoint(checkpoint_dir) if resume else None
+    state = load_checkpoint(checkpoint_dir, kind=WordTrainer.kind) if resume else None
     if state is not None:
         data_settings = dict(state["data_settings"])
     log(f"reading {corpus} ...")

@@ -27,6 +27,7 @@ class WordTrainer(LMTrainer):
     """The word LM's run (see :class:`textlab.lm.trainer.LMTrainer`)."""
 
     unit = "tokens"
+    kind = "wordlm"
     validation_share = 0.15  # measuring a 30k vocabulary costs more than the char LM's 65 characters
 
     def __init__(self, data: WordData, model_config: WordLMConfig, config: TrainConfig, device: torch.device,
