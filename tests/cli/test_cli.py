@@ -179,3 +179,17 @@ def test_interruptions_and_escaped_eof_errors_are_told_apart(cli, monkeypatch, r
     monkeypatch.setattr(textlab.text.tokenize, "tokenize_pieces", fail)
     result = cli("tokenize", input="a\n")
     assert (result.exit_code, result.stderr) == (code, line)
+
+
+@pytest.mark.parametrize("args", [
+    ["generate", "--model", "shipped:shakespeare", "--len", "20000", "--stream"],
+    ["generate", "--model", "shipped:shakespeare", "--len", "20000"],
+    ["export-w2v", "--model", "shipped:en", "-"],
+])
+def test_a_reader_that_stops_early_ends_the_command_quietly(args):
+    """`textlab generate --stream | head -c 5`: click would exit 1 on the broken pipe."""
+    proc = subprocess.Popen([sys.executable, "-m", "textlab", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.read(5)
+    proc.stdout.close()
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and b"error" not in stderr, stderr

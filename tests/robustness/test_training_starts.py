@@ -92,3 +92,17 @@ def test_a_card_with_a_strange_creation_time_is_listed(cli, tmp_path, textlab_ho
     assert result.exit_code == 0, result.stderr
     names = [row["name"] for row in json.loads(result.stdout)]
     assert names.index("plain") < names.index("edited")  # sorted as the oldest
+
+
+@pytest.mark.parametrize("command", ["train-sentiment", "train-lm"])
+def test_the_validation_part_is_one_choice_and_held_out(cli, tmp_path, command):
+    data = tmp_path / "data.csv"
+    data.write_text("label,review\n" + "".join(f"{i % 2},review number {i} is {'good' if i % 2 else 'bad'}\n"
+                                                for i in range(40)))
+    other = tmp_path / "other.csv"
+    other.write_text(data.read_text())
+    both = cli(command, str(data), "--valid-data", str(other), "--valid-fraction", "0.5", "-o", str(tmp_path / "m"))
+    assert both.exit_code == 2 and "--valid-data and --valid-fraction both choose the validation part" in both.stderr
+    itself = cli(command, str(data), "--valid-data", str(tmp_path / "." / "data.csv"), "-o", str(tmp_path / "m"))
+    assert itself.exit_code == 2 and "is the training data itself" in itself.stderr
+    assert not (tmp_path / "m").exists()

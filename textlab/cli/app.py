@@ -59,6 +59,9 @@ class TextlabGroup(TyperGroup):
             raise Interrupted from exc
         except EOFError as exc:  # Typer would report it as an interruption: it is a bug
             raise Escaped(exc) from exc
+        except BrokenPipeError:  # the reader went away (`| head`): click would exit 1; stop quietly
+            _silence_stdout()
+            raise typer.Exit(0) from None
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # noqa: D401
         previous = None

@@ -50,6 +50,22 @@ Precision = Annotated[
 ]
 
 
+def check_validation_source(dataset: str, valid_data: str | None, given: dict) -> None:
+    """``--valid-data`` replaces ``--valid-fraction`` (both given: refused, not one dropped) and
+    may not be the training data itself (its figures would measure nothing held out)."""
+    import os
+
+    from textlab.errors import UsageError
+
+    if not valid_data:
+        return
+    if "valid_fraction" in given:
+        raise UsageError("--valid-data and --valid-fraction both choose the validation part: give one")
+    if os.path.exists(valid_data) and os.path.exists(dataset) and os.path.samefile(valid_data, dataset):
+        raise UsageError(f"--valid-data {valid_data} is the training data itself: validate on held-out text "
+                         "(or leave --valid-data out to hold out --valid-fraction)")
+
+
 def given_options(ctx: typer.Context, exclude: tuple[str, ...] = ("resume", "force", "output")) -> dict:
     """The options the user typed (or set through the environment) on this command line, by
     parameter name: what ``--resume`` compares with its checkpoint (defaults never count)."""

@@ -87,12 +87,13 @@ def train_sentiment_command(
 
     Example: textlab train-sentiment imdb --from-lm imdb-lm -o imdb-from-lm
     """
-    from textlab.cli.options import given_options
+    from textlab.cli.options import check_validation_source, given_options
     from textlab.sentiment.train import train_sentiment
     from textlab.store.cards import command_line
     from textlab.store.places import output_path
 
     given = given_options(ctx)
+    check_validation_source(dataset, valid_data, given)
     values = {"bag_buckets": bag_buckets, "ngram_branch_buckets": ngram_branch_buckets,
               "ngram_branch_units": ngram_branch_units}
     _take_old_names(given, values)

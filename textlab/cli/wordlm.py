@@ -52,13 +52,14 @@ def train_lm_command(
     same text. With --resume, --epochs, --max-minutes, --precision and --device may change; the
     data options are the checkpoint's; options that define the model must match.
     """
-    from textlab.cli.options import given_options
+    from textlab.cli.options import check_validation_source, given_options
     from textlab.runtime.device import pick_device
     from textlab.runtime.output import say
     from textlab.runtime.signals import graceful_stop
     from textlab.store.places import output_path
     from textlab.wordlm.pipeline import train_lm_job
 
+    check_validation_source(corpus, valid_data, given_options(ctx))
     stem = Path(corpus.rstrip("/")).name.split(".")[0] or "corpus"
     path = output_path(output, f"lm-{stem}")
     again = f" {shlex.quote(corpus)} --resume" + (f" -o {shlex.quote(output)}" if output else "")
