@@ -168,3 +168,17 @@ def test_the_default_learning_rate_follows_the_architecture(tmp_path):
         config = Word2VecConfig(arch=arch, dim=8, epochs=1, min_count=1, lang="none", engine=engine)
         train_word2vec(str(path), config, tmp_path / engine, force=True, device="cpu")
         assert json.loads((tmp_path / engine / "config.json").read_text())["config"]["lr"] == expected
+
+
+def test_resume_with_fewer_epochs_than_trained_is_refused(tmp_path, monkeypatch):
+    """The card recorded --epochs 1 for vectors trained longer, and a rate for no work."""
+    monkeypatch.setattr(plan_module, "CHUNK_WORDS", 4000)
+    corpus = write_planted(tmp_path / "planted.txt", sentences=3000)
+    config = Word2VecConfig(dim=16, window=3, min_count=1, epochs=3, lang="none", workers=1)
+    with pytest.raises(TrainingInterrupted):
+        train_word2vec(str(corpus), config, tmp_path / "m", stop_after_chunks=12)  # past the first epoch
+    with pytest.raises(UsageError, match=r"has trained [12]\.\d\d epochs already: --epochs 1 leaves nothing to train"):
+        train_word2vec(str(corpus), config, tmp_path / "m", resume=True, given={"epochs": 1})
+    assert (tmp_path / "m.ckpt" / "checkpoint.json").is_file() and not (tmp_path / "m").exists()
+    train_word2vec(str(corpus), config, tmp_path / "m", resume=True, given={"epochs": 4})
+    assert load_word2vec(tmp_path / "m")[2].config["epochs"] == 4

@@ -153,7 +153,8 @@ def _train_reserved(corpus: str, output: Path, *, cell: str, epochs: int | None,
     state = None
     if resume:
         state, model_config, train_config = load_resume_state(checkpoint_dir, data)
-        train_config, applied = resume_settings(model_config, train_config, given or {}, checkpoint_dir, device)
+        train_config, applied = resume_settings(model_config, train_config, given or {}, checkpoint_dir, device,
+                                                int(state.get("epoch", 0)))
         setup = Setup(model_config, train_config, {"resumed_with": applied})
         if applied:
             log("applied on resume: " + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in applied.items()))
@@ -170,9 +171,10 @@ def _train_reserved(corpus: str, output: Path, *, cell: str, epochs: int | None,
 
 
 def resume_settings(model_config: CharLMConfig, train_config: TrainConfig, given: dict, checkpoint_dir: Path,
-                    device: torch.device) -> tuple[TrainConfig, dict]:
+                    device: torch.device, epochs_done: int = 0) -> tuple[TrainConfig, dict]:
     """Apply the resumable options the user typed; refuse model/data options that differ."""
-    return lm_setup.resume_settings(model_config, train_config, given, checkpoint_dir, device, RESUMABLE)
+    return lm_setup.resume_settings(model_config, train_config, given, checkpoint_dir, device, RESUMABLE,
+                                    epochs_done=epochs_done)
 
 
 def save(result: TrainResult, output: Path, data: CharData, info: dict, setup: Setup, device: torch.device,

@@ -32,7 +32,7 @@ def minutes_after(choice: Choice, max_minutes: float | None) -> float | None:
 
 
 def resume_settings(model_config, train_config, given: dict, checkpoint_dir: Path, device,
-                    resumable: Sequence[str], data_settings: dict | None = None):
+                    resumable: Sequence[str], data_settings: dict | None = None, epochs_done: int = 0):
     """Apply the ``resumable`` options the user typed; refuse model/data options that differ
     (``data_settings``: the data options the run was started with, by option name).
     Returns the training config to go on with and the options applied."""
@@ -49,6 +49,9 @@ def resume_settings(model_config, train_config, given: dict, checkpoint_dir: Pat
     updated = replace(train_config, **changes)
     if updated.epochs <= 0 and updated.max_minutes <= 0:
         raise UsageError("give --epochs or --max-minutes (or both)")
+    if "epochs" in changes and 0 < updated.epochs <= epochs_done:  # nothing would train, and the card would say so
+        raise UsageError(f"the run in {checkpoint_dir} has trained {epochs_done} epochs already: --epochs "
+                         f"{updated.epochs} leaves nothing to train (give more, or leave --epochs out)")
     return updated, {k: v for k, v in applied.items()}
 
 

@@ -101,7 +101,7 @@ def _train_here(corpus_spec: str, config: Word2VecConfig, output: Path, force: b
                 stop_after_chunks: int | None, resume_hint: str, cache: bool, given: dict | None) -> dict:
     """:func:`train_word2vec` in this one process, its output reserved."""
     checkpoint_dir = checkpoint_dir_for(output)
-    checkpoint = None
+    checkpoint, changes = None, {}
     if resume:
         checkpoint = load_training_checkpoint(checkpoint_dir)
         saved = config_from_dict(Word2VecConfig, checkpoint["config"], str(checkpoint_dir), limits=CONFIG_LIMITS)
@@ -127,6 +127,11 @@ def _train_here(corpus_spec: str, config: Word2VecConfig, output: Path, force: b
     corpus = encode_corpus(path, options, min_count=config.min_count, max_vocab=config.max_vocab or None,
                            vocab=vocab, cache=cache)
     try:
+        if "epochs" in changes:  # nothing would train, and the card would record a run that did not happen
+            done = checkpoint["state"]["words_done"] / max(corpus.num_words, 1)
+            if config.epochs <= done:
+                raise UsageError(f"the run in {checkpoint_dir} has trained {done:.2f} epochs already: --epochs "
+                                 f"{config.epochs} leaves nothing to train (give more, or leave --epochs out)")
         config = dataclasses.replace(config, vocab_size=len(corpus.vocab))
         if engine == "device":  # the card records the step the device engine really took
             size, limit = device_step(config)

@@ -129,7 +129,7 @@ def _train_reserved(corpus: str, output: Path, *, data_settings: dict, epochs: i
         model_config = WordLMConfig.from_dict(state["model_config"], where=str(checkpoint_dir))
         train_config = TrainConfig(**{f.name: state["train_config"][f.name] for f in fields(TrainConfig)})
         train_config, applied = lm_setup.resume_settings(model_config, train_config, given or {}, checkpoint_dir,
-                                                         device, RESUMABLE, data_settings)
+                                                         device, RESUMABLE, data_settings, int(state.get("epoch", 0)))
         setup = Setup(model_config, train_config, {"resumed_with": applied})
         if applied:
             log("applied on resume: " + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in applied.items()))
