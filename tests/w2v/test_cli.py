@@ -135,3 +135,15 @@ def test_a_run_that_trained_no_pair_says_so(cli, tmp_path):
     assert "warning: no (word, context) pair was trained" in result.stderr and "--sample 0" in result.stderr
     result = cli(*args, "--sample", "0", "-o", str(tmp_path / "kept"))
     assert result.exit_code == 0 and json.loads(result.stdout)["pairs"] > 0 and "warning" not in result.stderr
+
+
+def test_options_of_the_engine_that_does_not_run_are_named(cli, tmp_path):
+    corpus = write_planted(tmp_path / "planted.txt")
+    result = cli("train-w2v", str(corpus), *TRAIN, "--engine", "hogwild", "--compile", "eager", "-o", str(tmp_path / "h"))
+    assert result.exit_code == 0 and "note: --batch-size and --compile set the device engine's work; the hogwild " \
+        "engine runs here and trains without them" in result.stderr
+    result = cli("train-w2v", str(corpus), *[a for a in TRAIN if a not in ("--batch-size", "64")], "--engine", "device",
+                 "--workers", "2", "-o", str(tmp_path / "d"))
+    assert result.exit_code == 0 and "note: --workers sets the hogwild engine's work" in result.stderr
+    plain = cli("train-w2v", str(corpus), *[a for a in TRAIN if a not in ("--batch-size", "64")], "-o", str(tmp_path / "p"))
+    assert plain.exit_code == 0 and "note:" not in plain.stderr

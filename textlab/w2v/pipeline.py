@@ -116,6 +116,7 @@ def _train_here(corpus_spec: str, config: Word2VecConfig, output: Path, force: b
             + (f"; applied {', '.join(f'{k}={v}' for k, v in changes.items())}" if changes else ""))
     device = device_name(device)
     engine = choose_engine(config.engine, device)
+    note_other_engine_options(engine, given)
     path = resolve_corpus(corpus_spec)
     options = TokenizerOptions(lang=config.lang)
     started = time.perf_counter()
@@ -206,6 +207,22 @@ def _metrics(state: TrainState, tokens: int, epochs: int, corpus: EncodedCorpus,
             "mean_loss": round(state.loss_sum / max(state.pairs, 1), 4), "pairs": state.pairs, "device": str(device),
             "engine": engine,
             **state.engine_info}
+
+
+#: Options that set one engine's work only (the other trains without them).
+ENGINE_OPTIONS = {"device": ("batch_size", "compile"), "hogwild": ("workers",)}
+
+
+def note_other_engine_options(engine: str, given: dict | None) -> None:
+    """Name the options typed for the engine that does not run (given, they are not dropped unsaid)."""
+    unused = [name for other, names in ENGINE_OPTIONS.items() if other != engine for name in names
+              if name in (given or {})]
+    if unused:
+        flags = " and ".join(f"--{name.replace('_', '-')}" for name in unused)
+        verb = "set" if len(unused) > 1 else "sets"
+        say(f"note: {flags} {verb} the {'device' if engine == 'hogwild' else 'hogwild'} engine's work; "
+            f"the {engine} engine runs here and trains without {'it' if len(unused) == 1 else 'them'} "
+            "(--engine chooses)", style="yellow")
 
 
 def _discard_temporary(corpus: EncodedCorpus) -> None:
