@@ -32,3 +32,16 @@ def test_one_shape_measures_every_precision_even_past_the_probe_share():
     assert summary["measurements"][1] == {"shape": "run", "precision": "bf16", "tokens_per_second": 1900.0,
                                           "seconds": 18.9}
     assert summary["candidates"] == [{"shape": "run", "min_epochs": 0.0}]
+
+
+def test_a_run_capped_by_epochs_expects_no_more_and_keeps_a_shape_that_needs_no_more():
+    """`--epochs 1 --max-minutes 1000000`: the time would allow millions of epochs, the run stops
+    after one, so a shape that needs 10 epochs to pay off is not chosen for it."""
+    from textlab.lm.probe import Measurement, choose
+
+    shapes = (Shape("narrow", min_epochs=0.0), Shape("wide", min_epochs=10.0))
+    rates = [Measurement("narrow", "fp32", 20_000.0, 1.0), Measurement("wide", "fp32", 10_000.0, 1.0)]
+    free = choose(rates, shapes, 50_000, 60_000_000)
+    assert free.shape.name == "wide" and free.expected_epochs > 1e6
+    capped = choose(rates, shapes, 50_000, 60_000_000, max_epochs=1)
+    assert capped.shape.name == "narrow" and capped.expected_epochs == 1

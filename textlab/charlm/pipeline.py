@@ -99,7 +99,7 @@ def plan_setup(data: CharData, device: torch.device, cell: str, epochs: int | No
     decided: dict = {}
     shape = default_shape(device.type)
     if device.type == "cpu" and budget >= MIN_PROBE_BUDGET and not (set(fixed) & set(SHAPE_OPTIONS)):
-        choice = probe(measure, CPU_SHAPES, candidates, budget, len(data.train))
+        choice = probe(measure, CPU_SHAPES, candidates, budget, len(data.train), max_epochs=epochs)
         shape, precision = choice.shape, choice.precision
         decided = {"probe": card_summary(choice)}
         log(f"set-up probe ({choice.probe_seconds:.1f} s): {shape.name} {precision}, "

@@ -69,8 +69,10 @@ class Choice:
                     if m.shape == self.shape.name and m.precision == self.precision)
 
 
-def choose(measurements: list[Measurement], shapes: Sequence[Any], train_units: int, seconds_left: float) -> Choice:
-    """Apply the rule to measured rates (see the module docstring)."""
+def choose(measurements: list[Measurement], shapes: Sequence[Any], train_units: int, seconds_left: float,
+           max_epochs: float | None = None) -> Choice:
+    """Apply the rule to measured rates (see the module docstring); a run capped at
+    ``max_epochs`` (``--epochs``) expects no more than that, whatever the time would allow."""
     best: dict[str, Measurement] = {}
     for shape in shapes:
         rates = [m for m in measurements if m.shape == shape.name]
@@ -80,7 +82,8 @@ def choose(measurements: list[Measurement], shapes: Sequence[Any], train_units: 
         exact = next((m for m in rates if m.precision == "fp32"), None)
         best[shape.name] = exact if exact is not None and fastest.per_second <= 1.05 * exact.per_second \
             else fastest
-    epochs = {name: m.per_second * seconds_left / max(train_units, 1) for name, m in best.items()}
+    cap = max_epochs if max_epochs else float("inf")
+    epochs = {name: min(cap, m.per_second * seconds_left / max(train_units, 1)) for name, m in best.items()}
     measured = [s for s in shapes if s.name in best]
     fitting = [s for s in measured if epochs[s.name] >= s.min_epochs]
     shape = fitting[-1] if fitting else max(measured, key=lambda s: epochs[s.name])
@@ -91,7 +94,7 @@ def choose(measurements: list[Measurement], shapes: Sequence[Any], train_units: 
 
 def probe(run_steps: Callable[..., int], shapes: Sequence[Any], precisions: tuple[str, ...],
           budget_seconds: float, train_units: int, clock: Callable[[], float] = time.perf_counter,
-          steps: int = 8) -> Choice:
+          steps: int = 8, max_epochs: float | None = None) -> Choice:
     """Time ``steps`` training steps of every shape at every precision and choose.
     ``run_steps(shape, precision, n, start)`` builds a fresh model, takes one warm-up step,
     calls ``start()`` and trains ``n`` more steps, returning the ids of those ``n`` (so that
@@ -113,7 +116,7 @@ def probe(run_steps: Callable[..., int], shapes: Sequence[Any], precisions: tupl
             elapsed = max(clock() - begin[0], 1e-9)
             measurements.append(Measurement(shape.name, precision, units / elapsed, elapsed))
     spent = clock() - started
-    choice = choose(measurements, shapes, train_units, max(budget_seconds - spent, 0.0))
+    choice = choose(measurements, shapes, train_units, max(budget_seconds - spent, 0.0), max_epochs)
     choice.probe_seconds = spent
     return choice
 
