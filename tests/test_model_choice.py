@@ -132,3 +132,17 @@ def test_a_shipped_name_of_another_kind_is_named_and_generate_offers_word_lms(cl
         "textlab: error: no shipped charlm model named 'en' (shipped:en is a sentiment and a word2vec model; "
         "shipped charlm models: shipped:shakespeare); generate also samples from a word LM (shipped:imdb)"]
     assert cli("generate", "--model", "shipped:imdb", "--len", "3", "--random-seed", "1").exit_code == 0
+
+
+def test_a_bare_name_of_both_a_store_model_and_a_local_directory_is_refused(cli, tmp_path, monkeypatch, textlab_home):
+    """-o NAME writes the store; --model NAME must not quietly read ./NAME instead."""
+    source = tmp_path / "v.txt"
+    source.write_text("2 2\nking 1 0\nqueen 0 1\n")
+    monkeypatch.chdir(tmp_path)
+    assert cli("import-w2v", str(source), "-o", "./twin").exit_code == 0
+    assert cli("neighbors", "king", "--model", "twin").exit_code == 0  # only the directory: it answers
+    assert cli("import-w2v", str(source), "-o", "twin").exit_code == 0  # now the store has one too
+    result = cli("neighbors", "king", "--model", "twin")
+    assert result.exit_code == 1 and "'twin' names both your model" in result.stderr and "write ./twin" in result.stderr
+    assert cli("neighbors", "king", "--model", "./twin").exit_code == 0
+    assert cli("neighbors", "king", "--model", str(textlab_home / "models" / "twin")).exit_code == 0

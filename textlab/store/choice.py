@@ -51,8 +51,11 @@ def no_model_error(kind: str, make: str | None = None) -> TextlabError:
     return TextlabError(f"no {kind} model yet: train one with '{make or MAKE_COMMANDS[kind]}'")
 
 
-def resolve_model(spec: str | None, kind: str) -> Path:
-    """``--model NAME|PATH|shipped:NAME``; with none, the newest model of ``kind`` in the store."""
+def resolve_model(spec: str | Path | None, kind: str) -> Path:
+    """``--model NAME|PATH|shipped:NAME``; with none, the newest model of ``kind`` in the store.
+    A :class:`Path` (a model already chosen) is that directory, never a store name."""
+    if isinstance(spec, Path):
+        return _checked_kind(spec, kind)
     if spec and spec.startswith(SHIPPED_PREFIX):
         name = spec[len(SHIPPED_PREFIX):]
         path = shipped_model(kind, name)
@@ -64,12 +67,15 @@ def resolve_model(spec: str | None, kind: str) -> Path:
         return path
     if spec:
         candidates = [Path(spec).expanduser(), models_dir() / spec]
+        bare = not any(mark in spec for mark in ("/", os.sep)) and not spec.startswith((".", "~"))
+        if bare and all((c / CONFIG_FILE).is_file() for c in candidates) and \
+                os.path.realpath(candidates[0]) != os.path.realpath(candidates[1]):
+            # -o NAME writes the store: the same NAME may not quietly read another model here
+            raise TextlabError(f"{spec!r} names both your model {candidates[1]} and the directory ./{spec}: "
+                               f"write ./{spec} for the directory, or {candidates[1]} for the store's model")
         for candidate in candidates:
             if (candidate / CONFIG_FILE).is_file():
-                card = read_card(candidate)
-                if card.kind != kind:
-                    raise TextlabError(f"{candidate} is a {card.kind} model, not a {kind} model")
-                return candidate
+                return _checked_kind(candidate, kind)
             if candidate.exists() and candidate == candidates[0] and ("/" in spec or os.sep in spec):
                 raise DataError(f"{candidate} is not a textlab model directory (no {CONFIG_FILE})")
         hint = f"; did you mean {SHIPPED_PREFIX}{spec}?" if shipped_model(kind, spec) else ""
@@ -111,9 +117,16 @@ class ModelChoice:
         return f"using {self.describe()}" if self.implicit else None
 
 
+def _checked_kind(path: Path, kind: str) -> Path:
+    card = read_card(path)
+    if card.kind != kind:
+        raise TextlabError(f"{path} is a {card.kind} model, not a {kind} model")
+    return path
+
+
 def explicit_choice(spec: str | Path, kind: str) -> ModelChoice:
     """``--model NAME|PATH|shipped:NAME`` as a :class:`ModelChoice`."""
-    path = resolve_model(str(spec), kind)
+    path = resolve_model(spec, kind)
     return ModelChoice(path, read_card(path), str(spec))
 
 
