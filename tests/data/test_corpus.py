@@ -135,3 +135,12 @@ def test_garbage_behind_an_archive_s_mark_is_a_damaged_archive(tmp_path, head):
 def test_text_that_begins_like_bzip2_s_name_is_text(tmp_path):
     (tmp_path / "t.txt").write_text("BZh is not a bzip2 file\n")
     assert list(iter_corpus_lines(tmp_path / "t.txt")) == ["BZh is not a bzip2 file"]
+
+
+def test_dataset_names_are_case_insensitive(tmp_path, monkeypatch):
+    from textlab.data.registry import get_dataset
+
+    monkeypatch.chdir(tmp_path)  # (a local file of that name would be read instead)
+    assert get_dataset("TinyShakespeare") is get_dataset("tinyshakespeare") is not None
+    assert resolve_corpus("TINYSHAKESPEARE") == resolve_corpus("tinyshakespeare")
+    assert get_dataset("tinyshakespear") is None

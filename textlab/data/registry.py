@@ -56,4 +56,9 @@ def registry() -> dict[str, Dataset]:
 
 
 def get_dataset(name: str) -> Dataset | None:
-    return registry().get(name)
+    """The registered dataset ``name`` (case-insensitive, as `textlab datasets` lists them)."""
+    datasets = registry()
+    if name in datasets:
+        return datasets[name]
+    folded = {key.lower(): dataset for key, dataset in datasets.items()}
+    return folded.get(name.lower())
