@@ -106,3 +106,10 @@ def test_eval_refuses_a_file_too_short_to_measure(cli, tmp_path, corpus_file):
     short.write_text("a")  # read as the line "a\n": one prediction, a finite loss
     result = cli("eval-charlm", "--model", str(out), str(short), "--json")
     assert result.exit_code == 0 and json.loads(result.stdout)["chars"] == 1
+
+
+def test_a_seed_pasted_with_windows_line_ends_reads_as_the_model_s_newlines(cli):
+    pasted = cli("generate", "--model", "shipped:shakespeare", "--seed", "ROMEO:\r\n", "--len", "30", "--random-seed", "3")
+    plain = cli("generate", "--model", "shipped:shakespeare", "--seed", "ROMEO:\n", "--len", "30", "--random-seed", "3")
+    assert pasted.exit_code == 0, pasted.stderr
+    assert pasted.stdout == plain.stdout and pasted.stdout.startswith("ROMEO:\n")

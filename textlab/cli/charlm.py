@@ -172,6 +172,8 @@ def generate_command(
     choice = _charlm_for_generate(model, seed or "")
     loaded = LightCharLM(choice.path)
     seed_text = default_seed(loaded.codec) if seed is None else seed
+    if "\r" not in loaded.codec.alphabet:  # a seed pasted from a CRLF file: its line ends as the text's
+        seed_text = seed_text.replace("\r\n", "\n").replace("\r", "\n")
     check_seed(seed_text, loaded.codec, choice.name)
     rng = np.random.default_rng(random_seed)
     announce_model(choice)
