@@ -141,3 +141,13 @@ def test_a_header_without_a_text_column_names_the_accepted_ones(tmp_path):
     blank.write_text("\nlabel,review\n1,good\n")
     with pytest.raises(DataError, match="first line .* is blank"):
         list(iter_reviews(blank))
+
+
+def test_a_training_part_left_with_one_label_is_refused(cli, tmp_path):
+    """Two reviews: the validation part takes one, and a model of one label scored 1.0 on it."""
+    data = tmp_path / "two.csv"
+    data.write_text("label,review\n1,a good film\n0,a bad film\n")
+    result = cli("train-sentiment", str(data), "--epochs", "1", "-o", str(tmp_path / "m"))
+    assert result.exit_code == 1 and "the training part (1 reviews after the validation part is held out) holds " \
+        "one label only" in result.stderr
+    assert not (tmp_path / "m").exists()

@@ -91,6 +91,9 @@ def prepare(dataset: str, config: SentimentConfig, settings: TrainSettings, pret
         train_idx, valid_idx = append_validation(texts, labels, settings.valid_data)
     else:
         train_idx, valid_idx = split_indices(len(texts), settings.valid_fraction, settings.seed)
+    if texts and len({labels[i] for i in train_idx}) < 2:  # (a tiny file: the held-out part took one label)
+        raise DataError(f"{dataset}: the training part ({len(train_idx)} reviews after the validation part is held "
+                        "out) holds one label only; a classifier needs both: give more reviews")
     say(f"{len(texts):,} labelled reviews ({sum(labels):,} positive): {len(train_idx):,} train, "
         f"{len(valid_idx):,} validation; tokenizing ({lang})...")
     token_lists = list(tokenize_texts(texts, lang))
