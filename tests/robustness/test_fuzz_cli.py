@@ -137,7 +137,7 @@ def test_sentiment_stdin(cli, data, lang, as_json, batch_size):
         if as_json:
             parsed = json.loads(line)
             if not text.strip():
-                assert parsed == {"label": None, "probability": None}
+                assert parsed == {"label": None, "probability": None, "positive": None}
                 continue
             positive, probability = parsed["positive"], parsed["probability"]
             assert 0.0 <= positive <= 1.0 and 0.5 <= probability <= 1.0

@@ -151,3 +151,11 @@ def test_a_training_part_left_with_one_label_is_refused(cli, tmp_path):
     assert result.exit_code == 1 and "the training part (1 reviews after the validation part is held out) holds " \
         "one label only" in result.stderr
     assert not (tmp_path / "m").exists()
+
+
+def test_a_fasttext_file_is_read_whatever_its_name(cli, tmp_path):
+    data = tmp_path / "reviews.train"  # fastText's own naming
+    data.write_text("__label__pos a wonderful and moving film\n__label__neg an awful, boring and dull film\n" * 3)
+    from textlab.data.reviews import iter_reviews
+
+    assert [label for _, label in iter_reviews(str(data))] == [1, 0] * 3

@@ -80,6 +80,7 @@ def test_json_output_parses(cli, en_model):
     rows = [json.loads(line) for line in out.splitlines()]
     assert [r["label"] for r in rows] == ["positive", "negative", None]
     assert rows[0]["positive"] > 0.5 > rows[1]["positive"]
+    assert rows[2] == {"label": None, "probability": None, "positive": None}  # every row has every key
 
 
 def test_card_and_eval(cli, en_model, tmp_path):

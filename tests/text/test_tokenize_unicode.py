@@ -43,3 +43,9 @@ def test_typographic_apostrophes_are_the_plain_one(apostrophe):
 def test_ascii_and_non_ascii_text_split_alike():
     plain = "It's a fine_film -- 10/10, rock'n'roll <br />forever"
     assert tokenize_line(plain + " é", TokenizerOptions("en")) == tokenize_line(plain, TokenizerOptions("en")) + ["é"]
+
+
+def test_stop_words_apply_to_text_already_tokenized():
+    options = TokenizerOptions("none", stopwords=True)
+    assert tokenize_line("The Cat is on THE mat", options) == ["Cat", "mat"]
+    assert tokenize_line("The Cat is on THE mat", TokenizerOptions("none")) == ["The", "Cat", "is", "on", "THE", "mat"]

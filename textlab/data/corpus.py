@@ -42,8 +42,8 @@ def resolve_corpus(spec: str, download: bool = True) -> Path:
         names = ", ".join(sorted(registry()))
         raise DataError(f"no such file or dataset: {spec} (datasets: {names})")
     if not (path.is_dir() or path.is_file()):
-        raise DataError(f"{spec} is neither a regular file nor a directory (a pipe is read once, and training reads "
-                        "its corpus more than once: write it to a file; tokenize and sentiment read standard input)")
+        raise DataError(f"{spec} is neither a regular file nor a directory (a pipe or a device): write it to a file, "
+                        "or give it on standard input to tokenize or sentiment (`textlab tokenize - < …`)")
     if not os.access(path, os.R_OK):
         raise DataError(f"permission denied: {spec}")
     return path

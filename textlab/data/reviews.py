@@ -64,11 +64,11 @@ class ReadStats:
 
 
 def review_source_kind(path: Path) -> str:
-    """``aclimdb`` (directory or tarball) or ``csv`` (a .csv, .tsv or .txt file, gzipped CSV/TSV,
-    or a zip holding a CSV: :func:`_iter_csv` tells CSV, TSV and fastText lines apart)."""
+    """``aclimdb`` (directory or tarball) or ``csv`` (any other file: CSV, TSV or fastText lines,
+    plain, gzipped or a zip holding one; :func:`_iter_csv` tells them apart and refuses the rest)."""
     if path.is_dir() or is_tar(path):
         return "aclimdb"
-    if is_zip(path) or path.suffix.lower() in (".csv", ".tsv", ".txt") or str(path).lower().endswith((".csv.gz", ".tsv.gz")):
+    if path.is_file():  # whatever its name (fastText's own are .train/.valid): the reader tells the forms apart
         return "csv"
     raise DataError(f"{path}: expected an aclImdb directory or tarball, a label,review CSV or TSV (.csv, .tsv, "
                     ".txt, .csv.gz, .zip) or a fastText __label__ file")

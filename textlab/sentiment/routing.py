@@ -144,7 +144,7 @@ def in_process(router: Router, batches: Iterable[list[str] | None]) -> Iterator[
 
 def format_result(text: str, probability: float | None, as_json: bool) -> str:
     if probability is None:
-        return json.dumps({"label": None, "probability": None}) if as_json else ""
+        return json.dumps({"label": None, "probability": None, "positive": None}) if as_json else ""
     label = LABELS[int(probability >= 0.5)]
     confidence = probability if probability >= 0.5 else 1.0 - probability
     if as_json:

@@ -211,8 +211,12 @@ def tokenize_chinese(text: str, options: TokenizerOptions) -> list[str]:
 def tokenize_line(text: str, options: TokenizerOptions = TokenizerOptions()) -> list[str]:
     """Tokens of one line (or document) of text."""
     lang = options.lang
-    if lang == "none":
-        return text.split()
+    if lang == "none":  # already tokenized: split on white space, case kept; --stopwords still applies
+        tokens = text.split()
+        if options.stopwords:
+            stop = stopword_set("en") | stopword_set("zh")
+            tokens = [t for t in tokens if t.lower() not in stop]
+        return tokens
     if lang == "auto":
         lang = detect_lang(text)
     if lang == "zh":
