@@ -66,3 +66,15 @@ def test_shipped_models_by_name_and_a_warning_once_for_another_language(cli):
                         "without --model each language gets its own)"]
     streamed = cli("sentiment", "--model", "shipped:zh", "--batch-size", "1", input=f"{ENGLISH}\n{ENGLISH}\n{ENGLISH}\n")
     assert sum("warning" in line for line in streamed.stderr.splitlines()) == 1  # once, across worker processes
+    english = cli("sentiment", "--model", "shipped:zh", CHINESE)
+    assert "an en model" not in english.stderr and "warning" not in english.stderr
+    assert "an en model (no zh model" in cli("sentiment", "--model", "shipped:en", CHINESE).stderr
+
+
+def test_lang_that_overrules_a_line_s_script_is_said_once(cli):
+    forced = cli("sentiment", "--lang", "zh", ENGLISH, "Dull and far too long.", CHINESE)
+    assert forced.exit_code == 0 and len(forced.stdout.splitlines()) == 3
+    warnings = [line for line in forced.stderr.splitlines() if "warning" in line]
+    assert warnings == ["sentiment: warning: en lines are read as zh (--lang zh); --lang auto gives each line "
+                        "the model of its own script"]
+    assert "warning" not in cli("sentiment", "--lang", "en", ENGLISH).stderr

@@ -39,6 +39,8 @@ class Router:
         self.warn = warn
         self.mismatched: set[str] = set()  # languages seen without a model of their own, not yet reported
         self.reported: set[str] = set()
+        self.overruled: set[str] = set()  # scripts --lang read as another language, not yet reported
+        self.overruled_reported: set[str] = set()
 
     def warm_up(self) -> None:
         """Load the English tokenizer (a slow first import). jieba stays lazy: it loads its
@@ -61,6 +63,8 @@ class Router:
 
     def pick(self, text: str) -> str:
         lang = detect_lang(text) if self.lang == "auto" else self.lang
+        if self.lang != "auto" and (script := detect_lang(text)) != lang and script not in self.overruled_reported:
+            self.overruled.add(script)
         if lang in self.predictors:
             return lang
         if lang not in self.reported:
@@ -71,12 +75,19 @@ class Router:
         """Warn once per language about lines answered by a model of another language."""
         for lang in sorted(self.mismatched - self.reported):
             key = next(iter(self.predictors))
+            article = "an" if key == "en" else "a"
             message = (f"sentiment: warning: {lang} lines are answered by {self.predictors[key].name}, "
-                       f"a {key} model (no {lang} model in use; without --model each language gets its own)")
+                       f"{article} {key} model (no {lang} model in use; without --model each language gets its own)")
             if self.warn is not None:
                 self.warn(message)
             self.reported.add(lang)
         self.mismatched.clear()
+        for script in sorted(self.overruled - self.overruled_reported):
+            if self.warn is not None:
+                self.warn(f"sentiment: warning: {script} lines are read as {self.lang} (--lang {self.lang}); "
+                          "--lang auto gives each line the model of its own script")
+            self.overruled_reported.add(script)
+        self.overruled.clear()
 
     def encode(self, texts: Sequence[str]) -> list[EncodedLine | None]:
         result: list[EncodedLine | None] = []
