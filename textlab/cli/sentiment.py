@@ -15,7 +15,7 @@ from textlab.sentiment.config import FROM_LM_DEFAULTS, SPECIALS, SentimentConfig
 
 SentimentLang = Annotated[
     Literal["en", "zh", "auto"],
-    typer.Option("--lang", help="The language of the text: en (nltk regexp tokens), zh (jieba), auto (each line's, by its script). For sentiment and eval-sentiment it picks each line's model; a model always reads text as it was trained."),
+    typer.Option("--lang", help="en (nltk regexp tokens), zh (jieba), auto (each line's, by its script); scoring: picks each line's model."),
 ]
 SentimentModelName = Annotated[
     Optional[str],
