@@ -78,3 +78,5 @@ def test_lang_that_overrules_a_line_s_script_is_said_once(cli):
     assert warnings == ["sentiment: warning: en lines are read as zh (--lang zh); --lang auto gives each line "
                         "the model of its own script"]
     assert "warning" not in cli("sentiment", "--lang", "en", ENGLISH).stderr
+    streamed = cli("sentiment", "--lang", "zh", "--batch-size", "1", input=f"{ENGLISH}\n{ENGLISH}\n{ENGLISH}\n")
+    assert [line for line in streamed.stderr.splitlines() if "warning" in line] == warnings  # from the workers too

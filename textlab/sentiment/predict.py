@@ -188,18 +188,18 @@ def _init_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _score_in_worker(texts: list[str]) -> tuple[list[float | None], list[str]]:
+def _score_in_worker(texts: list[str]) -> tuple[list[float | None], list[tuple[str, str]]]:
     assert _worker_router is not None
     probabilities = _worker_router.probabilities(texts)
-    mismatched, _worker_router.mismatched = sorted(_worker_router.mismatched), set()
-    return probabilities, mismatched
+    pending, _worker_router.pending = sorted(_worker_router.pending), set()
+    return probabilities, pending
 
 
-def _encode_in_worker(texts: list[str]) -> tuple[list[EncodedLine | None], list[str]]:
+def _encode_in_worker(texts: list[str]) -> tuple[list[EncodedLine | None], list[tuple[str, str]]]:
     assert _worker_router is not None
     encoded = _worker_router.encode(texts)
-    mismatched, _worker_router.mismatched = sorted(_worker_router.mismatched), set()
-    return encoded, mismatched
+    pending, _worker_router.pending = sorted(_worker_router.pending), set()
+    return encoded, pending
 
 
 def inference_workers(on_cpu: bool) -> int:
@@ -240,8 +240,8 @@ def parallel_probabilities(router: Router, batches: Iterable[list[str] | None], 
             done = [pending.popleft() for _ in range(count)]
             outputs = []
             for batch, job in done:
-                values, mismatched = job.get()
-                router.mismatched.update(set(mismatched) - router.reported)
+                values, warnings = job.get()
+                router.pending.update(set(warnings) - router.reported)  # (the workers' warnings, said here)
                 outputs.append(values)
             if not on_cpu:
                 merged = router.score([item for values in outputs for item in values])

@@ -23,24 +23,29 @@ CHUNK = {"cpu": 64, "cuda": 4096}
 
 EncodedLine = tuple  # (model key, EncodedText) for one line, or None for a blank line
 
+#: What :class:`Router` warns about (the names sort the warnings: another model's first).
+OTHER_MODEL, READ_AS = "other-model", "read-as"
+
 
 class Router:
     """Sends each text to the predictor for its language (``lang``: ``auto`` detects it per
     line, ``en``/``zh`` fixes it); ``predictors`` are keyed by the language of their model. A
     line whose language has no predictor goes to the first one, and the first such line of each
     language is reported once (:meth:`report`): a model is never applied silently to text in
-    another language. ``encode`` (tokenizing) and ``score`` (the model, lines of similar length
-    together) are separate steps."""
+    another language; nor is a line read as the ``lang`` given when its script says otherwise.
+    ``encode`` (tokenizing) and ``score`` (the model, lines of similar length together) are
+    separate steps."""
 
     def __init__(self, predictors: dict, lang: str = "auto",
                  warn: Callable[[str], None] | None = None):
         self.predictors = predictors
         self.lang = lang
         self.warn = warn
-        self.mismatched: set[str] = set()  # languages seen without a model of their own, not yet reported
-        self.reported: set[str] = set()
-        self.overruled: set[str] = set()  # scripts --lang read as another language, not yet reported
-        self.overruled_reported: set[str] = set()
+        # what to warn about, not yet reported: (OTHER_MODEL, a language seen without a model of
+        # its own) or (READ_AS, a script --lang read as another language); worker processes hand
+        # theirs to the parent, which reports each once
+        self.pending: set[tuple[str, str]] = set()
+        self.reported: set[tuple[str, str]] = set()
 
     def warm_up(self) -> None:
         """Load the English tokenizer (a slow first import). jieba stays lazy: it loads its
@@ -62,32 +67,36 @@ class Router:
         return "sentiment: " + ", ".join(f"{lang} -> {who(p)}" for lang, p in self.predictors.items())
 
     def pick(self, text: str) -> str:
-        lang = detect_lang(text) if self.lang == "auto" else self.lang
-        if self.lang != "auto" and (script := detect_lang(text)) != lang and script not in self.overruled_reported:
-            self.overruled.add(script)
+        script = detect_lang(text)
+        lang = script if self.lang == "auto" else self.lang
+        if lang != script:
+            self._note((READ_AS, script))
         if lang in self.predictors:
             return lang
-        if lang not in self.reported:
-            self.mismatched.add(lang)
+        self._note((OTHER_MODEL, lang))
         return next(iter(self.predictors))
 
+    def _note(self, warning: tuple[str, str]) -> None:
+        if warning not in self.reported:
+            self.pending.add(warning)
+
     def report(self) -> None:
-        """Warn once per language about lines answered by a model of another language."""
-        for lang in sorted(self.mismatched - self.reported):
-            key = next(iter(self.predictors))
-            article = "an" if key == "en" else "a"
-            message = (f"sentiment: warning: {lang} lines are answered by {self.predictors[key].name}, "
-                       f"{article} {key} model (no {lang} model in use; without --model each language gets its own)")
+        """Warn once per language about lines answered by a model of another language, and once
+        per script about lines ``--lang`` read as another language."""
+        for what, lang in sorted(self.pending - self.reported):
             if self.warn is not None:
-                self.warn(message)
-            self.reported.add(lang)
-        self.mismatched.clear()
-        for script in sorted(self.overruled - self.overruled_reported):
-            if self.warn is not None:
-                self.warn(f"sentiment: warning: {script} lines are read as {self.lang} (--lang {self.lang}); "
-                          "--lang auto gives each line the model of its own script")
-            self.overruled_reported.add(script)
-        self.overruled.clear()
+                self.warn(self._warning(what, lang))
+            self.reported.add((what, lang))
+        self.pending.clear()
+
+    def _warning(self, what: str, lang: str) -> str:
+        if what == READ_AS:
+            return (f"sentiment: warning: {lang} lines are read as {self.lang} (--lang {self.lang}); "
+                    "--lang auto gives each line the model of its own script")
+        key = next(iter(self.predictors))
+        article = "an" if key == "en" else "a"
+        return (f"sentiment: warning: {lang} lines are answered by {self.predictors[key].name}, "
+                f"{article} {key} model (no {lang} model in use; without --model each language gets its own)")
 
     def encode(self, texts: Sequence[str]) -> list[EncodedLine | None]:
         result: list[EncodedLine | None] = []
