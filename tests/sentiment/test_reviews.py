@@ -159,3 +159,22 @@ def test_a_fasttext_file_is_read_whatever_its_name(cli, tmp_path):
     from textlab.data.reviews import iter_reviews
 
     assert [label for _, label in iter_reviews(str(data))] == [1, 0] * 3
+
+
+@pytest.mark.parametrize("compress", ["gzip", "bz2", "lzma", "zip"])
+def test_a_compressed_labelled_file_is_read_by_its_content_as_corpora_are(tmp_path, compress):
+    import bz2
+    import gzip
+    import lzma
+    import zipfile
+
+    from textlab.data.reviews import iter_reviews
+
+    text = "label,review\n1,a wonderful film\n0,an awful film\n"
+    data = tmp_path / "reviews.csv"  # named as plain CSV
+    if compress == "zip":
+        with zipfile.ZipFile(data, "w") as archive:
+            archive.writestr("inner.csv", text)
+    else:
+        data.write_bytes({"gzip": gzip, "bz2": bz2, "lzma": lzma}[compress].compress(text.encode()))
+    assert list(iter_reviews(str(data))) == [("a wonderful film", 1), ("an awful film", 0)]

@@ -11,7 +11,7 @@ import re
 import tarfile
 import zipfile
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 from textlab.errors import DataError
 
@@ -28,31 +28,33 @@ def is_zip(path: Path) -> bool:
 
 #: Magic numbers of the compressions a file or a tar archive may come in (bzip2's "BZh" is
 #: text too, so its level digit and the magic of its first block, or of an empty stream, follow).
-_DECOMPRESSORS = ((re.compile(rb"\x1f\x8b"), lambda raw: gzip.GzipFile(fileobj=raw)),
-                  (re.compile(rb"BZh[1-9](1AY&SY|\x17rE8P\x90)"), bz2.BZ2File),
-                  (re.compile(rb"\xfd7zXZ\x00"), lzma.LZMAFile))
+_DECOMPRESSORS = (("gzip", re.compile(rb"\x1f\x8b"), lambda raw: gzip.GzipFile(fileobj=raw)),
+                  ("bzip2", re.compile(rb"BZh[1-9](1AY&SY|\x17rE8P\x90)"), bz2.BZ2File),
+                  ("xz", re.compile(rb"\xfd7zXZ\x00"), lzma.LZMAFile))
 _MAGIC_BYTES = 10
 _DRAIN_BYTES = 1 << 16
 
 
-def _decompressed(raw: BinaryIO) -> BinaryIO:
-    head = raw.read(_MAGIC_BYTES)
-    raw.seek(0)
-    for magic, opener in _DECOMPRESSORS:
+def _compressor(head: bytes) -> tuple[str, Callable[[BinaryIO], BinaryIO]] | None:
+    """(name, opener) of the compression a file's first bytes announce, else None."""
+    for name, magic, opener in _DECOMPRESSORS:
         if magic.match(head):
-            return opener(raw)
-    return raw
+            return name, opener
+    return None
+
+
+def _decompressed(raw: BinaryIO) -> BinaryIO:
+    found = _compressor(raw.read(_MAGIC_BYTES))
+    raw.seek(0)
+    return found[1](raw) if found else raw
 
 
 def compression(path: Path) -> str | None:
     """``"gzip"``, ``"bzip2"`` or ``"xz"`` when the file's first bytes say it is compressed so
     (whatever its name), else None."""
     with open(path, "rb") as raw:
-        head = raw.read(_MAGIC_BYTES)
-    for (magic, _opener), name in zip(_DECOMPRESSORS, ("gzip", "bzip2", "xz")):
-        if magic.match(head):
-            return name
-    return None
+        found = _compressor(raw.read(_MAGIC_BYTES))
+    return found[0] if found else None
 
 
 @contextlib.contextmanager

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
-from textlab.data.archive import is_tar, is_zip, stream_tar
+from textlab.data.archive import compression, is_tar, is_zip, is_zip_content, open_decompressed, stream_tar
 from textlab.data.corpus import DAMAGED, checked_reader, resolve_corpus, decoded_text
 from textlab.errors import DataError, UsageError
 
@@ -189,7 +189,9 @@ def _csv_text(binary) -> io.TextIOWrapper:
 
 
 def _open_csv_text(path: Path) -> Iterator[io.TextIOBase]:
-    if is_zip(path):
+    """The labelled file as text: a zip's first .csv, a gzip file by its name, and, as corpora
+    are read (:mod:`textlab.data.corpus`), a zip or a gzip/bzip2/xz file by its first bytes."""
+    if is_zip(path) or is_zip_content(path):
         try:
             with zipfile.ZipFile(path) as archive:
                 members = sorted(i.filename for i in archive.infolist() if i.filename.lower().endswith(".csv"))
@@ -203,6 +205,9 @@ def _open_csv_text(path: Path) -> Iterator[io.TextIOBase]:
         import gzip
 
         with gzip.open(path, "rb") as handle:
+            yield _csv_text(checked_reader(handle, str(path)))
+    elif compression(path):
+        with open_decompressed(path) as handle:
             yield _csv_text(checked_reader(handle, str(path)))
     else:
         try:
