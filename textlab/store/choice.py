@@ -11,7 +11,7 @@ from typing import Callable
 
 from textlab.errors import DataError, TextlabError
 from textlab.store.cards import CONFIG_FILE, ModelCard, read_card
-from textlab.store.places import models_dir, user_models
+from textlab.store.places import is_path_like, models_dir, user_models
 from textlab.store.shipped import SHIPPED_PREFIX, shipped_model, shipped_models
 
 
@@ -67,8 +67,7 @@ def resolve_model(spec: str | Path | None, kind: str) -> Path:
         return path
     if spec:
         candidates = [Path(spec).expanduser(), models_dir() / spec]
-        bare = not any(mark in spec for mark in ("/", os.sep)) and not spec.startswith((".", "~"))
-        if bare and all((c / CONFIG_FILE).is_file() for c in candidates) and \
+        if not is_path_like(spec) and all((c / CONFIG_FILE).is_file() for c in candidates) and \
                 os.path.realpath(candidates[0]) != os.path.realpath(candidates[1]):
             # -o NAME writes the store: the same NAME may not quietly read another model here
             raise TextlabError(f"{spec!r} names both your model {candidates[1]} and the directory ./{spec}: "

@@ -43,9 +43,15 @@ def output_path(spec: str | None, default_name: str) -> Path:
     if not spec.strip():
         raise UsageError("-o '': give a model name or a path")
     check_not_shipped_name(spec)
-    if os.sep in spec or "/" in spec or spec.startswith(".") or spec.startswith("~"):
+    if is_path_like(spec):
         return Path(spec).expanduser()
     return models_dir() / spec
+
+
+def is_path_like(spec: str) -> bool:
+    """Whether a model name given on the command line is a path (``./m``, ``~/m``, ``a/b``,
+    ``.m``), not a name in the store."""
+    return os.sep in spec or "/" in spec or spec.startswith((".", "~"))
 
 
 def check_not_shipped_name(name: str) -> None:

@@ -42,7 +42,7 @@ def checked_vocab(path: Path, config: Word2VecConfig) -> Vocab:
 
 def load_vectors(spec: str | Path | None) -> tuple[list[str], np.ndarray]:
     """Words and query vectors only (what :class:`KeyedVectors` needs)."""
-    path = resolve_model(spec if isinstance(spec, Path) else (str(spec) if spec else None), KIND)
+    path = resolve_model(spec or None, KIND)
     _, config = read_config(path)
     vocab = checked_vocab(path, config)
     shapes = tensor_shapes(path)

@@ -65,7 +65,7 @@ def loss_curve(history: list, corpus: str, arch: str) -> bytes | None:
 
 def load_word2vec(spec: str | Path | None) -> tuple[Word2Vec, Vocab, ModelCard, Path]:
     """The full model (both matrices) for continued training or queries."""
-    path = resolve_model(spec if isinstance(spec, Path) else (str(spec) if spec else None), KIND)
+    path = resolve_model(spec or None, KIND)
     card, config = read_config(path)
     vocab = checked_vocab(path, config)
     shape = (config.vocab_size, config.dim)
