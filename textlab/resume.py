@@ -59,3 +59,13 @@ def reconcile(saved: Mapping[str, Any], given: Mapping[str, Any], changeable: It
         raise UsageError(f"--resume continues the model and data of {where}; these options cannot change: "
                          + "; ".join(refused) + ". Drop them, or start a new run without --resume")
     return applied
+
+
+def check_epochs_left(epochs: int, done: int | float, where: str) -> None:
+    """A resumed run given ``--epochs`` must have some left after the ``done`` it trained (whole
+    epochs, or a fraction where the trainer counts words): else nothing would train, and the
+    card would record the smaller count and a rate for no work."""
+    if 0 < epochs <= done:
+        trained = f"{done:.2f}" if isinstance(done, float) else f"{done}"
+        raise UsageError(f"the run in {where} has trained {trained} epochs already: --epochs {epochs} "
+                         "leaves nothing to train (give more, or leave --epochs out)")

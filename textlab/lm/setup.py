@@ -9,7 +9,7 @@ from typing import Any, Callable, Sequence
 
 from textlab.errors import DataError, UsageError
 from textlab.lm.probe import Choice, probe
-from textlab.resume import reconcile
+from textlab.resume import check_epochs_left, reconcile
 from textlab.runtime.checkpoints import load_checkpoint
 from textlab.runtime.device import check_precision, precision_candidates
 
@@ -49,9 +49,8 @@ def resume_settings(model_config, train_config, given: dict, checkpoint_dir: Pat
     updated = replace(train_config, **changes)
     if updated.epochs <= 0 and updated.max_minutes <= 0:
         raise UsageError("give --epochs or --max-minutes (or both)")
-    if "epochs" in changes and 0 < updated.epochs <= epochs_done:  # nothing would train, and the card would say so
-        raise UsageError(f"the run in {checkpoint_dir} has trained {epochs_done} epochs already: --epochs "
-                         f"{updated.epochs} leaves nothing to train (give more, or leave --epochs out)")
+    if "epochs" in changes:
+        check_epochs_left(updated.epochs, epochs_done, str(checkpoint_dir))
     return updated, {k: v for k, v in applied.items()}
 
 

@@ -17,7 +17,7 @@ from textlab.data.corpus import resolve_corpus
 from textlab.distributed import Distributed, init_from_environment, launched_by_torchrun, saves_here
 from textlab.errors import DataError, TrainingInterrupted, UsageError
 from textlab.reservation import reserve_output
-from textlab.resume import reconcile
+from textlab.resume import check_epochs_left, flag, reconcile
 from textlab.runtime.checkpoints import checkpoint_dir_for
 from textlab.runtime.device import device_name
 from textlab.runtime.output import say
@@ -128,11 +128,9 @@ def _train_here(corpus_spec: str, config: Word2VecConfig, output: Path, force: b
     corpus = encode_corpus(path, options, min_count=config.min_count, max_vocab=config.max_vocab or None,
                            vocab=vocab, cache=cache)
     try:
-        if "epochs" in changes:  # nothing would train, and the card would record a run that did not happen
-            done = checkpoint["state"]["words_done"] / max(corpus.num_words, 1)
-            if config.epochs <= done:
-                raise UsageError(f"the run in {checkpoint_dir} has trained {done:.2f} epochs already: --epochs "
-                                 f"{config.epochs} leaves nothing to train (give more, or leave --epochs out)")
+        if "epochs" in changes:
+            check_epochs_left(config.epochs, checkpoint["state"]["words_done"] / max(corpus.num_words, 1),
+                              str(checkpoint_dir))
         config = dataclasses.replace(config, vocab_size=len(corpus.vocab))
         if engine == "device":  # the card records the step the device engine really took
             size, limit = device_step(config)
@@ -218,7 +216,7 @@ def note_other_engine_options(engine: str, given: dict | None) -> None:
     unused = [name for other, names in ENGINE_OPTIONS.items() if other != engine for name in names
               if name in (given or {})]
     if unused:
-        flags = " and ".join(f"--{name.replace('_', '-')}" for name in unused)
+        flags = " and ".join(flag(name) for name in unused)
         verb = "set" if len(unused) > 1 else "sets"
         say(f"note: {flags} {verb} the {'device' if engine == 'hogwild' else 'hogwild'} engine's work; "
             f"the {engine} engine runs here and trains without {'it' if len(unused) == 1 else 'them'} "
