@@ -194,6 +194,8 @@ def check_not_reserved(target: Path) -> None:
 
 
 def check_no_interrupted_run(output: Path) -> None:
+    """Refuse to start ``output`` afresh where an interrupted run left its checkpoint (``--resume``
+    continues it, ``--force`` discards it)."""
     from textlab.runtime.checkpoints import STRUCTURE_FILE, checkpoint_dir_for
 
     checkpoint = checkpoint_dir_for(output)

@@ -40,15 +40,16 @@ def user_fixed_threads() -> int | None:
 
 
 @contextlib.contextmanager
-def blas_threads(threads: int = 1) -> Iterator[None]:
-    """numpy's BLAS (OpenBLAS, MKL) on ``threads`` threads for the block, unless the user fixed
-    the count. The numpy paths (``generate``, one-line ``sentiment``) run small products one
-    after another, which a second thread does not speed up; beside another busy process
-    OpenBLAS's threads wait on each other: ``generate --len 1000`` took 8.3 s beside a training
-    run (load 3), 0.46 s on one thread (AMD EPYC, session 11)."""
+def library_threads(user_api: str = "blas", threads: int = 1) -> Iterator[None]:
+    """A native library's thread pool (``blas``: numpy's OpenBLAS or MKL; ``openmp``:
+    scikit-learn's) on ``threads`` threads for the block, unless the user fixed the count. Their
+    spinning threads wait on each other beside another busy process: numpy's small products one
+    after another (``generate``, one-line ``sentiment``) gain nothing from a second thread, and
+    ``generate --len 1000`` took 8.3 s beside a training run (load 3), 0.46 s on one thread
+    (AMD EPYC, session 11); sklearn's t-SNE took 24 s for 300 words, 1 s on one."""
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=user_fixed_threads() or threads, user_api="blas"):
+    with threadpool_limits(limits=user_fixed_threads() or threads, user_api=user_api):
         yield
 
 

@@ -18,7 +18,7 @@ from textlab.errors import UsageError
 from textlab.lm.numpy_rnn import NumpyRecurrence
 from textlab.lm.sampling import check_sampling, draw_array
 from textlab.store.files import load_arrays
-from textlab.threads import blas_threads
+from textlab.threads import library_threads
 
 
 class LightCharLM:
@@ -46,7 +46,7 @@ def sample_chars(model: LightCharLM, seed: str, length: int, temperature: float 
     check_sampling(temperature, top_k)
     check_seed(seed, model.codec)
     rng = rng if rng is not None else np.random.default_rng()
-    with blas_threads(1):  # one small product a character: a second BLAS thread only waits
+    with library_threads("blas"):  # one small product a character: a second BLAS thread only waits
         logits, state = model.logits(model.codec.encode(seed))  # the whole seed in one pass
         last = logits[-1]
         for _ in range(length):

@@ -25,7 +25,7 @@ from textlab.sentiment.hashing import dequantize_int8_at, flat_arrays
 from textlab.sentiment.parts import LINEAR_SCALES, LINEAR_TABLE, SavedParts, make_encoder, model_name, read_parts
 from textlab.sentiment.pretrained import model_lang
 from textlab.store.files import check_tensors, load_arrays
-from textlab.threads import blas_threads
+from textlab.threads import library_threads
 
 
 class LightModel:
@@ -94,7 +94,7 @@ class LightModel:
         for row, item in enumerate(encoded):
             ids[row, : lengths[row]] = item.sequence
         bag = flat_arrays([e.bag for e in encoded]) if "bag.weight" in self.w else None
-        with blas_threads(1):  # a step's products are small: a second BLAS thread only waits
+        with library_threads("blas"):  # a step's products are small: a second BLAS thread only waits
             logits = self.neural(ids, lengths, bag)
         if LINEAR_TABLE in self.w:
             flat, offsets = flat_arrays([e.ngram_branch for e in encoded])

@@ -44,12 +44,11 @@ def project(vectors: np.ndarray, method: str = "tsne", seed: int = 1) -> np.ndar
 
         return PCA(n_components=2, random_state=seed).fit_transform(vectors)
     from sklearn.manifold import TSNE
-    from threadpoolctl import threadpool_limits
 
-    from textlab.threads import user_fixed_threads
+    from textlab.threads import library_threads
 
     perplexity = float(min(30, max(2, (len(vectors) - 1) // 3)))
-    with threadpool_limits(limits=user_fixed_threads() or 1, user_api="openmp"):
+    with library_threads("openmp"):
         return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed,
                     metric="cosine").fit_transform(vectors)
 
