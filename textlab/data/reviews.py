@@ -70,8 +70,8 @@ def review_source_kind(path: Path) -> str:
         return "aclimdb"
     if path.is_file():  # whatever its name (fastText's own are .train/.valid): the reader tells the forms apart
         return "csv"
-    raise DataError(f"{path}: expected an aclImdb directory or tarball, a label,review CSV or TSV (.csv, .tsv, "
-                    ".txt, .csv.gz, .zip) or a fastText __label__ file")
+    raise DataError(f"{path}: expected an aclImdb directory or tarball, or a file of labelled reviews "
+                    "(label,review CSV or TSV, or fastText __label__ lines; plain, compressed or zipped)")
 
 
 def iter_reviews(spec: str | Path, split: str = "train", stats: ReadStats | None = None) -> Iterator[tuple[str, int]]:
